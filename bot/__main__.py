@@ -1,0 +1,70 @@
+"""`python -m bot serve | console | check-config | manifest --url URL` (SPEC §1)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="govuk-deploy-bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="HTTP server for Slack and webhooks, plus the scheduler")
+    commands.add_parser("console", help="local sandbox on embedded defaults: no Slack, no network, no Redis")
+    commands.add_parser("check-config", help="load and validate configuration; exit 0 when it is usable")
+    manifest = commands.add_parser("manifest", help="print the Slack app manifest")
+    manifest.add_argument("--url", required=True, help="the bot's public base URL")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "manifest":
+        from bot.manifest import manifest as build_manifest
+
+        try:
+            print(build_manifest(args.url), end="")
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "console":
+        from handlers.console import run_console
+
+        return run_console(sys.stdin, sys.stdout)
+
+    from bot.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        names = ", ".join(settings.environment_names)
+        print(f"Configuration is valid: environments {names}; {len(settings.users)} linked users.")
+        if settings.redis_url.reveal().startswith("memory://"):
+            print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
+        return 0
+
+    from bot.charts import ChartsError
+    from handlers.server import serve
+
+    try:
+        serve(settings)
+    except ChartsError as error:
+        print(f"error: cannot start: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot start: {error.strerror or error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

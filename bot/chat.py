@@ -1,0 +1,48 @@
+"""What the core needs from a chat service, and how that service can fail.
+
+Slack's Web API implements this in `handlers/slack_api.py`; the console prints instead. The
+core sees only these calls and these three failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str  # the channel ID (chat.update needs it, not the name)
+    ts: str
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class ChatUnavailable(Exception):
+    """A server error or a connection failure: worth trying again."""
+
+
+class ChatRejected(Exception):
+    """The chat service refused the call itself (bad channel, bad blocks): trying again will not help."""
+
+
+class Chat(Protocol):
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Posted: ...
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None: ...
+
+    def respond(self, response_url: str, text: str) -> None:
+        """An ephemeral reply to the person who asked (Slack's response_url)."""
+        ...

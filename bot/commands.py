@@ -1,0 +1,58 @@
+"""Turning the text after `/deploy` into a request (SPEC §5), with no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USAGE = (
+    "*Usage*\n"
+    "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
+    "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
+    "before it runs, e.g. `/deploy promote whitehall to staging`\n"
+    "• `/deploy help`: this message"
+)
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Deploy:
+    app: str
+    tag: str
+    env: str
+
+
+@dataclass(frozen=True)
+class Promote:
+    app: str
+    env: str
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Unparsed:
+    reason: str
+
+
+Command = Deploy | Promote | Help | Unparsed
+
+
+def parse(text: str) -> Command:
+    if len(text) > MAX_TEXT:
+        return Unparsed(f"That is too long for a deploy command ({len(text)} characters).")
+    words = text.split()
+    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+        return Help()
+    if words[0].lower() == "promote":
+        rest = words[1:]
+        if len(rest) == 3 and rest[1].lower() == "to":
+            rest = [rest[0], rest[2]]
+        if len(rest) != 2:
+            return Unparsed("To promote, say which app and where to: `/deploy promote <app> [to] <environment>`.")
+        return Promote(app=rest[0], env=rest[1])
+    if len(words) != 3:
+        return Unparsed(f"I expected three words (`<app> <tag> <environment>`) but got {len(words)}.")
+    return Deploy(app=words[0], tag=words[1], env=words[2])

@@ -1,0 +1,302 @@
+"""Settings: environment variables over the optional BOT_CONFIG YAML, validated once at start-up.
+
+Secrets only ever come from the environment and are wrapped in `Secret`, which prints as
+`**********`, so a settings object can be logged or shown in an error without leaking them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from bot.names import is_valid_app_name
+
+DEFAULT_ENVIRONMENTS = (
+    ("integration", "gov-uk"),
+    ("staging", "gov-uk-production"),
+    ("production", "gov-uk-production"),
+)
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+TEAM_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class Secret:
+    """A string that never shows itself in repr, str or formatting."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    team: str
+    argocd_url: str
+    workflows_url: str
+
+    def argocd_app_url(self, application: str) -> str:
+        return f"{self.argocd_url.rstrip('/')}/applications/{application}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    environments: tuple[Environment, ...]
+    users: Mapping[str, str]
+    slack_bot_token: Secret = field(default_factory=lambda: Secret(""))
+    slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
+    slack_api_url: str = "https://slack.com/api/"
+    alerts_channel: str = "govuk-deploy-alerts"
+    charts_repo_url: Secret = field(default_factory=lambda: Secret(""))
+    charts_repo_branch: str = "main"
+    charts_workdir: Path = Path()
+    image_tags_path: str = "charts/app-config/image-tags"
+    git_author_name: str = "govuk-deploy-bot"
+    git_author_email: str = "govuk-deploy-bot@users.noreply.github.com"
+    github_api_url: str = "https://api.github.com"
+    github_token: Secret = field(default_factory=lambda: Secret(""))
+    github_org: str = "alphagov"
+    redis_url: Secret = field(default_factory=lambda: Secret("memory://"))
+    redis_prefix: str = "deploybot:"
+    webhook_token: Secret = field(default_factory=lambda: Secret(""))
+    argocd_tokens: Mapping[str, Secret] = field(default_factory=dict)
+    stuck_after_minutes: int = 20
+    host: str = "0.0.0.0"
+    port: int = 3000
+    config_path: str | None = None
+
+    @property
+    def environment_names(self) -> list[str]:
+        return [env.name for env in self.environments]
+
+    def environment(self, name: str) -> Environment | None:
+        return next((env for env in self.environments if env.name == name), None)
+
+    def next_environment(self, name: str) -> Environment | None:
+        names = self.environment_names
+        index = names.index(name)
+        return self.environments[index + 1] if index + 1 < len(names) else None
+
+    def previous_environment(self, name: str) -> Environment | None:
+        index = self.environment_names.index(name)
+        return self.environments[index - 1] if index > 0 else None
+
+    @property
+    def user_admins_hint(self) -> str:
+        where = f"`users` in {self.config_path}" if self.config_path else "the `users` map in BOT_CONFIG"
+        return f"Ask a GOV.UK platform engineer (the maintainers of {where}) to add you."
+
+
+class ConfigError(Exception):
+    """Every problem found, one plain line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+REQUIRED_FOR_SERVE = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHARTS_REPO_URL", "WEBHOOK_TOKEN")
+
+
+def default_workdir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "govuk-deploy-bot" / "charts"
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool = True) -> Settings:
+    """Build Settings from `env` (default: os.environ); raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    file_config, config_path = _read_config_file(env.get("BOT_CONFIG"), problems)
+
+    if require_serve:
+        for name in REQUIRED_FOR_SERVE:
+            if not env.get(name, "").strip():
+                problems.append(f"{name} is required but not set.")
+
+    environments = _parse_environments(file_config.get("environments"), problems)
+    users = _parse_users(file_config.get("users"), problems)
+
+    def url(name: str, default: str) -> str:
+        value = env.get(name, "").strip() or default
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"{name} must be an http(s) URL, got {_shown(value)}.")
+        return value
+
+    def integer(name: str, default: int, low: int, high: int) -> int:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            problems.append(f"{name} must be a whole number from {low} to {high}, got {_shown(raw)}.")
+            return default
+        return int(raw)
+
+    redis_url = env.get("REDIS_URL", "").strip() or "memory://"
+    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
+        problems.append("REDIS_URL must start with redis://, rediss://, unix:// or memory://.")
+
+    github_org = env.get("GITHUB_ORG", "").strip() or str(file_config.get("github_org") or "alphagov")
+    if not GITHUB_LOGIN.match(github_org):
+        problems.append(f"GITHUB_ORG {_shown(github_org)} is not a GitHub organisation name.")
+    alerts_channel = (
+        env.get("DEPLOY_ALERTS_CHANNEL", "").strip() or str(file_config.get("alerts_channel") or "govuk-deploy-alerts")
+    ).lstrip("#")
+
+    image_tags_path = env.get("IMAGE_TAGS_PATH", "").strip().strip("/") or "charts/app-config/image-tags"
+    if ".." in image_tags_path.split("/") or image_tags_path.startswith("-"):
+        problems.append("IMAGE_TAGS_PATH must be a relative path inside the charts repository.")
+    branch = env.get("CHARTS_REPO_BRANCH", "").strip() or "main"
+    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$", branch) or ".." in branch:
+        problems.append(f"CHARTS_REPO_BRANCH {_shown(branch)} is not a safe branch name.")
+
+    settings = Settings(
+        environments=environments,
+        users=users,
+        slack_bot_token=Secret(env.get("SLACK_BOT_TOKEN", "").strip()),
+        slack_signing_secret=Secret(env.get("SLACK_SIGNING_SECRET", "").strip()),
+        slack_api_url=url("SLACK_API_URL", "https://slack.com/api/"),
+        alerts_channel=alerts_channel,
+        charts_repo_url=Secret(env.get("CHARTS_REPO_URL", "").strip()),
+        charts_repo_branch=branch,
+        charts_workdir=Path(env.get("CHARTS_WORKDIR", "").strip() or default_workdir()),
+        image_tags_path=image_tags_path,
+        git_author_name=env.get("GIT_AUTHOR_NAME", "").strip() or "govuk-deploy-bot",
+        git_author_email=env.get("GIT_AUTHOR_EMAIL", "").strip() or "govuk-deploy-bot@users.noreply.github.com",
+        github_api_url=url("GITHUB_API_URL", "https://api.github.com"),
+        github_token=Secret(env.get("GITHUB_TOKEN", "").strip()),
+        github_org=github_org,
+        redis_url=Secret(redis_url),
+        redis_prefix=env.get("REDIS_PREFIX", "deploybot:"),
+        webhook_token=Secret(env.get("WEBHOOK_TOKEN", "").strip()),
+        argocd_tokens={
+            e.name: Secret(env[f"ARGOCD_TOKEN_{e.name.upper().replace('-', '_')}"])
+            for e in environments
+            if env.get(f"ARGOCD_TOKEN_{e.name.upper().replace('-', '_')}")
+        },
+        stuck_after_minutes=integer("STUCK_AFTER_MINUTES", 20, 1, 24 * 60),
+        host=env.get("HOST", "").strip() or "0.0.0.0",
+        port=integer("PORT", 3000, 1, 65535),
+        config_path=config_path,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _shown(value: str) -> str:
+    """Quote a user-supplied value for an error line, cut short so a mistake stays readable."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str | None]:
+    if not path:
+        return {}, None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        problems.append(f"BOT_CONFIG {path}: cannot be read ({error.strerror or error}).")
+        return {}, path
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problems.append(f"BOT_CONFIG {path}: not valid YAML{where}.")
+        return {}, path
+    if data is None:
+        return {}, path
+    if not isinstance(data, dict):
+        problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
+        return {}, path
+    known = {"github_org", "alerts_channel", "environments", "users"}
+    for key in data:
+        if key not in known:
+            problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
+    return data, path
+
+
+def _default_environment(name: str, team: str) -> Environment:
+    return Environment(
+        name=name,
+        team=team,
+        argocd_url=f"https://argo.eks.{name}.govuk.digital",
+        workflows_url=f"https://argo-workflows.eks.{name}.govuk.digital",
+    )
+
+
+def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, ...]:
+    if raw is None:
+        return tuple(_default_environment(name, team) for name, team in DEFAULT_ENVIRONMENTS)
+    if not isinstance(raw, list) or not raw:
+        problems.append("environments must be a non-empty list, in promotion order.")
+        return ()
+    environments: list[Environment] = []
+    for position, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"environments[{position}] must be a mapping with name and team.")
+            continue
+        name, team = str(item.get("name") or ""), str(item.get("team") or "")
+        if not is_valid_app_name(name):
+            problems.append(f"environments[{position}].name {_shown(name)} must match [a-z0-9][a-z0-9-]*.")
+            continue
+        if not TEAM_SLUG.match(team):
+            problems.append(f"environments[{position}] ({name}): team {_shown(team)} is not a GitHub team slug.")
+            continue
+        if any(env.name == name for env in environments):
+            problems.append(f"environments: {name} is listed twice.")
+            continue
+        default = _default_environment(name, team)
+        urls = {}
+        for key in ("argocd_url", "workflows_url"):
+            value = str(item.get(key) or getattr(default, key))
+            if urlsplit(value).scheme not in ("http", "https"):
+                problems.append(f"environments[{position}] ({name}): {key} must be an http(s) URL.")
+            urls[key] = value.rstrip("/")
+        environments.append(Environment(name=name, team=team, **urls))
+    return tuple(environments)
+
+
+def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append("users must map Slack user IDs to GitHub logins.")
+        return {}
+    users: dict[str, str] = {}
+    for slack_id, login in raw.items():
+        slack_id, login = str(slack_id), str(login or "")
+        if not SLACK_USER_ID.match(slack_id):
+            problems.append(f"users: {_shown(slack_id)} is not a Slack user ID (like U012AB3CD).")
+        elif not GITHUB_LOGIN.match(login):
+            problems.append(f"users: {slack_id} maps to {_shown(login)}, which is not a GitHub login.")
+        else:
+            users[slack_id] = login
+    return users

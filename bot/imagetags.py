@@ -1,0 +1,74 @@
+"""Reading and editing one image-tag file without disturbing a byte that is not ours.
+
+The files are small YAML mappings (`image_tag`, `automatic_deploys_enabled`,
+`promote_deployment`). A YAML round-trip would reorder keys and drop comments, so edits
+replace only the value of the top-level line that holds the key, keeping any trailing
+comment, and append the key at the end when the file does not have it yet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ImageTags:
+    image_tag: str | None
+    automatic_deploys_enabled: bool
+    promote_deployment: bool
+
+    @property
+    def promotes_automatically(self) -> bool:
+        return self.automatic_deploys_enabled and self.promote_deployment
+
+
+def parse(text: str) -> ImageTags:
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    tag = data.get("image_tag")
+    return ImageTags(
+        image_tag=None if tag is None else str(tag),
+        automatic_deploys_enabled=_truthy(data.get("automatic_deploys_enabled")),
+        promote_deployment=_truthy(data.get("promote_deployment")),
+    )
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def scalar(value: str) -> str:
+    """`value` as YAML that reads back as the same string (a tag like `1234` or `true` is quoted)."""
+    try:
+        if yaml.safe_load(value) == value and ":" not in value and "#" not in value:
+            return value
+    except yaml.YAMLError:
+        pass
+    return "'" + value.replace("'", "''") + "'"
+
+
+def with_values(text: str, **values: str | bool) -> str:
+    """`text` with each top-level `key: value` line set, all other bytes unchanged."""
+    for key, value in values.items():
+        rendered = ("true" if value else "false") if isinstance(value, bool) else scalar(value)
+        text = _set_key(text, key, rendered)
+    return text
+
+
+def _set_key(text: str, key: str, rendered: str) -> str:
+    line = re.compile(rf"^{re.escape(key)}[ \t]*:(?P<space>[ \t]*)(?P<value>[^\n#]*?)(?P<tail>[ \t]+#[^\n]*)?$", re.M)
+    match = line.search(text)
+    if match:
+        space = match.group("space") or " "
+        tail = match.group("tail") or ""
+        return text[: match.start()] + f"{key}:{space}{rendered}{tail}" + text[match.end() :]
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + f"{key}: {rendered}\n"

@@ -1,0 +1,50 @@
+"""The Slack app manifest (`python -m bot manifest --url URL`): paste it at api.slack.com/apps."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import yaml
+
+SCOPES = ["commands", "chat:write", "chat:write.public"]
+
+
+def request_url(base: str) -> str:
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"--url must be the bot's public https URL, like https://deploy-bot.example.gov.uk (got {base!r})"
+        )
+    base = base.rstrip("/")
+    return base if base.endswith("/slack/events") else base + "/slack/events"
+
+
+def manifest(base_url: str) -> str:
+    url = request_url(base_url)
+    document = {
+        "display_information": {
+            "name": "govuk-deploy-bot",
+            "description": "Deploy and promote GOV.UK apps through Argo CD from Slack",
+            "background_color": "#1d70b8",
+        },
+        "features": {
+            "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
+            "slash_commands": [
+                {
+                    "command": "/deploy",
+                    "url": url,
+                    "description": "Deploy or promote a GOV.UK app",
+                    "usage_hint": "<app> <tag> <environment> | promote <app> [to] <environment> | help",
+                    "should_escape": False,
+                }
+            ],
+        },
+        "oauth_config": {"scopes": {"bot": SCOPES}},
+        "settings": {
+            "interactivity": {"is_enabled": True, "request_url": url},
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": False,
+            "token_rotation_enabled": False,
+        },
+    }
+    return yaml.safe_dump(document, sort_keys=False)

@@ -1,0 +1,92 @@
+"""The state store: Redis for production, an in-process Redis (fakeredis) for `memory://`.
+
+Both sides speak the same redis-py API, so there is one code path; every key is under the
+configured prefix. Anything that must survive a restart or be shared between replicas lives
+here: locks, caches, release cards, idempotency keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+StoreError = redis.RedisError
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached; callers tell the user plainly and change nothing."""
+
+
+class LockNotAcquired(Exception):
+    pass
+
+
+def connect(url: str) -> redis.Redis:
+    if url.startswith("memory://"):
+        import fakeredis  # only the single-replica sandbox and local runs need it
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        health_check_interval=15,
+    )
+
+
+class Store:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except StoreError as error:
+            raise StoreUnavailable(str(error)) from error
+
+    def get_json(self, key: str) -> Any:
+        raw = self.client.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+        self.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_seconds)
+
+    def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
+        """Take `key` if nobody holds it: the idempotency primitive (SET NX EX)."""
+        return bool(self.client.set(key, value, nx=True, ex=ttl_seconds))
+
+    @contextmanager
+    def locked(self, name: str, *, timeout: float, wait: float) -> Iterator[None]:
+        """A lock shared by every replica; `timeout` bounds how long a crashed holder blocks others."""
+        lock = self.client.lock(self.key("lock", name), timeout=timeout, blocking_timeout=wait, thread_local=False)
+        if not lock.acquire():
+            raise LockNotAcquired(name)
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                log.warning("lock %s expired before it was released", name)
+
+    def delete_prefixed(self) -> int:
+        """Remove every key under this store's prefix (tests and the sandbox; never FLUSHALL)."""
+        removed = 0
+        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
+            removed += self.client.delete(key)
+        return removed

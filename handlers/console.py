@@ -1,0 +1,228 @@
+"""`python -m bot console`: the same bot in a terminal (SPEC §9), like Errbot's text backend.
+
+It wires the real core to a local charts repository, an in-process store and a chat service
+that prints. Each line is handled to the end (deploy committed, card shown) before the next
+is read, so a script of lines gives the same output every time.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import webhooks
+from bot.chat import Posted
+from bot.config import load_settings
+from bot.sandbox import SANDBOX_LOGIN, SANDBOX_USER, SandboxTeams, seed_charts_repo
+from bot.services import Services, build
+
+HELP = """Type what you would type in Slack, or pretend to be Argo CD:
+  /deploy <app> <tag> <env>            deploy, e.g. /deploy whitehall v3232 integration
+  /deploy promote <app> [to] <env>     promote what the previous environment runs
+  /deploy help                         the slash command's usage
+  argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
+  smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
+  click <n>                            click the n-th button shown
+  help, quit"""
+EMOJI = {
+    ":rocket:": "🚀",
+    ":white_circle:": "⚪",
+    ":hourglass_flowing_sand:": "⏳",
+    ":hourglass:": "⌛",
+    ":x:": "❌",
+    ":arrows_counterclockwise:": "🔄",
+    ":large_blue_circle:": "🔵",
+    ":red_circle:": "🔴",
+    ":warning:": "⚠️",
+    ":white_check_mark:": "✅",
+    ":arrow_right:": "➡️",
+}
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn as a person reads it: links as `label (url)`, mentions as @login, no stars."""
+    text = re.sub(
+        r"<@(U[A-Z0-9]+)>", lambda m: "@" + (SANDBOX_LOGIN if m.group(1) == SANDBOX_USER else m.group(1)), text
+    )
+    text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    for code, emoji in EMOJI.items():
+        text = text.replace(code, emoji)
+    return text.replace("*", "")
+
+
+class ConsoleChat:
+    """The core's `Chat`, printed: cards with numbered buttons, thread replies, private replies."""
+
+    def __init__(self, out: TextIO, channel: str) -> None:
+        self.out = out
+        self.channel = channel
+        self.buttons: list[str] = []
+        self._next_ts = 0
+
+    def _button_lines(self, blocks: list[dict[str, Any]] | None) -> list[str]:
+        lines = []
+        for block in blocks or []:
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                self.buttons.append(element["value"])
+                confirm = " (asks for confirmation)" if "confirm" in element else ""
+                lines.append(f"   [{len(self.buttons)}] {element['text']['text']}{confirm}")
+        return lines
+
+    def _card(self, heading: str, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        print(f"\n{heading}", file=self.out)
+        for line in plain(text).splitlines():
+            print(f"│ {line}", file=self.out)
+        for line in self._button_lines(blocks):
+            print(line, file=self.out)
+
+    def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False) -> Posted:
+        self._next_ts += 1
+        if thread_ts is None:
+            self._card(f"#{self.channel} — new deploy card", text, blocks)
+        else:
+            also = " (also sent to the channel)" if broadcast else ""
+            print(f"  ↳ in the card's thread{also}: {plain(text)}", file=self.out)
+        return Posted(channel="CONSOLE", ts=f"{self._next_ts}.000000")
+
+    def update(self, channel: str, ts: str, text: str, blocks=None) -> None:
+        self._card(f"#{self.channel} — card updated", text, blocks)
+
+    def respond(self, response_url: str, text: str) -> None:
+        print(f"(only visible to you) {plain(text)}", file=self.out)
+
+
+class Console:
+    def __init__(self, out: TextIO, folder: Path) -> None:
+        self.out = out
+        remote = seed_charts_repo(folder)
+        settings = load_settings(
+            {
+                "CHARTS_REPO_URL": remote.as_uri(),
+                "CHARTS_WORKDIR": str(folder / "working-copy"),
+                "REDIS_URL": "memory://",
+                "SLACK_SIGNING_SECRET": "console-sandbox",
+            },
+            require_serve=False,
+        )
+        settings = type(settings)(**{**settings.__dict__, "users": {SANDBOX_USER: SANDBOX_LOGIN}})
+        self.chat = ConsoleChat(out, settings.alerts_channel)
+        self.services: Services = build(settings, chat=self.chat, teams=SandboxTeams(), post_interval=0.0)
+        self.services.start(background=False)
+        self.remote = remote
+
+    def settle(self) -> None:
+        """Let every deploy and card the last line started finish, in order."""
+        services = self.services
+        for _ in range(20):
+            services.deployer.wait_idle(timeout=60)
+            services.outbox.run_due()
+            if services.outbox.idle() and services.deployer.wait_idle(timeout=0):
+                return
+
+    def say(self, text: str) -> None:
+        print(plain(text), file=self.out)
+
+    def handle(self, line: str) -> bool:
+        """One line of input; False when it asks to quit."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        verb = words[0].lower()
+        if verb in ("quit", "exit"):
+            return False
+        if verb == "help":
+            self.say(HELP)
+        elif verb == "/deploy":
+            text = line[len(words[0]) :].strip()
+            self.say(self.services.deployer.command(text, SANDBOX_USER, self._respond))
+        elif verb in ("argocd", "smokey"):
+            self._webhook(verb, words[1:])
+        elif verb == "click":
+            self._click(words[1:])
+        else:
+            self.say(f"I don't know `{words[0]}`. Type `help` for what I understand.")
+        self.settle()
+        return True
+
+    def _respond(self, text: str) -> None:
+        print(f"(only visible to you) {plain(text)}", file=self.out)
+
+    def _webhook(self, verb: str, args: list[str]) -> None:
+        if len(args) < 3:
+            self.say(f"Usage: {verb} <app> <env> <{'state' if verb == 'argocd' else 'status'}>")
+            return
+        app, env, outcome = args[0], args[1], args[2]
+        current = None
+        if self.services.settings.environment(env) and app in self.services.charts.apps(env):
+            current = self.services.charts.read(env, app)
+        if current is None or not current.image_tag:
+            self.say(
+                f"There is no app called `{app}` in `{env}` in the sandbox. Apps: "
+                + ", ".join(self.services.charts.apps("integration"))
+            )
+            return
+        payload = {"application": app, "repoName": app, "environment": env, "imageTag": current.image_tag}
+        names = self.services.settings.environment_names
+        try:
+            if verb == "argocd":
+                payload.update(
+                    state=outcome, health=args[3] if len(args) > 3 else "Healthy", message=" ".join(args[4:])
+                )
+                result = self.services.events.sync(webhooks.sync_event(payload, names))
+            else:
+                payload.update(
+                    status=outcome,
+                    workflowUrl="https://argo-workflows.example/sandbox",
+                    failures=["Smokey scenario failed in the sandbox"] if outcome != "Succeeded" else [],
+                )
+                result = self.services.events.tests(webhooks.smoke_event(payload, names))
+        except webhooks.Invalid as invalid:
+            self.say(f"Not accepted: {invalid}.")
+            return
+        words = {"duplicate": "already seen; nothing changes", "stale": "older than what the card shows; ignored"}
+        self.say(f"{verb}: {app} {current.image_tag} in {env}: {outcome} ({words.get(result, 'accepted')})")
+
+    def _click(self, args: list[str]) -> None:
+        buttons = self.chat.buttons
+        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(buttons):
+            self.say(
+                f"Say which button: `click <n>` with n from 1 to {len(buttons)}." if buttons else "No buttons yet."
+            )
+            return
+        refusal = self.services.deployer.click(buttons[int(args[0]) - 1], SANDBOX_USER, self._respond)
+        if refusal:
+            self._respond(refusal)
+
+    def close(self) -> None:
+        self.services.stop()
+
+
+def run_console(stdin: TextIO, out: TextIO) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="govuk-deploy-bot-sandbox-"))
+    console = Console(out, folder)
+    print(f"govuk-deploy-bot sandbox. Charts repository: {console.remote}", file=out)
+    print(f"You are @{SANDBOX_LOGIN} ({SANDBOX_USER}), a member of every team. Type `help`.", file=out)
+    interactive = stdin.isatty()
+    try:
+        while True:
+            if interactive:
+                print("> ", end="", file=out, flush=True)
+            line = stdin.readline()
+            if not line:
+                break
+            if not interactive:
+                print(f"> {line.rstrip()}", file=out)
+            if not console.handle(line):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.close()
+    return 0

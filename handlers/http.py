@@ -1,0 +1,208 @@
+"""The HTTP surface of SPEC §3 as one WSGI application.
+
+Each route checks who is asking and whether the body is acceptable, makes one call into the
+core and turns the answer into JSON. Every failure has a deliberate status; no request,
+however malformed, reaches a 500 or shows a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+
+from bot import webhooks
+from bot.names import is_valid_app_name
+from bot.services import Services
+from bot.store import LockNotAcquired, StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Response = tuple[int, dict[str, str], bytes]
+STATUS_TEXT = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    503: "Service Unavailable",
+}
+REPLAY_WINDOW_SECONDS = 600
+STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"ok": False, "error": message})
+
+
+class HttpApp:
+    def __init__(self, services: Services, bolt: App, clock: Callable[[], float] = time.time) -> None:
+        self.services = services
+        self.bolt = bolt
+        self.clock = clock
+        self.signing_secret = services.settings.slack_signing_secret.reveal().encode()
+        self.webhook_token = services.settings.webhook_token.reveal().encode()
+        self.routes: dict[tuple[str, str], Callable[[dict[str, Any]], Response]] = {
+            ("GET", "/healthz"): lambda environ: _json(200, {"ok": True}),
+            ("GET", "/readyz"): self.readyz,
+            ("GET", "/metrics"): self.metrics,
+            ("POST", "/slack/events"): self.slack_events,
+            ("POST", "/webhooks/argocd"): self.webhook(self.argocd),
+            ("POST", "/webhooks/smokey"): self.webhook(self.smokey),
+            ("POST", "/update-image-tag"): self.webhook(self.update_image_tag),
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.dispatch(environ)
+        except Exception:
+            log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            status, headers, body = _error(503, "the bot could not handle this request; it has been logged")
+        start_response(
+            f"{status} {STATUS_TEXT.get(status, 'OK')}",
+            [*headers.items(), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def dispatch(self, environ: dict[str, Any]) -> Response:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+        route = self.routes.get((method, path))
+        if route is not None:
+            return route(environ)
+        if any(known_path == path for _, known_path in self.routes):
+            return _error(405, f"{method} is not allowed on {path}")
+        return _error(404, "no such endpoint")
+
+    # -- health -----------------------------------------------------------------------------
+
+    def readyz(self, environ: dict[str, Any]) -> Response:
+        reason = self.services.readiness()
+        return _json(200, {"ok": True}) if reason is None else _error(503, reason)
+
+    def metrics(self, environ: dict[str, Any]) -> Response:
+        return 200, {"Content-Type": self.services.metrics.content_type}, self.services.metrics.render()
+
+    # -- Slack ------------------------------------------------------------------------------
+
+    def slack_events(self, environ: dict[str, Any]) -> Response:
+        body = _read_body(environ)
+        if body is None:
+            return _error(413, f"the body is larger than {webhooks.MAX_BODY} bytes")
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not self._signed_by_slack(body, timestamp, signature):
+            return _error(401, "invalid or stale Slack signature")
+        try:
+            first_time = self.services.store.claim(
+                self.services.store.key("slack-request", hashlib.sha256(signature.encode()).hexdigest()),
+                REPLAY_WINDOW_SECONDS,
+            )
+        except StoreError:
+            return _json(200, {"response_type": "ephemeral", "text": STORE_DOWN})
+        if not first_time:
+            log.warning("ignored a replayed Slack request (same signature seen within %ss)", REPLAY_WINDOW_SECONDS)
+            return 200, {"Content-Type": "text/plain"}, b""
+        headers = {
+            name[5:].replace("_", "-").lower(): value for name, value in environ.items() if name.startswith("HTTP_")
+        }
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        response = self.bolt.dispatch(BoltRequest(body=body.decode("utf-8", "replace"), headers=headers))
+        response_headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
+        if response.status >= 500:
+            log.error("Bolt answered %s for a Slack request", response.status)
+            return _json(200, {"response_type": "ephemeral", "text": "Something went wrong; nothing was done."})
+        return response.status, response_headers, (response.body or "").encode()
+
+    def _signed_by_slack(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """Slack's v0 signature over `v0:{timestamp}:{body}`, within five minutes of now."""
+        if (
+            not self.signing_secret
+            or not (timestamp.isascii() and timestamp.isdigit())
+            or abs(self.clock() - int(timestamp)) > 300
+        ):
+            return False
+        expected = (
+            "v0=" + hmac.new(self.signing_secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+        )
+        return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def webhook(self, handle: Callable[[dict[str, Any]], Response]) -> Callable[[dict[str, Any]], Response]:
+        endpoint = handle.__name__
+
+        def route(environ: dict[str, Any]) -> Response:
+            if not self._authorised(environ.get("HTTP_AUTHORIZATION", "")):
+                self.services.metrics.webhooks.labels(endpoint, "unauthorised").inc()
+                status, headers, body = _error(401, "missing or wrong bearer token")
+                return status, {**headers, "WWW-Authenticate": "Bearer"}, body
+            body = _read_body(environ)
+            if body is None:
+                self.services.metrics.webhooks.labels(endpoint, "too_large").inc()
+                return _error(413, f"the body is larger than {webhooks.MAX_BODY} bytes")
+            try:
+                response = handle(webhooks.parse_json(body))
+            except webhooks.Invalid as invalid:
+                self.services.metrics.webhooks.labels(endpoint, "invalid").inc()
+                return _error(400, str(invalid))
+            except (StoreError, StoreUnavailable, LockNotAcquired):
+                self.services.metrics.webhooks.labels(endpoint, "store_unavailable").inc()
+                return _error(503, "state store unavailable; retry later")
+            self.services.metrics.webhooks.labels(endpoint, str(response[0])).inc()
+            return response
+
+        return route
+
+    def _authorised(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        expected = self.webhook_token
+        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
+
+    def argocd(self, data: dict[str, Any]) -> Response:
+        event = webhooks.sync_event(data, self.services.settings.environment_names)
+        return _event_answer(self.services.events.sync(event))
+
+    def smokey(self, data: dict[str, Any]) -> Response:
+        event = webhooks.smoke_event(data, self.services.settings.environment_names)
+        return _event_answer(self.services.events.tests(event))
+
+    def update_image_tag(self, data: dict[str, Any]) -> Response:
+        deploy = webhooks.ci_deploy(data, self.services.settings.environment_names)
+        not_ready = self.services.charts.is_usable()
+        if not_ready:
+            return _error(503, not_ready)
+        if not is_valid_app_name(deploy.app) or deploy.app not in self.services.charts.apps(deploy.env):
+            return _error(400, f"no app called {deploy.app} in {deploy.env}")
+        self.services.deployer.ci_deploy(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment)
+        return _json(202, {"ok": True})
+
+
+def _event_answer(result: str) -> Response:
+    if result == "duplicate":
+        return _json(200, {"ok": True, "duplicate": True})
+    return _json(202, {"ok": True})
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or None when it is over the limit (read no further than that)."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > webhooks.MAX_BODY:
+        return None
+    stream = environ.get("wsgi.input")
+    body = stream.read(min(declared, webhooks.MAX_BODY) if declared else webhooks.MAX_BODY + 1) if stream else b""
+    return None if len(body) > webhooks.MAX_BODY else body

@@ -1,0 +1,75 @@
+"""`python -m bot serve`: the bot on waitress, a production WSGI server, with its background parts."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from waitress.server import create_server as create_wsgi_server
+
+from bot.config import Settings
+from bot.services import Services, build
+from handlers.http import HttpApp
+from handlers.slack import build_bolt_app
+from handlers.slack_api import SlackChat
+
+log = logging.getLogger(__name__)
+
+# Bodies over 64 KiB are refused by the app with a 413; waitress stops reading well past that.
+MAX_REQUEST_BODY = 1024 * 1024
+THREADS = 16
+
+
+class Server:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.time, post_interval: float = 1.0
+    ) -> None:
+        self.settings = settings
+        chat = SlackChat(settings.slack_bot_token.reveal(), settings.slack_api_url)
+        self.services: Services = build(settings, chat=chat, clock=clock, post_interval=post_interval)
+        self.app = HttpApp(self.services, build_bolt_app(self.services), clock=clock)
+        self._wsgi = create_wsgi_server(
+            self.app,
+            host=settings.host,
+            port=settings.port,
+            threads=THREADS,
+            max_request_body_size=MAX_REQUEST_BODY,
+            channel_timeout=30,
+            ident="govuk-deploy-bot",
+            expose_tracebacks=False,
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._wsgi.effective_port
+
+    def start(self) -> None:
+        """Ready the working copy and background parts, then accept requests in a thread."""
+        self.services.start()
+        self._thread = threading.Thread(target=self._wsgi.run, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._wsgi.close()
+        self.services.stop()
+
+
+def serve(settings: Settings) -> None:
+    if settings.redis_url.reveal().startswith("memory://"):
+        log.warning(
+            "REDIS_URL is memory://: state lives in this process only. Run one replica, and expect cards and "
+            "locks to be forgotten on restart. Set REDIS_URL=redis://... in production."
+        )
+    server = Server(settings)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    server.start()
+    log.info("govuk-deploy-bot listening on %s:%s", settings.host, server.port)
+    stopping.wait()
+    log.info("shutting down")
+    server.stop()

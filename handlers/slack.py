@@ -1,0 +1,52 @@
+"""Bolt listeners for `/deploy` and the promote button: acknowledge, make one call into the core, reply.
+
+The listeners run on the request's own thread (`process_before_response`) and never wait for
+git or GitHub: the core answers at once and queues the slow part on its own workers, so
+Bolt's small listener pool is never the bottleneck and every ack is inside Slack's 3 seconds.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.services import Services
+
+
+def build_bolt_app(services: Services) -> App:
+    token = services.settings.slack_bot_token.reveal()
+
+    def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: object) -> AuthorizeResult:
+        # One workspace and one bot token: no auth.test round trip on the ack path.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    app = App(
+        signing_secret=services.settings.slack_signing_secret.reveal(),
+        authorize=authorize,
+        # The HTTP layer verifies signatures itself, before Bolt, so a bad request's body is never logged.
+        request_verification_enabled=False,
+        token_verification_enabled=False,
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+    register(app, services)
+    return app
+
+
+def register(app: App, services: Services) -> None:
+    deployer, outbox = services.deployer, services.outbox
+
+    @app.command("/deploy")
+    def deploy_command(ack, command) -> None:
+        respond = partial(outbox.respond, command.get("response_url"))
+        ack(text=deployer.command(command.get("text") or "", command.get("user_id") or "", respond))
+
+    @app.action("promote")
+    def promote_button(ack, body, action) -> None:
+        ack()
+        respond = partial(outbox.respond, body.get("response_url"))
+        refusal = deployer.click(action.get("value"), (body.get("user") or {}).get("id") or "", respond)
+        if refusal:
+            respond(refusal)

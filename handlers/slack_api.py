@@ -1,0 +1,89 @@
+"""The core's `Chat` on Slack's Web API (slack_sdk), with Slack's failures mapped to the core's three."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.chat import ChatRejected, ChatUnavailable, Posted, RateLimited
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10
+
+
+class SlackChat:
+    def __init__(self, token: str, base_url: str) -> None:
+        base_url = base_url if base_url.endswith("/") else base_url + "/"
+        # No retry handlers: the outbox owns retries, so it can pace and avoid double posts.
+        self.client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=[])
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Posted:
+        arguments: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks:
+            arguments["blocks"] = blocks
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+            arguments["reply_broadcast"] = broadcast
+        response = _call(lambda: self.client.chat_postMessage(**arguments))
+        return Posted(channel=response["channel"], ts=response["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        _call(lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []))
+
+    def respond(self, response_url: str, text: str) -> None:
+        client = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=[])
+        try:
+            response = client.send(text=text, response_type="ephemeral", replace_original=False)
+        except (SlackClientError, OSError) as error:
+            raise ChatUnavailable(type(error).__name__) from None
+        if response.status_code == 429:
+            raise RateLimited(_retry_after(response.headers))
+        if response.status_code >= 500:
+            raise ChatUnavailable(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ChatRejected(f"HTTP {response.status_code}: {response.body[:200]}")
+
+
+def _retry_after(headers: Any) -> float:
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name) if headers else None
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
+def _call(send: Any) -> Any:
+    try:
+        return send()
+    except SlackApiError as error:
+        status = error.response.status_code
+        if status == 429:
+            raise RateLimited(_retry_after(error.response.headers)) from None
+        if status >= 500:
+            raise ChatUnavailable(f"HTTP {status}") from None
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        if code in ("ratelimited", "rate_limited"):
+            raise RateLimited(_retry_after(error.response.headers)) from None
+        if code in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            raise ChatUnavailable(code) from None
+        raise ChatRejected(code or f"HTTP {status}") from None
+    except (SlackClientError, OSError) as error:
+        raise ChatUnavailable(type(error).__name__) from None
