@@ -203,7 +203,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         },
         stuck_after_minutes=integer("STUCK_AFTER_MINUTES", 20, 1, 24 * 60),
         host=env.get("HOST", "").strip() or "0.0.0.0",
-        port=integer("PORT", 3000, 1, 65535),
+        port=integer("PORT", 3000, 0, 65535),  # 0: any free port (tests)
         config_path=config_path,
     )
     if problems:

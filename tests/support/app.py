@@ -1,0 +1,220 @@
+"""The bot as tests meet it: the real HTTP app on loopback, spoken to only through SPEC.md.
+
+`BotHarness` runs `handlers.server.Server` (waitress, Bolt, the whole core) in this process,
+configured purely through the environment variables of SPEC §2, pointed at the loopback fakes,
+a bare charts remote and the test's own Redis prefix. `ServeProcess` runs `python -m bot serve`
+as a separate process, for restarts, SIGKILL and two replicas.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.config import load_settings
+from handlers.server import Server
+from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
+
+SIGNING_SECRET = "test-signing-secret"
+WEBHOOK_TOKEN = "test-webhook-token"
+BOT_TOKEN = "xoxb-test-token"
+GITHUB_TOKEN = "ghs-test-token"
+MEMBER = "U012AB3CD"  # octocat: in gov-uk and gov-uk-production
+INTEGRATION_ONLY = "U0INTEG01"  # integrator: in gov-uk only
+OUTSIDER = "U0OUTSIDE"  # outsider: mapped, in no team
+UNLINKED = "U0UNLINKD"  # not in `users`
+USERS = {MEMBER: "octocat", INTEGRATION_ONLY: "integrator", OUTSIDER: "outsider"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    """Real time plus an offset that tests move forward instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def write_bot_config(folder: Path, users: dict[str, str] | None = None) -> Path:
+    lines = ["users:"] + [f"  {slack}: {login}" for slack, login in (users or USERS).items()]
+    path = folder / "bot-config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def add_standard_members(fake_github: Any) -> None:
+    fake_github.add_member("gov-uk", "octocat")
+    fake_github.add_member("gov-uk-production", "octocat")
+    fake_github.add_member("gov-uk", "integrator")
+
+
+def bot_environment(
+    *, tmp_path: Path, fake_slack: Any, fake_github: Any, charts_url: str, redis_url: str, redis_prefix: str, **extra: str
+) -> dict[str, str]:
+    """SPEC §2 variables for a bot wired to the test's fakes, charts remote and Redis prefix."""
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "CHARTS_REPO_URL": charts_url,
+        "CHARTS_WORKDIR": str(tmp_path / "working-copy"),
+        "GITHUB_API_URL": fake_github.url,
+        "GITHUB_TOKEN": GITHUB_TOKEN,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": redis_prefix,
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "BOT_CONFIG": str(write_bot_config(tmp_path)),
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+    }
+    env.update(extra)
+    return env
+
+
+class Client:
+    """Signed Slack requests and bearer-token webhooks against a running bot."""
+
+    def __init__(self, base_url: str, clock: Any = time.time) -> None:
+        self.base_url = base_url
+        self.clock = clock
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def slack(self, body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> httpx.Response:
+        stamp = int(self.clock()) if timestamp is None else timestamp
+        return self.http.post("/slack/events", content=body, headers=signed_headers(secret, body, stamp))
+
+    def slash(self, text: str, *, user: str = MEMBER, response_url: str = "http://127.0.0.1:9/none") -> httpx.Response:
+        return self.slack(slash_command_body(text, user_id=user, response_url=response_url))
+
+    def click(self, value: str, *, user: str = MEMBER, response_url: str = "http://127.0.0.1:9/none") -> httpx.Response:
+        body = block_actions_body("promote", value, user_id=user, response_url=response_url)
+        return self.slack(body)
+
+    def webhook(self, path: str, payload: Any, *, token: str | None = WEBHOOK_TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        if isinstance(payload, bytes | str):
+            return self.http.post(path, content=payload, headers={**headers, "Content-Type": "application/json"})
+        return self.http.post(path, json=payload, headers=headers)
+
+
+class BotHarness(Client):
+    """`Server` in this process: the whole bot, reachable only over HTTP like Slack and Argo CD reach it."""
+
+    def __init__(self, env: dict[str, str], *, clock: FakeClock | None = None, post_interval: float = 0.0) -> None:
+        self.env = env
+        self.fake_clock = clock or FakeClock()
+        self.settings = load_settings(env)
+        self.server = Server(self.settings, clock=self.fake_clock, post_interval=post_interval)
+        self.server.start()
+        super().__init__(f"http://127.0.0.1:{self.server.port}", clock=self.fake_clock)
+
+    @property
+    def services(self) -> Any:
+        return self.server.services
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every accepted deploy has ended and every card is on the fake Slack."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.services.deployer.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+            if self.services.outbox.drain(timeout=max(0.0, deadline - time.monotonic())) and (
+                self.services.deployer.wait_idle(timeout=0)
+            ):
+                return
+        raise AssertionError("the bot did not settle in time")
+
+    def stop(self) -> None:
+        self.close()
+        self.server.stop()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServeProcess(Client):
+    """`python -m bot serve` in its own process, as the Procfile runs it."""
+
+    def __init__(self, env: dict[str, str], *, log_path: Path) -> None:
+        self.env = {**env, "PORT": str(free_port())}
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - kept open for the process's lifetime
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_", "CHARTS_"))}
+        full_env.update(self.env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env, stdout=self._log, stderr=self._log
+        )
+        super().__init__(f"http://127.0.0.1:{self.env['PORT']}")
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"bot exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                if self.http.get("/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"bot did not start: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.close()
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.close()
+        self._log.close()
+
+
+def run_concurrently(calls: list[Any], timeout: float = 60.0) -> list[Any]:
+    """Start every call at the same moment (a barrier), return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Any) -> None:
+        barrier.wait()
+        try:
+            results[index] = call()
+        except BaseException as error:  # surfaced to the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if errors:
+        raise errors[0]
+    return results
