@@ -29,12 +29,8 @@ from bot.teams import Membership
 
 log = logging.getLogger(__name__)
 
-Respond = Callable[[str], None]
+Reply = Callable[[str | None, str], None]  # (response_url, text): an ephemeral reply to the requester
 PROMOTION_RECORD_SECONDS = 30 * 24 * 3600
-
-
-def _nobody(_: str) -> None:
-    """Where replies go when nobody asked (CI, automatic promotion)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class DeployJob:
     env: str
     tag: str | None  # None: promote whatever the previous environment runs
     requester: Requester
-    respond: Respond = _nobody
+    response_url: str | None = None  # None when nobody is waiting for an answer (CI, automatic promotion)
     promote_deployment: bool = False
     source_env: str | None = None
     automatic: bool = False
@@ -62,8 +58,10 @@ class Deployer:
         signer: ButtonSigner,
         metrics: Metrics,
         clock: Callable[[], float],
+        reply: Reply,
         workers: int = 8,
     ) -> None:
+        self.reply = reply
         self.settings = settings
         self.store = store
         self.charts = charts
@@ -96,7 +94,7 @@ class Deployer:
 
     # -- the slash command (runs on the ack path: no I/O) ----------------------------------
 
-    def command(self, text: str, user_id: str, respond: Respond) -> str:
+    def command(self, text: str, user_id: str, response_url: str | None) -> str:
         """Answer `/deploy <text>` at once; slow work continues in the background."""
         command = commands.parse(text)
         self.metrics.commands.labels(type(command).__name__.lower()).inc()
@@ -116,7 +114,7 @@ class Deployer:
         requester, problem = self._requester(user_id)
         if problem:
             return problem
-        job = DeployJob(app=app, env=env, tag=tag, requester=requester, respond=respond, source_env=source)
+        job = DeployJob(app=app, env=env, tag=tag, requester=requester, response_url=response_url, source_env=source)
         self._spawn(self._run, job)
         if tag is None:
             return f":hourglass_flowing_sand: Promoting *{app}* to *{env}* (the tag {source} runs)…"
@@ -165,7 +163,7 @@ class Deployer:
 
     # -- the promote button ----------------------------------------------------------------
 
-    def click(self, value: object, user_id: str, respond: Respond) -> str | None:
+    def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         """A click on a promote button; an immediate refusal, or None when it goes on in the background."""
         step = self.signer.decode(value)
         if step is None or self.settings.environment(step.from_env) is None:
@@ -180,7 +178,12 @@ class Deployer:
         if problem:
             return problem
         job = DeployJob(
-            app=step.app, env=step.to_env, tag=step.tag, requester=requester, respond=respond, source_env=step.from_env
+            app=step.app,
+            env=step.to_env,
+            tag=step.tag,
+            requester=requester,
+            response_url=response_url,
+            source_env=step.from_env,
         )
         self._spawn(self._run, job, True)
         return None
@@ -217,12 +220,12 @@ class Deployer:
             log.warning("state store unavailable during a deploy step")
             job = next((a for a in args if isinstance(a, DeployJob)), None)
             if job is not None:
-                job.respond("The bot's state store is unavailable, so nothing was done. Try again in a minute.")
+                self._tell(job, "The bot's state store is unavailable, so nothing was done. Try again in a minute.")
         except Exception:  # a job must never die silently; the requester hears something
             log.exception("deploy job failed")
             job = next((a for a in args if isinstance(a, DeployJob)), None)
             if job is not None:
-                job.respond(":x: Something went wrong inside the bot; nothing was committed. Please try again.")
+                self._tell(job, ":x: Something went wrong inside the bot; nothing was committed. Please try again.")
         finally:
             self._track(-1)
 
@@ -233,12 +236,12 @@ class Deployer:
             membership = self.teams.check(job.requester.login, env.team)
             if not membership.member:
                 self.metrics.deploys.labels("refused").inc()
-                job.respond(self._team_refusal(job, env.team, membership))
+                self._tell(job, self._team_refusal(job, env.team, membership))
                 return
         if job.source_env is not None and job.tag is None:
             source = self.charts.read(job.source_env, job.app, fresh=True)
             if source is None or not source.image_tag or not is_valid_image_tag(source.image_tag):
-                job.respond(f"{job.app} has no image tag in {job.source_env}, so there is nothing to promote.")
+                self._tell(job, f"{job.app} has no image tag in {job.source_env}, so there is nothing to promote.")
                 return
             job = replace(job, tag=source.image_tag)
         if job.source_env is not None:
@@ -252,10 +255,12 @@ class Deployer:
         try:
             doc = self.book.get(job.app, job.tag) or {"envs": {}}
         except StoreError:
-            job.respond("The state store is unavailable, so I can't promote safely right now. Nothing was done.")
+            self._tell(job, "The state store is unavailable, so I can't promote safely right now. Nothing was done.")
             return
         if require_tests and (doc["envs"].get(step.from_env) or {}).get("state") != "tests_passed":
-            job.respond(f"{job.app} {job.tag} has not passed its tests in {step.from_env}, so it can't be promoted.")
+            self._tell(
+                job, f"{job.app} {job.tag} has not passed its tests in {step.from_env}, so it can't be promoted."
+            )
             return
         claim = self.store.key("promotion", job.app, job.tag, job.env)
         record = {"by": job.requester.as_dict(), "at": self.clock(), "done": False}
@@ -263,17 +268,18 @@ class Deployer:
             taken = self.store.claim(claim, PROMOTION_RECORD_SECONDS, json.dumps(record))
             earlier = None if taken else self.store.get_json(claim)
         except StoreError:
-            job.respond("The state store is unavailable, so I can't promote safely right now. Nothing was done.")
+            self._tell(job, "The state store is unavailable, so I can't promote safely right now. Nothing was done.")
             return
         if not taken:
             if earlier is None:
-                job.respond("Someone else is promoting this release at this moment. Nothing more was done.")
+                self._tell(job, "Someone else is promoting this release at this moment. Nothing more was done.")
                 return
             by = "CI automatically" if not earlier["by"].get("slack_user") else mention(earlier["by"])
             verb = "promoted" if earlier.get("done") else "started promoting"
-            job.respond(
+            self._tell(
+                job,
                 f"{job.app} {job.tag} was already {verb} to {job.env} by {by} at {clock_time(earlier['at'])}. "
-                "Nothing more was done."
+                "Nothing more was done.",
             )
             return
         self._commit(job, claim=(claim, record))
@@ -298,9 +304,10 @@ class Deployer:
         tag = outcome.tag or job.tag
         if outcome.committed:
             assert tag is not None and outcome.commit is not None
-            job.respond(
+            self._tell(
+                job,
                 f":white_check_mark: Committed *{job.app}* `{tag}` to *{job.env}* (commit `{outcome.commit[:7]}`). "
-                f"Argo CD will sync it; the card in #{self.settings.alerts_channel} shows how it goes."
+                f"Argo CD will sync it; the card in #{self.settings.alerts_channel} shows how it goes.",
             )
             try:
                 if claim is not None:
@@ -318,16 +325,23 @@ class Deployer:
         if claim is not None:
             self._release_claim(claim[0])
         if outcome.status == "unchanged":
-            job.respond(f"{job.env} already runs *{job.app}* `{tag}`. Nothing was committed.")
+            self._tell(job, f"{job.env} already runs *{job.app}* `{tag}`. Nothing was committed.")
         elif outcome.status == "refused":
-            job.respond(f"I didn't deploy *{job.app}* `{tag}` to *{job.env}*: {outcome.reason}. Nothing was committed.")
+            self._tell(
+                job, f"I didn't deploy *{job.app}* `{tag}` to *{job.env}*: {outcome.reason}. Nothing was committed."
+            )
         else:
-            job.respond(
+            self._tell(
+                job,
                 f":x: The deploy of *{job.app}* `{tag}` to *{job.env}* failed: {outcome.reason}. "
-                "Nothing was committed; try again in a minute."
+                "Nothing was committed; try again in a minute.",
             )
             if tag is not None:
                 self.book.deploy_failed(job.app, tag, job.env, job.requester, outcome.reason)
+
+    def _tell(self, job: DeployJob, text: str) -> None:
+        if job.response_url:
+            self.reply(job.response_url, text)
 
     def _release_claim(self, key: str) -> None:
         try:

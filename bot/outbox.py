@@ -51,6 +51,7 @@ class Outbox:
         self._due: dict[tuple[str, str], float] = {}
         self._failures: dict[tuple[str, str], int] = {}
         self._busy = False
+        self._replies_pending = 0
         self._last_post: dict[str, float] = {}
         self._channel_ids: dict[str, str] = {}
         self._cond = threading.Condition()
@@ -93,18 +94,22 @@ class Outbox:
 
     def idle(self) -> bool:
         with self._cond:
-            return not self._due and not self._busy
+            return not self._due and not self._busy and not self._replies_pending
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued or being sent (tests, the console, shutdown)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._due or self._busy:
+            while self._due or self._busy or self._replies_pending:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._cond.wait(min(remaining, 0.05))
         return True
+
+    def wait_replies(self, timeout: float = 10.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._replies_pending, timeout=timeout)
 
     def run_due(self) -> None:
         """Send everything that is due now, in this thread (the console's synchronous mode)."""
@@ -244,9 +249,19 @@ class Outbox:
     def respond(self, response_url: str | None, text: str) -> None:
         """Tell the requester, privately, in the background, retrying what is worth retrying."""
         if response_url:
+            with self._cond:
+                self._replies_pending += 1
             self._responders.submit(self._respond, response_url, text)
 
     def _respond(self, response_url: str, text: str) -> None:
+        try:
+            self._send_reply(response_url, text)
+        finally:
+            with self._cond:
+                self._replies_pending -= 1
+                self._cond.notify_all()
+
+    def _send_reply(self, response_url: str, text: str) -> None:
         for attempt in range(5):
             try:
                 self._call("response_url", lambda: self.chat.respond(response_url, text))

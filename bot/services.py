@@ -135,6 +135,7 @@ def build(
         signer=signer,
         metrics=metrics,
         clock=clock,
+        reply=outbox.respond,
     )
     events = ReleaseEvents(settings=settings, store=store, book=book, deployer=deployer, clock=clock)
     scheduled = [

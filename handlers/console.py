@@ -116,8 +116,9 @@ class Console:
     def settle(self) -> None:
         """Let every deploy and card the last line started finish, in order."""
         services = self.services
-        for _ in range(20):
+        for _ in range(50):
             services.deployer.wait_idle(timeout=60)
+            services.outbox.wait_replies()
             services.outbox.run_due()
             if services.outbox.idle() and services.deployer.wait_idle(timeout=0):
                 return
@@ -141,7 +142,7 @@ class Console:
             self.say(HELP)
         elif verb == "/deploy":
             text = line[len(words[0]) :].strip()
-            self.say(self.services.deployer.command(text, SANDBOX_USER, self._respond))
+            self.say(self.services.deployer.command(text, SANDBOX_USER, "console"))
         elif verb in ("argocd", "smokey"):
             self._webhook(verb, words[1:])
         elif verb == "click":
@@ -196,7 +197,7 @@ class Console:
                 f"Say which button: `click <n>` with n from 1 to {len(buttons)}." if buttons else "No buttons yet."
             )
             return
-        refusal = self.services.deployer.click(buttons[int(args[0]) - 1], SANDBOX_USER, self._respond)
+        refusal = self.services.deployer.click(buttons[int(args[0]) - 1], SANDBOX_USER, "console")
         if refusal:
             self._respond(refusal)
 

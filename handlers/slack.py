@@ -7,8 +7,6 @@ Bolt's small listener pool is never the bottleneck and every ack is inside Slack
 
 from __future__ import annotations
 
-from functools import partial
-
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
@@ -40,13 +38,12 @@ def register(app: App, services: Services) -> None:
 
     @app.command("/deploy")
     def deploy_command(ack, command) -> None:
-        respond = partial(outbox.respond, command.get("response_url"))
-        ack(text=deployer.command(command.get("text") or "", command.get("user_id") or "", respond))
+        ack(text=deployer.command(command.get("text") or "", command.get("user_id") or "", command.get("response_url")))
 
     @app.action("promote")
     def promote_button(ack, body, action) -> None:
         ack()
-        respond = partial(outbox.respond, body.get("response_url"))
-        refusal = deployer.click(action.get("value"), (body.get("user") or {}).get("id") or "", respond)
+        response_url = body.get("response_url")
+        refusal = deployer.click(action.get("value"), (body.get("user") or {}).get("id") or "", response_url)
         if refusal:
-            respond(refusal)
+            outbox.respond(response_url, refusal)
