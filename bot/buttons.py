@@ -39,14 +39,14 @@ class ButtonSigner:
 
     def decode(self, value: object) -> PromoteStep | None:
         """The step a genuine value names, or None for anything forged, tampered with or malformed."""
-        if not isinstance(value, str) or len(value) > MAX_VALUE or value.count(".") != 1:
+        if not isinstance(value, str) or len(value) > MAX_VALUE or not value.isascii() or value.count(".") != 1:
             return None
         encoded, mac = value.split(".")
         try:
             body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (ValueError, TypeError):
             return None
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             return None
         try:
             fields = json.loads(body)

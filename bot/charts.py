@@ -15,6 +15,7 @@ land in `.git/config`, and are scrubbed from every message that leaves this modu
 from __future__ import annotations
 
 import base64
+import fcntl
 import logging
 import queue
 import random
@@ -26,6 +27,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import git
@@ -135,15 +137,36 @@ class ChartsRepo:
         self._writer: threading.Thread | None = None
         self._repo: git.Repo | None = None
         self.head: str | None = None
+        self._workdir_lock: TextIO | None = None
 
     # -- working copy ---------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Reuse the working copy when it is one of ours, otherwise make a shallow clone."""
         with self._tree_lock:
+            self._claim_workdir()
             if not self._reusable():
                 self._clone()
             self._sync()
+
+    def _claim_workdir(self) -> None:
+        """One process per working copy; a git command killed mid-way may have left lock files behind."""
+        if self._workdir_lock is None:
+            self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.workdir.parent / f".{self.workdir.name}.lock", "w")  # noqa: SIM115 - held for life
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise ChartsError(
+                    f"CHARTS_WORKDIR {self.workdir} is in use by another process; give each replica its own"
+                ) from None
+            self._workdir_lock = handle
+        git_dir = self.workdir / ".git"
+        if git_dir.is_dir():
+            for stale in [*git_dir.glob("*.lock"), *git_dir.glob("refs/**/*.lock")]:
+                log.warning("removing %s, left by a git command that did not finish", stale.name)
+                stale.unlink(missing_ok=True)
 
     def _reusable(self) -> bool:
         if not (self.workdir / ".git").is_dir():
@@ -222,6 +245,22 @@ class ChartsRepo:
         path = self._path(env, app)
         return imagetags.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
 
+    def landed(self, deploy_ids: set[str], depth: int = 500) -> dict[str, str]:
+        """Those of these deploys among the last `depth` commits of the remote branch, with their commits."""
+        with self._tree_lock:
+            ref = f"refs/remotes/origin/{self.branch}"
+            self._git("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}")
+            log_text = self._git("log", f"-{depth}", "--format=commit %H%n%B", ref, "--")
+            self._sync()
+        found: dict[str, str] = {}
+        commit = ""
+        for line in log_text.splitlines():
+            if line.startswith("commit "):
+                commit = line[len("commit ") :]
+            elif line.startswith("Deploy-Id:") and line.split(":", 1)[1].strip() in deploy_ids:
+                found[line.split(":", 1)[1].strip()] = commit
+        return found
+
     def is_usable(self) -> str | None:
         """None when the working copy can take deploys, else why not."""
         if self._repo is None or not (self.workdir / ".git").is_dir():
@@ -244,6 +283,9 @@ class ChartsRepo:
             self._writer = None
         if self._repo is not None:
             self._repo.close()
+        if self._workdir_lock is not None:
+            self._workdir_lock.close()
+            self._workdir_lock = None
 
     def submit(self, change: Change) -> Future:
         """Queue one deploy; the future resolves to its Outcome (never raises)."""

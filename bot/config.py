@@ -154,7 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         raw = env.get(name, "").strip()
         if not raw:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             problems.append(f"{name} must be a whole number from {low} to {high}, got {_shown(raw)}.")
             return default
         return int(raw)
@@ -223,6 +223,9 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         problems.append(f"BOT_CONFIG {path}: cannot be read ({error.strerror or error}).")
+        return {}, path
+    except UnicodeDecodeError:
+        problems.append(f"BOT_CONFIG {path}: is not UTF-8 text.")
         return {}, path
     try:
         data = yaml.safe_load(text)

@@ -59,9 +59,11 @@ class Deployer:
         metrics: Metrics,
         clock: Callable[[], float],
         reply: Reply,
+        instance: str = "local",
         workers: int = 8,
     ) -> None:
         self.reply = reply
+        self.instance = instance
         self.settings = settings
         self.store = store
         self.charts = charts
@@ -295,12 +297,17 @@ class Deployer:
             source_env=job.source_env,
             expected_source_tag=job.tag if job.source_env else None,
         )
+        self._journal(job, claim)
         self._track(+1)
         future = self.charts.submit(change)
         future.add_done_callback(lambda done: self._guarded(self._finish, job, claim, done.result()))
 
     def _finish(self, job: DeployJob, claim: tuple[str, dict] | None, outcome: Outcome) -> None:
         self.metrics.deploys.labels(outcome.status).inc()
+        try:
+            self.store.client.hdel(self.journal_key, job.deploy_id)
+        except StoreError:
+            log.warning("could not clear deploy %s from the journal; recovery will settle it", job.deploy_id)
         tag = outcome.tag or job.tag
         if outcome.committed:
             assert tag is not None and outcome.commit is not None
@@ -338,6 +345,45 @@ class Deployer:
             )
             if tag is not None:
                 self.book.deploy_failed(job.app, tag, job.env, job.requester, outcome.reason)
+
+    # -- the journal: no accepted deploy is forgotten, even when a replica dies mid-push ------
+
+    @property
+    def journal_key(self) -> str:
+        return self.store.key("deploy-journal")
+
+    def _journal(self, job: DeployJob, claim: tuple[str, dict] | None) -> None:
+        """Record the deploy before git sees it, so a replica that dies mid-push leaves a trace."""
+        entry = {"owner": self.instance, "job": {**job.__dict__, "requester": job.requester.as_dict()}}
+        entry["claim"] = list(claim) if claim else None
+        self.store.client.hset(self.journal_key, job.deploy_id, json.dumps(entry))
+
+    def recover_orphans(self) -> int:
+        """Settle deploys whose replica died before answering: report each as landed or failed."""
+        entries = self.store.client.hgetall(self.journal_key)
+        orphans = {}
+        for deploy_id, raw in entries.items():
+            entry = json.loads(raw)
+            if entry["owner"] != self.instance and not self.store.is_alive(entry["owner"]):
+                orphans[deploy_id] = entry
+        if not orphans:
+            return 0
+        for owner in {entry["owner"] for entry in orphans.values()}:
+            if self.store.break_lock("charts-writer", owner):
+                log.warning("freed the charts lock held by replica %s, which is gone", owner)
+        landed = self.charts.landed(set(orphans))
+        for deploy_id, entry in orphans.items():
+            fields = entry["job"]
+            job = DeployJob(**{**fields, "requester": Requester.from_dict(fields["requester"]) or CI})
+            claim = tuple(entry["claim"]) if entry.get("claim") else None
+            if deploy_id in landed:
+                outcome = Outcome("committed", job.tag, commit=landed[deploy_id])
+            else:
+                outcome = Outcome("failed", job.tag, reason="the bot restarted before the commit was pushed")
+            log.warning("settling deploy %s of %s %s to %s: %s", deploy_id, job.app, job.tag, job.env, outcome.status)
+            self._track(+1)
+            self._guarded(self._finish, job, claim, outcome)
+        return len(orphans)
 
     def _tell(self, job: DeployJob, text: str) -> None:
         if job.response_url:

@@ -44,13 +44,16 @@ def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+# Words some YAML parser (1.1 or 1.2: PyYAML, Go's yaml used by Helm and yq) reads as a boolean or null.
+SPECIAL_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nil", "none"}
+# A plain scalar that starts with a letter, or is hex with a letter no number syntax uses, is a string to all.
+PLAIN_SAFE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*|[0-9a-f]*[acdf][0-9a-f]*")
+
+
 def scalar(value: str) -> str:
-    """`value` as YAML that reads back as the same string (a tag like `1234` or `true` is quoted)."""
-    try:
-        if yaml.safe_load(value) == value and ":" not in value and "#" not in value:
-            return value
-    except yaml.YAMLError:
-        pass
+    """`value` as YAML that every parser reads back as the same string (`1234`, `1e10`, `y` are quoted)."""
+    if PLAIN_SAFE.fullmatch(value) and value.lower() not in SPECIAL_WORDS:
+        return value
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -63,12 +66,14 @@ def with_values(text: str, **values: str | bool) -> str:
 
 
 def _set_key(text: str, key: str, rendered: str) -> str:
-    line = re.compile(rf"^{re.escape(key)}[ \t]*:(?P<space>[ \t]*)(?P<value>[^\n#]*?)(?P<tail>[ \t]+#[^\n]*)?$", re.M)
+    line = re.compile(
+        rf"^{re.escape(key)}[ \t]*:(?P<space>[ \t]*)(?P<value>[^\r\n#]*?)(?P<tail>[ \t]*(?:#[^\r\n]*)?\r?)$", re.M
+    )
     match = line.search(text)
     if match:
         space = match.group("space") or " "
-        tail = match.group("tail") or ""
-        return text[: match.start()] + f"{key}:{space}{rendered}{tail}" + text[match.end() :]
+        return text[: match.start()] + f"{key}:{space}{rendered}{match.group('tail')}" + text[match.end() :]
+    newline = "\r\n" if "\r\n" in text else "\n"
     if text and not text.endswith("\n"):
-        text += "\n"
-    return text + f"{key}: {rendered}\n"
+        text += newline
+    return text + f"{key}: {rendered}{newline}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ from bot.teams import TeamChecker
 
 log = logging.getLogger(__name__)
 
-CHARTS_LOCK_SECONDS = 120
+CHARTS_LOCK_SECONDS = 60
+HEARTBEAT_SECONDS = 10
 GITHUB_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 
 
@@ -52,6 +54,10 @@ class Services:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
         self.charts.prepare()
         self.charts.start()
+        try:
+            self.store.heartbeat(self.deployer.instance, HEARTBEAT_SECONDS)
+        except Exception as error:
+            log.warning("state store unavailable at start-up: %s", error)
         if background:
             self.outbox.start()
             try:
@@ -88,6 +94,7 @@ def build(
     post_interval: float = 1.0,
 ) -> Services:
     store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
+    instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
     metrics = Metrics()
     http = httpx.Client(timeout=GITHUB_TIMEOUT, follow_redirects=False)
     charts = ChartsRepo(
@@ -98,7 +105,9 @@ def build(
         environments=settings.environment_names,
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
-        shared_lock=lambda: store.locked("charts-writer", timeout=CHARTS_LOCK_SECONDS, wait=CHARTS_LOCK_SECONDS),
+        shared_lock=lambda: store.locked(
+            "charts-writer", timeout=CHARTS_LOCK_SECONDS, wait=2 * CHARTS_LOCK_SECONDS, owner=instance
+        ),
     )
     if teams is None:
         teams = TeamChecker(
@@ -136,9 +145,12 @@ def build(
         metrics=metrics,
         clock=clock,
         reply=outbox.respond,
+        instance=instance,
     )
     events = ReleaseEvents(settings=settings, store=store, book=book, deployer=deployer, clock=clock)
     scheduled = [
+        ("heartbeat", local("heartbeat", lambda: store.heartbeat(instance, HEARTBEAT_SECONDS)), 3),
+        ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover_orphans, timeout=55), 5),
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), 60),
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
         ("charts-refresh", local("charts-refresh", charts.refresh), 60),

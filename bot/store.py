@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,10 +72,15 @@ class Store:
         return bool(self.client.set(key, value, nx=True, ex=ttl_seconds))
 
     @contextmanager
-    def locked(self, name: str, *, timeout: float, wait: float) -> Iterator[None]:
-        """A lock shared by every replica; `timeout` bounds how long a crashed holder blocks others."""
+    def locked(self, name: str, *, timeout: float, wait: float, owner: str | None = None) -> Iterator[None]:
+        """A lock shared by every replica; `timeout` bounds how long a crashed holder blocks others.
+
+        With `owner`, the lock's value starts with it, so `break_lock` can free a lock whose holder
+        is known to be dead instead of waiting for the timeout.
+        """
         lock = self.client.lock(self.key("lock", name), timeout=timeout, blocking_timeout=wait, thread_local=False)
-        if not lock.acquire():
+        token = f"{owner}:{uuid.uuid4().hex}" if owner else None
+        if not lock.acquire(token=token):
             raise LockNotAcquired(name)
         try:
             yield
@@ -83,6 +89,33 @@ class Store:
                 lock.release()
             except redis.exceptions.LockError:
                 log.warning("lock %s expired before it was released", name)
+
+    def heartbeat(self, instance: str, ttl_seconds: int) -> None:
+        """Say this replica is alive for the next `ttl_seconds` (refreshed by a scheduled job)."""
+        self.client.set(self.key("alive", instance), "1", ex=ttl_seconds)
+
+    def is_alive(self, instance: str) -> bool:
+        return bool(self.client.exists(self.key("alive", instance)))
+
+    def lock_owner(self, name: str) -> str | None:
+        value = self.client.get(self.key("lock", name))
+        return value.split(":", 1)[0] if value and ":" in value else None
+
+    def break_lock(self, name: str, owner: str) -> bool:
+        """Free `name` if `owner` still holds it (checked and deleted in one transaction)."""
+        key = self.key("lock", name)
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                value = pipe.get(key)
+                if not value or not value.startswith(owner + ":"):
+                    return False
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
 
     def delete_prefixed(self) -> int:
         """Remove every key under this store's prefix (tests and the sandbox; never FLUSHALL)."""

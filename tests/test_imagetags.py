@@ -32,7 +32,10 @@ def test_parse_standard_file() -> None:
     [
         ("image_tag: v3230\npromote_deployment: false\n", ImageTags("v3230", False, False)),
         ("image_tag: v1\nautomatic_deploys_enabled: true\npromote_deployment: false\n", ImageTags("v1", True, False)),
-        ("image_tag: v1\nautomatic_deploys_enabled: 'true'\npromote_deployment: \"true\"\n", ImageTags("v1", True, True)),
+        (
+            "image_tag: v1\nautomatic_deploys_enabled: 'true'\npromote_deployment: \"true\"\n",
+            ImageTags("v1", True, True),
+        ),
         ("image_tag: '1234'\n", ImageTags("1234", False, False)),
         ("image_tag: 1234\n", ImageTags("1234", False, False)),
         (f"image_tag: {SHA_TAG}\n", ImageTags(SHA_TAG, False, False)),
@@ -92,13 +95,6 @@ def test_quotes_inside_values_are_escaped() -> None:
     assert read_back("k: " + imagetags.scalar("it's: #"))["k"] == "it's: #"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot bug: scalar() decides quoting with PyYAML's YAML 1.1 resolver; Go YAML (Helm, yq) reads "
-        "unquoted 1e10 / 1234e5678 as floats and y/n as booleans, so such tags would be written unquoted"
-    ),
-)
 @pytest.mark.parametrize("tag", ["1e10", "1234e5678", "y", "N"])
 def test_tags_other_yaml_parsers_misread_are_quoted(tag: str) -> None:
     assert imagetags.scalar(tag).startswith("'")
@@ -128,7 +124,10 @@ def test_edit_keeps_spacing_and_trailing_comments() -> None:
 
 def test_edit_replaces_quoted_values() -> None:
     text = "image_tag: \"v1\"  # quoted\nautomatic_deploys_enabled: 'true'\n"
-    assert imagetags.with_values(text, image_tag="1234") == "image_tag: '1234'  # quoted\nautomatic_deploys_enabled: 'true'\n"
+    assert (
+        imagetags.with_values(text, image_tag="1234")
+        == "image_tag: '1234'  # quoted\nautomatic_deploys_enabled: 'true'\n"
+    )
 
 
 def test_only_top_level_keys_are_edited() -> None:
@@ -160,13 +159,11 @@ def test_edit_is_idempotent() -> None:
     assert imagetags.with_values(once, image_tag="v2", promote_deployment=True) == once
 
 
-@pytest.mark.xfail(strict=True, reason="bot bug: the CR of a CRLF line that is edited is dropped")
 def test_crlf_line_endings_are_kept() -> None:
     text = "image_tag: v1\r\npromote_deployment: true\r\n"
     assert imagetags.with_values(text, image_tag="v2") == "image_tag: v2\r\npromote_deployment: true\r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="bot bug (minor): whitespace after an edited value is dropped")
 def test_trailing_whitespace_after_a_value_is_kept() -> None:
     assert imagetags.with_values("image_tag: v1   \n", image_tag="v2") == "image_tag: v2   \n"
 

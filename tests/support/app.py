@@ -63,7 +63,14 @@ def add_standard_members(fake_github: Any) -> None:
 
 
 def bot_environment(
-    *, tmp_path: Path, fake_slack: Any, fake_github: Any, charts_url: str, redis_url: str, redis_prefix: str, **extra: str
+    *,
+    tmp_path: Path,
+    fake_slack: Any,
+    fake_github: Any,
+    charts_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    **extra: str,
 ) -> dict[str, str]:
     """SPEC §2 variables for a bot wired to the test's fakes, charts remote and Redis prefix."""
     env = {
