@@ -39,7 +39,12 @@ class Chat(Protocol):
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        marker: str | None = None,
     ) -> Posted: ...
+
+    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
+        """A message posted since `oldest` with this marker, if any (after a post whose fate is unknown)."""
+        ...
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None: ...
 

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-SCOPES = ["commands", "chat:write", "chat:write.public"]
+# channels:history lets the bot look for a card before re-posting after a post whose fate is unknown
+SCOPES = ["commands", "chat:write", "chat:write.public", "channels:history", "groups:history"]
 
 
 def request_url(base: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bot.chat import Chat, ChatRejected, ChatUnavailable, RateLimited
+from bot.chat import Chat, ChatRejected, ChatUnavailable, Posted, RateLimited
 from bot.releases import ReleaseBook
 from bot.store import LockNotAcquired, StoreError
 
@@ -54,6 +54,7 @@ class Outbox:
         self._replies_pending = 0
         self._last_post: dict[str, float] = {}
         self._channel_ids: dict[str, str] = {}
+        self._unconfirmed: dict[tuple[str, str], float] = {}  # root posts whose fate is unknown, since when
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._running = False
@@ -195,8 +196,19 @@ class Outbox:
             if wait > 0:
                 return wait
             text, blocks = self.render(doc)
-            posted = self._call("chat.postMessage", lambda: self.chat.post(self.channel, text, blocks))
-            self._posted(self.channel, posted.channel)
+            marker = f"{app} {tag}"
+            posted = self._find_unconfirmed_root(app, tag, marker)
+            if posted is None:
+                attempted = time.time() - 5  # Slack's clock may differ a little from ours
+                try:
+                    posted = self._call(
+                        "chat.postMessage", lambda: self.chat.post(self.channel, text, blocks, marker=marker)
+                    )
+                except ChatUnavailable:
+                    self._unconfirmed.setdefault((app, tag), attempted)
+                    raise
+                self._posted(self.channel, posted.channel)
+            self._unconfirmed.pop((app, tag), None)
             version = doc["version"]
 
             def keep_card(d: dict[str, Any]) -> None:
@@ -228,6 +240,14 @@ class Outbox:
         if doc and doc["rendered"] < doc["version"]:
             return 0.0
         return None
+
+    def _find_unconfirmed_root(self, app: str, tag: str, marker: str) -> Posted | None:
+        """After a root post that failed without a clear answer, look before posting again."""
+        since = self._unconfirmed.get((app, tag))
+        channel_id = self._channel_ids.get(self.channel)
+        if since is None or channel_id is None:
+            return None
+        return self._call("conversations.history", lambda: self.chat.find(channel_id, marker, since))
 
     def _call(self, method: str, send: Callable[[], Any]) -> Any:
         try:

@@ -78,7 +78,10 @@ class ConsoleChat:
         for line in self._button_lines(blocks):
             print(line, file=self.out)
 
-    def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False) -> Posted:
+    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
+        return None  # printing cannot half-fail
+
+    def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False, marker=None) -> Posted:
         self._next_ts += 1
         if thread_ts is None:
             self._card(f"#{self.channel} — new deploy card", text, blocks)

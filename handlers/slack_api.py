@@ -14,6 +14,7 @@ from bot.chat import ChatRejected, ChatUnavailable, Posted, RateLimited
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
+MARKER_EVENT = "govuk_deploy_card"
 
 
 class SlackChat:
@@ -30,8 +31,11 @@ class SlackChat:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        marker: str | None = None,
     ) -> Posted:
         arguments: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if marker:
+            arguments["metadata"] = {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}
         if blocks:
             arguments["blocks"] = blocks
         if thread_ts:
@@ -39,6 +43,18 @@ class SlackChat:
             arguments["reply_broadcast"] = broadcast
         response = _call(lambda: self.client.chat_postMessage(**arguments))
         return Posted(channel=response["channel"], ts=response["ts"])
+
+    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
+        response = _call(
+            lambda: self.client.conversations_history(
+                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        )
+        for message in response.get("messages") or []:
+            payload = ((message.get("metadata") or {}).get("event_payload")) or {}
+            if payload.get("marker") == marker:
+                return Posted(channel=channel_id, ts=message["ts"])
+        return None
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         _call(lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []))
