@@ -93,6 +93,10 @@ class Outbox:
             self._worker = None
         self._responders.shutdown(wait=True)
 
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._due)
+
     def idle(self) -> bool:
         with self._cond:
             return not self._due and not self._busy and not self._replies_pending

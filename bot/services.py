@@ -135,6 +135,7 @@ def build(
         on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc(),
     )
     outbox_ref.append(outbox)
+    metrics.outbox_pending.set_function(outbox.pending)
     deployer = Deployer(
         settings=settings,
         store=store,

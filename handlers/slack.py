@@ -38,7 +38,8 @@ def register(app: App, services: Services) -> None:
 
     @app.command("/deploy")
     def deploy_command(ack, command) -> None:
-        ack(text=deployer.command(command.get("text") or "", command.get("user_id") or "", command.get("response_url")))
+        text = deployer.command(command.get("text") or "", command.get("user_id") or "", command.get("response_url"))
+        ack(text=text, response_type="ephemeral")
 
     @app.action("promote")
     def promote_button(ack, body, action) -> None:

@@ -168,7 +168,12 @@ class ServeProcess(Client):
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_", "CHARTS_"))}
         full_env.update(self.env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env, stdout=self._log, stderr=self._log
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,  # its own process group, so a test can kill it with its git children
         )
         super().__init__(f"http://127.0.0.1:{self.env['PORT']}")
         self.wait_ready()
@@ -186,8 +191,12 @@ class ServeProcess(Client):
             time.sleep(0.05)
         raise AssertionError(f"bot did not start: {self.log_path.read_text()[-2000:]}")
 
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+    def kill(self, *, with_children: bool = False) -> None:
+        """SIGKILL the bot (and, with `with_children`, the git commands it started)."""
+        if with_children:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        else:
+            self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
         self.close()
         self._log.close()
