@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.buttons import ButtonSigner, PromoteStep
 from bot.config import Settings
+from bot.mrkdwn import link
 from bot.releases import STATE_WORDS, mention
 
 STATE_EMOJI = {
@@ -57,29 +59,48 @@ def tag_link(settings: Settings, app: str, tag: str) -> str | None:
     return None
 
 
-def next_step(settings: Settings, doc: dict[str, Any]) -> PromoteStep | None:
-    """The promotion the card offers: the furthest environment with passing tests whose next one is free."""
-    envs = doc["envs"]
+Runs = Callable[[str, str], "str | None"]  # (env, app) -> the tag the charts repo says env runs
+
+
+def _unknown(env: str, app: str) -> str | None:
+    return None
+
+
+def next_step(settings: Settings, doc: dict[str, Any], runs: Runs = _unknown) -> PromoteStep | None:
+    """The promotion the card offers: the furthest environment with passing tests whose next one is free.
+
+    None when the next environment already has the release (by the bot or not), or when the
+    environment that passed has since moved on to another tag (the button would be stale).
+    """
+    envs, app, tag = doc["envs"], doc["app"], doc["tag"]
     for env in reversed(settings.environments):
         entry = envs.get(env.name) or {}
         following = settings.next_environment(env.name)
         if entry.get("state") != "tests_passed" or following is None or entry.get("promoted"):
             continue
         target = envs.get(following.name) or {}
-        if target.get("state") not in (None, "deploy_failed"):
+        if target.get("state") not in (None, "deploy_failed") or runs(following.name, app) == tag:
             return None
-        return PromoteStep(doc["app"], doc["tag"], env.name, following.name)
+        if runs(env.name, app) not in (None, tag):
+            return None
+        return PromoteStep(app, tag, env.name, following.name)
     return None
 
 
-def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any]) -> CardView:
+def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any], runs: Runs = _unknown) -> CardView:
     app, tag = doc["app"], doc["tag"]
     lines = []
     for env in settings.environments:
         entry = doc["envs"].get(env.name) or {}
         state = entry.get("state")
         if state is None:
-            lines.append(f"{STATE_EMOJI[None]} *{env.name}*: not deployed")
+            if runs(env.name, app) == tag:
+                line = f"{STATE_EMOJI['synced']} *{env.name}*: already runs this release"
+            else:
+                line = f"{STATE_EMOJI[None]} *{env.name}*: not deployed"
+            for draft, draft_state in sorted((entry.get("drafts") or {}).items()):
+                line += f"\n      {STATE_EMOJI.get(draft_state, '')} {draft}: {STATE_WORDS[draft_state]}"
+            lines.append(line)
             continue
         words = [f"{STATE_EMOJI.get(state, '')} *{env.name}*: {STATE_WORDS[state]}"]
         if entry.get("requester") is not None or "commit" in entry:
@@ -87,17 +108,21 @@ def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any]) -> 
             words.append(f"deployed by {who}")
         if entry.get("at"):
             words.append(clock_time(entry["at"]))
-        links = [f"<{env.argocd_app_url(entry.get('application') or app)}|Argo CD>"]
+        links = [link(env.argocd_app_url(entry.get("application") or app), "Argo CD")]
         if entry.get("workflow_url"):
-            links.append(f"<{entry['workflow_url']}|tests>")
+            links.append(link(entry["workflow_url"], "tests"))
         words.append(" ".join(links))
         line = " · ".join(words)
+        for draft, draft_state in sorted((entry.get("drafts") or {}).items()):
+            line += f"\n      {STATE_EMOJI.get(draft_state, '')} {draft}: {STATE_WORDS[draft_state]}"
         promoted = entry.get("promoted")
-        if promoted:
+        if promoted and promoted["by"] is None:
+            line += f"\n      :arrow_right: {promoted['to']} already runs this release"
+        elif promoted:
             by = "CI automatically" if not promoted["by"].get("slack_user") else mention(promoted["by"])
             line += f"\n      :arrow_right: promoted to {promoted['to']} by {by} at {clock_time(promoted['at'])}"
         lines.append(line)
-    step = next_step(settings, doc)
+    step = next_step(settings, doc, runs)
     buttons = []
     if step is not None:
         last = settings.environments[-1].name
@@ -112,7 +137,7 @@ def to_text(view: CardView) -> str:
 
 def to_blocks(view: CardView) -> list[dict[str, Any]]:
     app, tag = view.title.split(" ", 1)
-    shown_tag = f"<{view.tag_link}|`{tag}`>" if view.tag_link else f"`{tag}`"
+    shown_tag = f"<{view.tag_link}|`{tag}`>" if view.tag_link else f"`{tag}`"  # app and tag are safe names
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":rocket: *{app}* {shown_tag}"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(view.lines)[:3000]}},

@@ -133,6 +133,7 @@ class ChartsRepo:
         }
         self._tree_lock = threading.RLock()
         self._apps: dict[str, list[str]] = {}
+        self._tags: dict[tuple[str, str], str | None] = {}
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._repo: git.Repo | None = None
@@ -214,7 +215,17 @@ class ChartsRepo:
         self._git("reset", "--quiet", "--hard", ref)
         self._git("clean", "--quiet", "-fdx")
         self.head = self._git("rev-parse", "HEAD")
-        self._apps = {env: self._list_apps(env) for env in self.environments}
+        self._take_snapshot()
+
+    def _take_snapshot(self) -> None:
+        """Which apps each environment has and the tag each runs, for readers that must not wait on git."""
+        apps = {env: self._list_apps(env) for env in self.environments}
+        self._tags = {
+            (env, app): (self._read(env, app) or imagetags.ImageTags(None, False, False)).image_tag
+            for env, names in apps.items()
+            for app in names
+        }
+        self._apps = apps
 
     def _list_apps(self, env: str) -> list[str]:
         folder = self.workdir / self.image_tags_path / env
@@ -230,6 +241,10 @@ class ChartsRepo:
         """Apps with an image-tag file in `env`, as of the last sync (no I/O: safe on the ack path)."""
         return self._apps.get(env, [])
 
+    def current_tag(self, env: str, app: str) -> str | None:
+        """The tag `env` runs for `app` as of the last sync (no I/O), or None when unknown."""
+        return self._tags.get((env, app))
+
     def read(self, env: str, app: str, *, fresh: bool = False) -> imagetags.ImageTags | None:
         with self._tree_lock:
             if fresh:
@@ -243,7 +258,7 @@ class ChartsRepo:
 
     def _read(self, env: str, app: str) -> imagetags.ImageTags | None:
         path = self._path(env, app)
-        return imagetags.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return imagetags.parse(path.read_bytes().decode("utf-8", "replace")) if path.is_file() else None
 
     def landed(self, deploy_ids: set[str], depth: int = 500) -> dict[str, str]:
         """Those of these deploys among the last `depth` commits of the remote branch, with their commits."""
@@ -327,6 +342,7 @@ class ChartsRepo:
                         time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
                         continue
                     self.head = self._git("rev-parse", "HEAD")
+                    self._take_snapshot()
                     return outcomes
                 raise ChartsError(f"the branch kept moving; gave up after {MAX_PUSH_ATTEMPTS} attempts")
         except Exception as error:  # every accepted deploy must hear back, whatever went wrong
@@ -354,14 +370,15 @@ class ChartsRepo:
                 )
             tag = source_tag
         assert tag is not None
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_bytes().decode("utf-8")  # bytes, so line endings stay exactly as they are
+        except UnicodeDecodeError:
+            return Outcome("refused", tag, reason=f"the image-tag file of {change.app} in {change.env} is not UTF-8")
         current = imagetags.parse(text).image_tag
         if current == tag:
             return Outcome("unchanged", tag, previous_tag=current)
-        path.write_text(
-            imagetags.with_values(text, image_tag=tag, promote_deployment=change.promote_deployment),
-            encoding="utf-8",
-        )
+        edited = imagetags.with_values(text, image_tag=tag, promote_deployment=change.promote_deployment)
+        path.write_bytes(edited.encode("utf-8"))
         relative = str(path.relative_to(self.workdir))
         self._git("add", "--", relative)
         message = (

@@ -42,8 +42,15 @@ class Chat(Protocol):
         marker: str | None = None,
     ) -> Posted: ...
 
-    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
-        """A message posted since `oldest` with this marker, if any (after a post whose fate is unknown)."""
+    def find(self, channel_id: str, marker: str, thread_ts: str | None = None) -> Posted | None:
+        """A recent message (in the thread, with `thread_ts`) carrying this marker, if any.
+
+        Used after a post whose fate is unknown (a server or connection error), before posting again.
+        """
+        ...
+
+    def channel_id(self, name: str) -> str | None:
+        """The ID of the channel called `name`, or None when it cannot be found."""
         ...
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None: ...

@@ -124,8 +124,8 @@ class ConfigError(Exception):
 REQUIRED_FOR_SERVE = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHARTS_REPO_URL", "WEBHOOK_TOKEN")
 
 
-def default_workdir() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+def default_workdir(env: Mapping[str, str]) -> Path:
+    cache = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "govuk-deploy-bot" / "charts"
 
 
@@ -164,7 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         problems.append("REDIS_URL must start with redis://, rediss://, unix:// or memory://.")
 
     github_org = env.get("GITHUB_ORG", "").strip() or str(file_config.get("github_org") or "alphagov")
-    if not GITHUB_LOGIN.match(github_org):
+    if not GITHUB_LOGIN.fullmatch(github_org):
         problems.append(f"GITHUB_ORG {_shown(github_org)} is not a GitHub organisation name.")
     alerts_channel = (
         env.get("DEPLOY_ALERTS_CHANNEL", "").strip() or str(file_config.get("alerts_channel") or "govuk-deploy-alerts")
@@ -174,7 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
     if ".." in image_tags_path.split("/") or image_tags_path.startswith("-"):
         problems.append("IMAGE_TAGS_PATH must be a relative path inside the charts repository.")
     branch = env.get("CHARTS_REPO_BRANCH", "").strip() or "main"
-    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$", branch) or ".." in branch:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", branch) or ".." in branch:
         problems.append(f"CHARTS_REPO_BRANCH {_shown(branch)} is not a safe branch name.")
 
     settings = Settings(
@@ -186,7 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         alerts_channel=alerts_channel,
         charts_repo_url=Secret(env.get("CHARTS_REPO_URL", "").strip()),
         charts_repo_branch=branch,
-        charts_workdir=Path(env.get("CHARTS_WORKDIR", "").strip() or default_workdir()),
+        charts_workdir=Path(env.get("CHARTS_WORKDIR", "").strip() or default_workdir(env)),
         image_tags_path=image_tags_path,
         git_author_name=env.get("GIT_AUTHOR_NAME", "").strip() or "govuk-deploy-bot",
         git_author_email=env.get("GIT_AUTHOR_EMAIL", "").strip() or "govuk-deploy-bot@users.noreply.github.com",
@@ -270,7 +270,7 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
         if not is_valid_app_name(name):
             problems.append(f"environments[{position}].name {_shown(name)} must match [a-z0-9][a-z0-9-]*.")
             continue
-        if not TEAM_SLUG.match(team):
+        if not TEAM_SLUG.fullmatch(team):
             problems.append(f"environments[{position}] ({name}): team {_shown(team)} is not a GitHub team slug.")
             continue
         if any(env.name == name for env in environments):
@@ -296,9 +296,9 @@ def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:
     users: dict[str, str] = {}
     for slack_id, login in raw.items():
         slack_id, login = str(slack_id), str(login or "")
-        if not SLACK_USER_ID.match(slack_id):
+        if not SLACK_USER_ID.fullmatch(slack_id):
             problems.append(f"users: {_shown(slack_id)} is not a Slack user ID (like U012AB3CD).")
-        elif not GITHUB_LOGIN.match(login):
+        elif not GITHUB_LOGIN.fullmatch(login):
             problems.append(f"users: {slack_id} maps to {_shown(login)}, which is not a GitHub login.")
         else:
             users[slack_id] = login

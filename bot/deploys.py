@@ -205,7 +205,10 @@ class Deployer:
 
     def _auto_promote(self, app: str, tag: str, env: str, to_env: str) -> None:
         flags = self.charts.read(env, app, fresh=True)
-        if flags is None or not flags.promotes_automatically or flags.image_tag != tag:
+        if self.charts.current_tag(to_env, app) == tag or (flags is not None and flags.image_tag != tag):
+            self.book.touch(app, tag)  # the fresh charts repo says the card's button must go
+            return
+        if flags is None or not flags.promotes_automatically:
             return
         job = DeployJob(
             app=app, env=to_env, tag=tag, requester=CI, promote_deployment=True, source_env=env, automatic=True
@@ -331,6 +334,8 @@ class Deployer:
             return
         if claim is not None:
             self._release_claim(claim[0])
+        if job.source_env is not None and tag is not None:
+            self._settle_card_after_promotion(job, tag, outcome)
         if outcome.status == "unchanged":
             self._tell(job, f"{job.env} already runs *{job.app}* `{tag}`. Nothing was committed.")
         elif outcome.status == "refused":
@@ -388,6 +393,13 @@ class Deployer:
     def _tell(self, job: DeployJob, text: str) -> None:
         if job.response_url:
             self.reply(job.response_url, text)
+
+    def _settle_card_after_promotion(self, job: DeployJob, tag: str, outcome: Outcome) -> None:
+        """A promotion that found nothing to do: the card must stop offering it."""
+        if outcome.status == "unchanged":
+            self.book.mark_promoted(job.app, tag, job.source_env, job.env, None, self.clock())
+        elif outcome.status == "refused":
+            self.book.touch(job.app, tag)
 
     def _release_claim(self, key: str) -> None:
         try:

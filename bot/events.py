@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.deploys import Deployer
+from bot.mrkdwn import clip, escape, link
 from bot.releases import ReleaseBook, mention
 from bot.store import Store
 from bot.webhooks import SmokeEvent, SyncEvent
@@ -23,6 +24,11 @@ def sync_state(state: str, health: str | None) -> str:
     if state == "Succeeded":
         return "degraded" if health == "Degraded" else "synced"
     return "syncing"
+
+
+def _is_draft(application: str) -> bool:
+    """Draft stacks share their app's image-tag file; their outcomes are told, but never move the card."""
+    return application.startswith("draft-")
 
 
 def _person(entry: dict[str, Any]) -> str:
@@ -46,17 +52,18 @@ class ReleaseEvents:
         argocd = self.settings.environment(event.env).argocd_app_url(event.application)
 
         def reply(entry: dict[str, Any]) -> tuple[str, bool] | None:
-            said = f": {event.message}" if event.message else ""
+            said = f": {escape(clip(event.message, 1500))}" if event.message else ""
+            open_argocd = link(argocd, f"Open {event.application} in Argo CD")
             if state == "sync_failed":
                 return (
                     f":red_circle: {_person(entry)}the sync of *{event.app}* `{event.tag}` failed in "
-                    f"*{event.env}*{said}. <{argocd}|Open {event.application} in Argo CD>",
+                    f"*{event.env}*{said}. {open_argocd}",
                     True,
                 )
             if state == "degraded":
                 return (
                     f":warning: {_person(entry)}*{event.app}* `{event.tag}` is Degraded in *{event.env}*{said}. "
-                    f"<{argocd}|Open {event.application} in Argo CD>",
+                    f"{open_argocd}",
                     True,
                 )
             return None
@@ -66,8 +73,9 @@ class ReleaseEvents:
             event.tag,
             event.env,
             kind="sync",
-            outcome=f"{event.state}:{event.health or ''}",
+            outcome=f"{event.application}:{event.state}:{event.health or ''}",
             state=state,
+            draft_of=event.application if _is_draft(event.application) else None,
             details={"application": event.application, "message": event.message, "revision": event.revision},
             reply=reply,
         )
@@ -79,11 +87,11 @@ class ReleaseEvents:
         def reply(entry: dict[str, Any]) -> tuple[str, bool] | None:
             if passed:
                 return None
-            failures = "".join(f"\n• {failure}" for failure in event.failures)
-            run = f"<{event.workflow_url}|Workflow run> · " if event.workflow_url else ""
+            failures = clip("".join(f"\n• {escape(clip(f, 300))}" for f in event.failures), 2500)
+            run = f"{link(event.workflow_url, 'Workflow run')} · " if event.workflow_url else ""
             return (
-                f":x: {_person(entry)}{event.suite} tests {event.status.lower()} for *{event.app}* `{event.tag}` "
-                f"in *{event.env}*{failures}\n{run}<{argocd}|Argo CD>",
+                f":x: {_person(entry)}{escape(event.suite)} tests {event.status.lower()} for *{event.app}* "
+                f"`{event.tag}` in *{event.env}*{failures}\n{run}{link(argocd, 'Argo CD')}",
                 True,
             )
 
@@ -92,12 +100,13 @@ class ReleaseEvents:
             event.tag,
             event.env,
             kind="tests",
-            outcome=event.status,
+            outcome=f"{event.application}:{event.status}",
             state="tests_passed" if passed else "tests_failed",
+            draft_of=event.application if _is_draft(event.application) else None,
             details={"application": event.application, "workflow_url": event.workflow_url},
             reply=reply,
         )
-        if result == "applied" and passed:
+        if result == "applied" and passed and not _is_draft(event.application):
             self.deployer.tests_passed(event.app, event.tag, event.env, event.application)
         return result
 
@@ -112,14 +121,13 @@ class ReleaseEvents:
             doc = self.book.get(app, tag) or {"envs": {}}
             entry = doc["envs"].get(env) or {}
             environment = self.settings.environment(env)
-            link = (
-                f" <{environment.argocd_app_url(entry.get('application') or app)}|Check Argo CD>" if environment else ""
-            )
+            url = environment.argocd_app_url(entry.get("application") or app) if environment else None
+            argocd = f" {link(url, 'Check Argo CD')}" if url else ""
             self.book.add_thread_reply(
                 app,
                 tag,
                 f":hourglass: {_person(entry)}*{app}* `{tag}` was deployed to *{env}* more than {minutes} minutes "
-                f"ago and Argo CD has not reported a sync outcome yet.{link}",
+                f"ago and Argo CD has not reported a sync outcome yet.{argocd}",
             )
             self.book.forget_awaiting_sync(app, tag, env)
             flagged += 1

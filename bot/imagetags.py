@@ -28,7 +28,7 @@ class ImageTags:
 def parse(text: str) -> ImageTags:
     try:
         data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         data = {}
     if not isinstance(data, dict):
         data = {}

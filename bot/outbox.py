@@ -11,6 +11,8 @@ store, so another replica or the next start picks it up.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -54,7 +56,8 @@ class Outbox:
         self._replies_pending = 0
         self._last_post: dict[str, float] = {}
         self._channel_ids: dict[str, str] = {}
-        self._unconfirmed: dict[tuple[str, str], float] = {}  # root posts whose fate is unknown, since when
+        self._unconfirmed: set[tuple[str, ...]] = set()  # posts whose fate is unknown
+        self._paused: dict[str, float] = {}  # Slack method -> when its Retry-After ends
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._running = False
@@ -196,68 +199,105 @@ class Outbox:
         if doc is None:
             return None
         if doc["card"] is None:
-            wait = self._post_wait(self.channel)
+            wait = max(self._post_wait(self.channel), self._paused_for("chat.postMessage"))
             if wait > 0:
                 return wait
             text, blocks = self.render(doc)
             marker = f"{app} {tag}"
-            posted = self._find_unconfirmed_root(app, tag, marker)
-            if posted is None:
-                attempted = time.time() - 5  # Slack's clock may differ a little from ours
-                try:
-                    posted = self._call(
-                        "chat.postMessage", lambda: self.chat.post(self.channel, text, blocks, marker=marker)
-                    )
-                except ChatUnavailable:
-                    self._unconfirmed.setdefault((app, tag), attempted)
-                    raise
-                self._posted(self.channel, posted.channel)
-            self._unconfirmed.pop((app, tag), None)
+            posted = self._post_once((app, tag), self.channel, None, marker, text, blocks, broadcast=False)
             version = doc["version"]
+            shown = _digest(text, blocks)
 
             def keep_card(d: dict[str, Any]) -> None:
                 d["card"] = {"channel": posted.channel, "ts": posted.ts}
                 d["rendered"] = max(d["rendered"], version)
+                d["shown"] = shown
 
             doc = self.book.save_slack_view(app, tag, keep_card)
         elif doc["rendered"] < doc["version"]:
+            wait = self._paused_for("chat.update")
+            if wait > 0:
+                return wait
             text, blocks = self.render(doc)
-            card = doc["card"]
-            self._call("chat.update", lambda: self.chat.update(card["channel"], card["ts"], text, blocks))
-            version = doc["version"]
-            doc = self.book.save_slack_view(app, tag, lambda d: d.update(rendered=max(d["rendered"], version)))
+            card, version, shown = doc["card"], doc["version"], _digest(text, blocks)
+            if shown != doc.get("shown"):  # an edit that would change nothing is not sent
+                self._call("chat.update", lambda: self.chat.update(card["channel"], card["ts"], text, blocks))
+            doc = self.book.save_slack_view(
+                app, tag, lambda d: d.update(rendered=max(d["rendered"], version), shown=shown)
+            )
         for reply in doc.get("replies", []):
             if reply["posted"]:
                 continue
             card = doc["card"]
-            wait = self._post_wait(card["channel"])
+            wait = max(self._post_wait(card["channel"]), self._paused_for("chat.postMessage"))
             if wait > 0:
                 return wait
-            self._call(
-                "chat.postMessage",
-                lambda r=reply, c=card: self.chat.post(
-                    c["channel"], r["text"], None, thread_ts=c["ts"], broadcast=r["broadcast"]
-                ),
+            self._post_once(
+                (app, tag, reply["id"]),
+                card["channel"],
+                card["ts"],
+                reply["id"],
+                reply["text"],
+                None,
+                broadcast=reply["broadcast"],
             )
-            self._posted(card["channel"], card["channel"])
             doc = self.book.save_slack_view(app, tag, lambda d, rid=reply["id"]: _mark_posted(d, rid))
         if doc and doc["rendered"] < doc["version"]:
             return 0.0
         return None
 
-    def _find_unconfirmed_root(self, app: str, tag: str, marker: str) -> Posted | None:
-        """After a root post that failed without a clear answer, look before posting again."""
-        since = self._unconfirmed.get((app, tag))
-        channel_id = self._channel_ids.get(self.channel)
-        if since is None or channel_id is None:
+    def _post_once(
+        self,
+        key: tuple[str, ...],
+        channel: str,
+        thread_ts: str | None,
+        marker: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        *,
+        broadcast: bool,
+    ) -> Posted:
+        """chat.postMessage that never doubles a message: after a post whose fate is unknown
+        (a server or connection error), look for its marker before posting again."""
+        if key in self._unconfirmed:
+            # a thread reply goes to the card's channel, which is already an ID
+            channel_id = channel if thread_ts else self._channel_ids.get(channel) or self._resolve(channel)
+            if channel_id is not None:
+                found = self._call("conversations.history", lambda: self.chat.find(channel_id, marker, thread_ts))
+                if found is not None:
+                    self._unconfirmed.discard(key)
+                    return found
+        try:
+            posted = self._call(
+                "chat.postMessage",
+                lambda: self.chat.post(channel, text, blocks, thread_ts=thread_ts, broadcast=broadcast, marker=marker),
+            )
+        except ChatUnavailable:
+            self._unconfirmed.add(key)
+            raise
+        self._unconfirmed.discard(key)
+        self._posted(channel, posted.channel)
+        return posted
+
+    def _resolve(self, channel: str) -> str | None:
+        try:
+            channel_id = self._call("conversations.list", lambda: self.chat.channel_id(channel))
+        except ChatRejected as error:
+            log.warning("cannot look up channel %s (%s); a retried post may show twice", channel, error)
             return None
-        return self._call("conversations.history", lambda: self.chat.find(channel_id, marker, since))
+        if channel_id:
+            self._channel_ids[channel] = channel_id
+        return channel_id
+
+    def _paused_for(self, method: str) -> float:
+        return max(0.0, self._paused.get(method, 0.0) - self.clock())
 
     def _call(self, method: str, send: Callable[[], Any]) -> Any:
         try:
             result = send()
-        except RateLimited:
+        except RateLimited as limited:
             self.on_call(method, "rate_limited")
+            self._paused[method] = max(self._paused.get(method, 0.0), self.clock() + limited.retry_after)
             raise
         except ChatUnavailable:
             self.on_call(method, "unavailable")
@@ -298,6 +338,11 @@ class Outbox:
                 log.error("slack refused a reply to the requester: %s", error)
                 return
         log.error("could not reply to the requester after 5 attempts")
+
+
+def _digest(text: str, blocks: list[dict[str, Any]]) -> str:
+    """What a card shows, in a few bytes, to tell whether an edit would change anything."""
+    return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _mark_posted(doc: dict[str, Any], reply_id: str) -> None:

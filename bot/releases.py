@@ -26,7 +26,7 @@ RANK = {
     "syncing": 1,
     "synced": 2,
     "sync_failed": 2,
-    "degraded": 2,
+    "degraded": 3,  # a Degraded app after its tests passed still matters
     "tests_passed": 3,
     "tests_failed": 3,
 }
@@ -182,11 +182,15 @@ class ReleaseBook:
         *,
         kind: str,
         outcome: str,
-        state: str | None,
+        state: str,
         details: dict[str, Any],
         reply: Callable[[dict[str, Any]], tuple[str, bool] | None] | None = None,
+        draft_of: str | None = None,
     ) -> str:
-        """Apply a webhook event. Returns `duplicate`, `stale` (older than what we know) or `applied`."""
+        """Apply a webhook event. Returns `duplicate`, `stale` (older than what we know) or `applied`.
+
+        With `draft_of` (a draft application), the state is shown for that draft stack only.
+        """
         fingerprint = f"{kind}:{outcome}"
         result = "duplicate"
         now = self.clock()
@@ -199,7 +203,14 @@ class ReleaseBook:
                 return False
             entry["seen"].append(fingerprint)
             current = entry.get("state")
-            if state is not None and (current is None or RANK[state] >= RANK[current]):
+            if draft_of is not None:  # a draft stack: shown beside the environment, never moves it
+                result = "applied"
+                entry.setdefault("drafts", {})[draft_of] = state
+                message = reply(entry) if reply else None
+                if message:
+                    add_reply(doc, message[0], broadcast=message[1])
+                return True
+            if current is None or RANK[state] >= RANK[current]:
                 entry.update({k: v for k, v in details.items() if v not in (None, "", [])})
                 entry["state"] = state
                 entry["at"] = now
@@ -212,17 +223,23 @@ class ReleaseBook:
             return QUIET
 
         self.change(app, tag, edit)
-        if result == "applied" and kind == "sync" and state != "syncing":
+        if result == "applied" and kind == "sync" and draft_of is None and state != "syncing":
             self.store.client.zrem(self.awaiting_sync_key, f"{app}\n{tag}\n{env}")
         return result
 
-    def mark_promoted(self, app: str, tag: str, env: str, to_env: str, by: Requester, at: float) -> None:
+    def mark_promoted(self, app: str, tag: str, env: str, to_env: str, by: Requester | None, at: float) -> None:
+        """`by` None: nobody promoted it; the next environment was found already running the release."""
+
         def edit(doc: dict[str, Any]) -> bool:
             entry = doc["envs"].setdefault(env, {"state": None, "seen": [], "requester": None})
-            entry["promoted"] = {"to": to_env, "by": by.as_dict(), "at": at}
+            entry["promoted"] = {"to": to_env, "by": by.as_dict() if by else None, "at": at}
             return True
 
         self.change(app, tag, edit)
+
+    def touch(self, app: str, tag: str) -> None:
+        """Show the card again (what the charts repo says changed, not the release's own state)."""
+        self.change(app, tag, lambda doc: True)
 
     def add_thread_reply(self, app: str, tag: str, text: str, *, broadcast: bool = False) -> None:
         def edit(doc: dict[str, Any]) -> bool:

@@ -123,7 +123,7 @@ def build(
     book = ReleaseBook(store, clock, on_change=lambda app, tag: outbox_ref[0].touch(app, tag))
 
     def render(doc: dict) -> tuple[str, list[dict]]:
-        view = cards.card_view(settings, signer, doc)
+        view = cards.card_view(settings, signer, doc, runs=charts.current_tag)
         return cards.to_text(view), cards.to_blocks(view)
 
     outbox = Outbox(

@@ -61,6 +61,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise Invalid("the body is not JSON") from None
+    except RecursionError:
+        raise Invalid("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise Invalid("the body must be a JSON object")
     return data

@@ -78,10 +78,13 @@ class ConsoleChat:
         for line in self._button_lines(blocks):
             print(line, file=self.out)
 
-    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
+    def find(self, channel_id: str, marker: str, thread_ts: str | None = None) -> Posted | None:
         return None  # printing cannot half-fail
 
-    def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False, marker=None) -> Posted:
+    def channel_id(self, name: str) -> str | None:
+        return "CONSOLE"
+
+    def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False, marker=None) -> Posted:  # noqa: E501
         self._next_ts += 1
         if thread_ts is None:
             self._card(f"#{self.channel} — new deploy card", text, blocks)

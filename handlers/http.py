@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
 
@@ -118,7 +119,14 @@ class HttpApp:
             name[5:].replace("_", "-").lower(): value for name, value in environ.items() if name.startswith("HTTP_")
         }
         headers["content-type"] = environ.get("CONTENT_TYPE", "")
-        response = self.bolt.dispatch(BoltRequest(body=body.decode("utf-8", "replace"), headers=headers))
+        text = body.decode("utf-8", "replace")
+        if not _slack_shaped(text, headers["content-type"]):
+            return _error(400, "not a Slack request body")
+        try:
+            request = BoltRequest(body=text, headers=headers)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            return _error(400, "not a Slack request body")  # Bolt's parser rejects it; say so plainly
+        response = self.bolt.dispatch(request)
         response_headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
         if response.status >= 500:
             log.error("Bolt answered %s for a Slack request", response.status)
@@ -193,6 +201,20 @@ def _event_answer(result: str) -> Response:
     if result == "duplicate":
         return _json(200, {"ok": True, "duplicate": True})
     return _json(202, {"ok": True})
+
+
+def _slack_shaped(text: str, content_type: str) -> bool:
+    """A body Bolt can parse: a JSON object, or a form whose `payload` (if any) is a JSON object."""
+    try:
+        if content_type.startswith("application/json"):
+            return isinstance(json.loads(text), dict)
+        fields = parse_qs(text, keep_blank_values=True)
+        if "payload" in fields:
+            payload = json.loads(fields["payload"][0])
+            return isinstance(payload, dict) and isinstance(payload.get("type", ""), str)
+        return True
+    except (ValueError, RecursionError):
+        return False
 
 
 def _read_body(environ: dict[str, Any]) -> bytes | None:

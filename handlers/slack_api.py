@@ -44,16 +44,37 @@ class SlackChat:
         response = _call(lambda: self.client.chat_postMessage(**arguments))
         return Posted(channel=response["channel"], ts=response["ts"])
 
-    def find(self, channel_id: str, marker: str, oldest: float) -> Posted | None:
-        response = _call(
-            lambda: self.client.conversations_history(
-                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+    def find(self, channel_id: str, marker: str, thread_ts: str | None = None) -> Posted | None:
+        if thread_ts:
+            response = _call(
+                lambda: self.client.conversations_replies(
+                    channel=channel_id, ts=thread_ts, include_all_metadata=True, limit=200
+                )
             )
-        )
+        else:
+            response = _call(
+                lambda: self.client.conversations_history(channel=channel_id, include_all_metadata=True, limit=100)
+            )
         for message in response.get("messages") or []:
             payload = ((message.get("metadata") or {}).get("event_payload")) or {}
             if payload.get("marker") == marker:
                 return Posted(channel=channel_id, ts=message["ts"])
+        return None
+
+    def channel_id(self, name: str) -> str | None:
+        cursor = None
+        for _ in range(20):  # at most 20 pages of 1,000 channels
+            response = _call(
+                lambda c=cursor: self.client.conversations_list(
+                    exclude_archived=True, types="public_channel,private_channel", limit=1000, cursor=c
+                )
+            )
+            for channel in response.get("channels") or []:
+                if channel.get("name") == name.lstrip("#"):
+                    return channel["id"]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
         return None
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:

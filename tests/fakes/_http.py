@@ -7,6 +7,7 @@ httpx reuse connections just as they would against the real service).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -77,10 +78,8 @@ class _Server(ThreadingHTTPServer):
         with self.sockets_lock:
             sockets = list(self.open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -20,6 +20,7 @@ from typing import Any
 
 from tests.fakes._http import LocalServer, Reply, Request
 
+DEFAULT_TOKEN = "ghs-test-token"
 DOCS = "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user"
 
 
@@ -32,7 +33,13 @@ class GitHubRequest:
 
 
 class FakeGitHub:
-    def __init__(self, *, token: str = "ghs-test-token", org: str = "alphagov", rate_limit: int = 5000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        org: str = "alphagov",
+        rate_limit: int = 5000,
+    ) -> None:
         self.token = token
         self.org = org
         self.down = False  # every request answers 500
@@ -142,7 +149,10 @@ class FakeGitHub:
         auth = request.headers.get("authorization", "")
         scheme, _, given = auth.partition(" ")
         if scheme.lower() not in ("bearer", "token") or given.strip() != self.token:
-            return Reply.json({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}, 401)
+            return Reply.json(
+                {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"},
+                401,
+            )
         if self.rate_limited:
             return Reply.json(
                 {

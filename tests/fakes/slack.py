@@ -16,6 +16,7 @@ condition variable that is notified on every change, so tests never poll with sl
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import math
@@ -457,6 +458,7 @@ class FakeSlack:
             "chat.getPermalink": self._permalink,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "conversations.list": self._list_channels,
         }
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -511,10 +513,8 @@ class FakeSlack:
         for key in JSON_FIELDS:
             value = params.get(key)
             if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-                try:
+                with contextlib.suppress(ValueError):  # else left as a string: invalid_blocks_format
                     params[key] = json.loads(value)
-                except ValueError:
-                    pass  # left as a string: the method answers invalid_blocks_format
         return params
 
     # -- API methods -----------------------------------------------------------------------
@@ -638,6 +638,15 @@ class FakeSlack:
         if not message.is_root:
             link += f"?thread_ts={message.thread_ts}&cid={channel}"
         return _ok(channel=channel, permalink=link)
+
+    def _list_channels(self, params: dict[str, Any]) -> Reply:
+        with self._lock:
+            channels = [
+                {"id": cid, "name": name, "is_channel": True, "is_archived": False}
+                for name, cid in sorted(self._names.items())
+            ]
+        page, next_cursor = _page(channels, params)
+        return _ok(channels=page, response_metadata={"next_cursor": next_cursor})
 
     def _history(self, params: dict[str, Any]) -> Reply:
         channel = self._known_channel(params.get("channel"), by_name=False)

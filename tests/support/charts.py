@@ -100,9 +100,7 @@ def git_env(name: str = SEED_NAME, email: str = SEED_EMAIL) -> dict[str, str]:
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, text: bool = True):
     """Run git, raising with its stderr on failure; returns stdout (str, or bytes if text=False)."""
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env=env or git_env(), capture_output=True, text=text, check=False
-    )
+    result = subprocess.run(["git", *args], cwd=cwd, env=env or git_env(), capture_output=True, text=text, check=False)
     if result.returncode != 0:
         stderr = result.stderr if text else result.stderr.decode("utf-8", "replace")
         raise RuntimeError(f"git {' '.join(args)} failed ({result.returncode}): {stderr.strip()}")
