@@ -116,7 +116,10 @@ class ChartsRepo:
         shared_lock: Callable[[], AbstractContextManager],
     ) -> None:
         self.url, credential_env = split_credentials(url)
-        self._secrets = [s for s in {url, *credential_env.values(), *_url_secrets(url)} if s and s != self.url]
+        header = credential_env.get("GIT_CONFIG_VALUE_0", "")
+        candidates = {url, header, header.removeprefix("Authorization: Basic "), *_url_secrets(url)}
+        # longest first, so a secret is masked whole before any shorter one inside it is
+        self._secrets = sorted((s for s in candidates if len(s) >= 4 and s != self.url), key=len, reverse=True)
         self.branch = branch
         self.workdir = Path(workdir)
         self.image_tags_path = image_tags_path.strip("/")
@@ -138,6 +141,7 @@ class ChartsRepo:
         self._writer: threading.Thread | None = None
         self._repo: git.Repo | None = None
         self.head: str | None = None
+        self._base: str | None = None  # the remote head the current batch is built on
         self._workdir_lock: TextIO | None = None
 
     # -- working copy ---------------------------------------------------------------------
@@ -214,7 +218,7 @@ class ChartsRepo:
         self._git("fetch", "--quiet", "--depth=1", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}")
         self._git("reset", "--quiet", "--hard", ref)
         self._git("clean", "--quiet", "-fdx")
-        self.head = self._git("rev-parse", "HEAD")
+        self.head = self._base = self._git("rev-parse", "HEAD")
         self._take_snapshot()
 
     def _take_snapshot(self) -> None:
@@ -352,7 +356,10 @@ class ChartsRepo:
             return [Outcome(status="failed", tag=c.tag, reason=reason) for c in changes]
 
     def _apply(self, change: Change) -> Outcome:
-        path = self._path(change.env, change.app)
+        try:
+            path = self._path(change.env, change.app)
+        except ValueError:
+            return Outcome("refused", change.tag, reason="that is not a safe app or environment name")
         if not path.is_file():
             return Outcome("refused", change.tag, reason=f"{change.app} has no image-tag file in {change.env}")
         tag = change.tag
@@ -401,7 +408,17 @@ class ChartsRepo:
             if info.flags & PushInfo.REJECTED:
                 raise PushRejected(info.summary.strip())
             if info.flags & PUSH_FAILED:
+                if self._branch_moved():  # lost a race inside the server ("cannot lock ref")
+                    raise PushRejected(info.summary.strip())
                 raise ChartsError(f"push refused by the charts repository: {self._scrub(info.summary.strip())}")
+
+    def _branch_moved(self) -> bool:
+        """Whether the remote branch is no longer the head this batch was built on."""
+        try:
+            remote = self._git("ls-remote", "origin", f"refs/heads/{self.branch}").split()
+        except ChartsError:
+            return False
+        return bool(remote) and remote[0] != self._base
 
     def _discard_local_commits(self) -> None:
         try:

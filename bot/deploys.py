@@ -272,6 +272,11 @@ class Deployer:
         try:
             taken = self.store.claim(claim, PROMOTION_RECORD_SECONDS, json.dumps(record))
             earlier = None if taken else self.store.get_json(claim)
+            if earlier and earlier.get("done") and self._rolled_back(job):
+                # the earlier promotion no longer stands (the environment was moved off the tag since)
+                self.store.client.delete(claim)
+                taken = self.store.claim(claim, PROMOTION_RECORD_SECONDS, json.dumps(record))
+                earlier = None if taken else self.store.get_json(claim)
         except StoreError:
             self._tell(job, "The state store is unavailable, so I can't promote safely right now. Nothing was done.")
             return
@@ -288,6 +293,10 @@ class Deployer:
             )
             return
         self._commit(job, claim=(claim, record))
+
+    def _rolled_back(self, job: DeployJob) -> bool:
+        current = self.charts.read(job.env, job.app, fresh=True)
+        return current is not None and current.image_tag != job.tag
 
     def _commit(self, job: DeployJob, claim: tuple[str, dict] | None) -> None:
         change = Change(

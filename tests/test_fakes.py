@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from slack_bolt.request.internals import parse_body
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
@@ -184,8 +187,6 @@ def test_replace_original_through_a_tied_response_url(fake_slack: FakeSlack) -> 
 
 
 def test_wait_until_wakes_on_a_call_from_another_thread(fake_slack: FakeSlack) -> None:
-    import threading
-
     threading.Timer(0.1, lambda: client(fake_slack).chat_postMessage(channel="x", text="late")).start()
     started = time.monotonic()
     assert fake_slack.wait_until(lambda: fake_slack.count("chat.postMessage") == 1, timeout=5)
@@ -245,7 +246,9 @@ def test_signed_slash_command_and_click_bodies() -> None:
     fields = parse_qs(body.decode())
     assert fields["command"] == ["/deploy"] and fields["text"] == ["whitehall v3232 integration"]
 
-    click = parse_body(block_actions_body("promote", "opaque", "U1", "http://r").decode(), "application/x-www-form-urlencoded")
+    click = parse_body(
+        block_actions_body("promote", "opaque", "U1", "http://r").decode(), "application/x-www-form-urlencoded"
+    )
     assert click["type"] == "block_actions"
     assert click["actions"][0]["action_id"] == "promote" and click["actions"][0]["value"] == "opaque"
     assert click["user"]["id"] == "U1" and click["container"]["channel_id"] == "C0ALERTS"
@@ -261,3 +264,22 @@ def test_click_body_from_a_fake_slack_card(fake_slack: FakeSlack) -> None:
     assert payload["actions"][0]["text"]["text"] == "Promote to staging"
     assert payload["container"]["message_ts"] == posted["ts"]
     assert payload["message"]["blocks"] == BUTTONS
+
+
+def test_slack_sdk_retry_handler_rides_out_a_429(fake_slack: FakeSlack) -> None:
+    web = client(fake_slack)
+    web.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    started = time.monotonic()
+    web.chat_postMessage(channel="govuk-deploy-alerts", text="card")
+    assert time.monotonic() - started >= 1  # it waited for Retry-After
+    assert [c.status for c in fake_slack.call_log] == [429, 200]
+    assert len(fake_slack.roots()) == 1
+
+
+def test_concurrent_posts_get_distinct_timestamps(fake_slack: FakeSlack) -> None:
+    web = client(fake_slack)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        stamps = list(pool.map(lambda i: web.chat_postMessage(channel="C0ALERTS", text=str(i))["ts"], range(30)))
+    assert len(set(stamps)) == 30
+    assert len(fake_slack.messages) == 30
