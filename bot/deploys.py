@@ -219,16 +219,15 @@ class Deployer:
 
     def _guarded(self, work: Callable, *args: object) -> None:
         """Run one step of a request; whatever happens, the request is answered and counted down."""
+        job = next((a for a in args if isinstance(a, DeployJob)), None)
         try:
             work(*args)
         except StoreError:
             log.warning("state store unavailable during a deploy step")
-            job = next((a for a in args if isinstance(a, DeployJob)), None)
             if job is not None:
                 self._tell(job, "The bot's state store is unavailable, so nothing was done. Try again in a minute.")
         except Exception:  # a job must never die silently; the requester hears something
             log.exception("deploy job failed")
-            job = next((a for a in args if isinstance(a, DeployJob)), None)
             if job is not None:
                 self._tell(job, ":x: Something went wrong inside the bot; nothing was committed. Please try again.")
         finally:
