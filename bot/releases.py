@@ -97,11 +97,18 @@ class ReleaseBook:
     def get(self, app: str, tag: str) -> dict[str, Any] | None:
         return self.store.get_json(self._key(app, tag))
 
-    def change(self, app: str, tag: str, edit: Callable[[dict[str, Any]], bool | str]) -> bool:
+    def change(
+        self,
+        app: str,
+        tag: str,
+        edit: Callable[[dict[str, Any]], bool | str],
+        also: Callable[[Any], None] | None = None,
+    ) -> bool:
         """Apply `edit` to the release under its lock; True when the card must change.
 
         `edit` returns True when what the card shows changed, QUIET when only bookkeeping
-        changed (saved, nothing for Slack), or False when nothing changed at all.
+        changed (saved, nothing for Slack), or False when nothing changed at all. `also` adds
+        commands to the same transaction.
         """
         with self.store.locked(f"release:{app}:{tag}", timeout=LOCK_TIMEOUT, wait=LOCK_TIMEOUT):
             doc = self.get(app, tag) or new_release(app, tag, self.clock())
@@ -113,6 +120,8 @@ class ReleaseBook:
                 doc["version"] += 1
                 pipe.zadd(self.dirty_key, {f"{app}\n{tag}": self.clock()})
             pipe.set(self._key(app, tag), json.dumps(doc, separators=(",", ":")), ex=RELEASE_TTL_SECONDS)
+            if also is not None:
+                also(pipe)  # bookkeeping that must change together with the release
             pipe.execute()
         if changed is not QUIET:
             self.on_change(app, tag)
@@ -143,21 +152,33 @@ class ReleaseBook:
     ) -> None:
         now = self.clock()
 
+        synced_already = False
+
         def edit(doc: dict[str, Any]) -> bool:
-            doc["envs"][env] = {
-                "state": "requested",
-                "at": now,
-                "requester": requester.as_dict(),
-                "commit": commit,
-                "automatic": automatic,
-                "seen": [],
-            }
+            nonlocal synced_already
+            entry = doc["envs"].get(env) or {}
+            # Argo CD may report the sync of this very commit before the bot has written it down
+            synced_already = commit is not None and entry.get("revision") == commit
+            if synced_already:
+                entry.update(requester=requester.as_dict(), commit=commit, automatic=automatic)
+            else:
+                doc["envs"][env] = {
+                    "state": "requested",
+                    "at": now,
+                    "requester": requester.as_dict(),
+                    "commit": commit,
+                    "automatic": automatic,
+                    "seen": [],
+                }
             if requester.is_person:
                 add_reply(doc, f"{mention(requester.as_dict())} requested {tag} in {env}{_commit_words(commit)}.")
             return True
 
-        self.change(app, tag, edit)
-        self.store.client.zadd(self.awaiting_sync_key, {f"{app}\n{tag}\n{env}": now})
+        def watch_for_sync(pipe: Any) -> None:
+            if not synced_already:
+                pipe.zadd(self.awaiting_sync_key, {f"{app}\n{tag}\n{env}": now})
+
+        self.change(app, tag, edit, also=watch_for_sync)
 
     def deploy_failed(self, app: str, tag: str, env: str, requester: Requester, reason: str) -> None:
         now = self.clock()
@@ -222,9 +243,11 @@ class ReleaseBook:
             result = "stale"
             return QUIET
 
-        self.change(app, tag, edit)
-        if result == "applied" and kind == "sync" and draft_of is None and state != "syncing":
-            self.store.client.zrem(self.awaiting_sync_key, f"{app}\n{tag}\n{env}")
+        def stop_watching(pipe: Any) -> None:
+            if result == "applied" and kind == "sync" and draft_of is None and state != "syncing":
+                pipe.zrem(self.awaiting_sync_key, f"{app}\n{tag}\n{env}")
+
+        self.change(app, tag, edit, also=stop_watching)
         return result
 
     def mark_promoted(self, app: str, tag: str, env: str, to_env: str, by: Requester | None, at: float) -> None:
