@@ -71,9 +71,8 @@ def problems_for(env: dict[str, str], *, require_serve: bool = False) -> list[st
 # -- defaults ---------------------------------------------------------------------------------
 
 
-def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # default_workdir() reads os.environ itself
-    settings = load_settings({}, require_serve=False)
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, require_serve=False)  # the user's cache dir
     assert settings.environment_names == ["integration", "staging", "production"]
     assert [e.team for e in settings.environments] == ["gov-uk", "gov-uk-production", "gov-uk-production"]
     assert settings.environment("staging") == Environment(
