@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from tests.fakes import FakeGitHub, FakeSlack
+from tests.support.app import BotHarness, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote, make_charts_remote
 
 
@@ -146,3 +147,34 @@ def fake_github() -> Iterator[FakeGitHub]:
 def charts_remote(tmp_path: Path) -> ChartsRemote:
     """A bare charts repository seeded with DEFAULT_APPS, reachable at `charts_remote.url`."""
     return make_charts_remote(tmp_path)
+
+
+@pytest.fixture
+def bot_env(
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_github: FakeGitHub,
+    charts_remote: ChartsRemote,
+    redis_url: str,
+    redis_prefix: str,
+) -> dict[str, str]:
+    """SPEC §2 settings for a bot on this test's fakes, charts remote and Redis prefix; standard team members."""
+    add_standard_members(fake_github)
+    return bot_environment(
+        tmp_path=tmp_path,
+        fake_slack=fake_slack,
+        fake_github=fake_github,
+        charts_url=charts_remote.url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+    )
+
+
+@pytest.fixture
+def bot(bot_env: dict[str, str]) -> Iterator[BotHarness]:
+    """The whole bot on loopback (posts unpaced: tests that measure pacing start their own)."""
+    harness = BotHarness(bot_env, post_interval=0.0)
+    try:
+        yield harness
+    finally:
+        harness.stop()

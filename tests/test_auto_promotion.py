@@ -13,44 +13,12 @@ both flags true; staging `whitehall` v3231 has both true, staging `frontend` v18
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.fakes import FakeGitHub, FakeSlack
+from tests.fakes import FakeSlack
 from tests.fakes.slack import SlackMessage
-from tests.support.app import BotHarness, add_standard_members, bot_environment, run_concurrently
+from tests.support.app import BotHarness, run_concurrently
 from tests.support.charts import ChartsRemote
-
-
-@pytest.fixture
-def bot_env(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> dict[str, str]:
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(bot_env: dict[str, str]) -> Iterator[BotHarness]:
-    harness = BotHarness(bot_env)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def smokey_payload(app: str, env: str, tag: str, status: str = "Succeeded", application: str | None = None) -> dict:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.fakes import FakeGitHub, FakeSlack, SlackMessage
-from tests.support.app import MEMBER, BotHarness, ServeProcess, add_standard_members, bot_environment, run_concurrently
+from tests.fakes import FakeSlack, SlackMessage
+from tests.support.app import MEMBER, BotHarness, ServeProcess, run_concurrently
 from tests.support.charts import ChartsRemote
 
 ARGO = "/webhooks/argocd"
@@ -157,35 +154,6 @@ def send(bot: Any, path: str, body: dict[str, Any], expected: int = 202) -> None
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def env(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> dict[str, str]:
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(env: dict[str, str]) -> Iterator[BotHarness]:
-    harness = BotHarness(env, post_interval=0.0)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def deploy(bot: BotHarness, slack: FakeSlack, text: str, name: str = "deploy") -> str:
@@ -547,10 +515,10 @@ def test_the_longest_failures_list_still_reaches_the_thread_and_blocks_nothing(
 
 
 def test_after_a_restart_the_card_is_found_in_the_store_and_edited(
-    env: dict[str, str], fake_slack: FakeSlack, redis_client: Any, redis_prefix: str
+    bot_env: dict[str, str], fake_slack: FakeSlack, redis_client: Any, redis_prefix: str
 ) -> None:
     tag = "v3233"
-    first = BotHarness(env, post_interval=0.0)
+    first = BotHarness(bot_env, post_interval=0.0)
     try:
         deploy(first, fake_slack, f"whitehall {tag} integration")
         send(first, ARGO, argocd(tag, "integration", "Running", "Progressing"))
@@ -560,7 +528,7 @@ def test_after_a_restart_the_card_is_found_in_the_store_and_edited(
     root = only_root(fake_slack)
     assert any(key.startswith(redis_prefix) for key in redis_client.scan_iter(match=redis_prefix + "*"))
 
-    second = BotHarness(env, post_interval=0.0)
+    second = BotHarness(bot_env, post_interval=0.0)
     try:
         # the event the first process already applied is still known after the restart
         assert second.webhook(ARGO, argocd(tag, "integration", "Running", "Progressing")).json().get("duplicate")
@@ -579,15 +547,15 @@ def test_after_a_restart_the_card_is_found_in_the_store_and_edited(
     assert len(broadcast) == 1 and f"<@{MEMBER}>" in broadcast[0].text  # the requester survived the restart too
 
 
-def _serve(env: dict[str, str], tmp_path: Path, name: str) -> ServeProcess:
-    return ServeProcess(env, log_path=tmp_path / f"{name}.log")
+def _serve(bot_env: dict[str, str], tmp_path: Path, name: str) -> ServeProcess:
+    return ServeProcess(bot_env, log_path=tmp_path / f"{name}.log")
 
 
 def test_serve_process_killed_and_restarted_edits_its_cards_and_sends_what_it_had_not(
-    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+    bot_env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     """`python -m bot serve` SIGKILLed with one card posted and one not yet: the next process finishes both."""
-    first = _serve(env, tmp_path, "first")
+    first = _serve(bot_env, tmp_path, "first")
     try:
         send(first, ARGO, argocd("v7030", "integration", "Running", "Progressing"))
         assert fake_slack.wait_until(lambda: len(fake_slack.roots()) == 1, timeout=10)
@@ -602,7 +570,7 @@ def test_serve_process_killed_and_restarted_edits_its_cards_and_sends_what_it_ha
         first.kill()
     assert len(fake_slack.roots()) == 1
 
-    second = _serve(env, tmp_path, "second")
+    second = _serve(bot_env, tmp_path, "second")
     try:
         send(second, ARGO, argocd("v7030", "integration", "Succeeded"))
         assert fake_slack.wait_until(
@@ -622,10 +590,10 @@ def test_serve_process_killed_and_restarted_edits_its_cards_and_sends_what_it_ha
 
 
 def test_two_replicas_receiving_events_for_new_releases_at_once_post_one_root_each(
-    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+    bot_env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     replicas = [
-        _serve({**env, "CHARTS_WORKDIR": str(tmp_path / f"copy-{n}")}, tmp_path, f"replica-{n}") for n in range(2)
+        _serve({**bot_env, "CHARTS_WORKDIR": str(tmp_path / f"copy-{n}")}, tmp_path, f"replica-{n}") for n in range(2)
     ]
     tags = ("v7040", "v7041")
     try:

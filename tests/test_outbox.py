@@ -11,15 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes import FakeGitHub, FakeSlack, SlackMessage
-from tests.support.app import BotHarness, add_standard_members, bot_environment
-from tests.support.charts import ChartsRemote
+from tests.fakes import FakeSlack, SlackMessage
+from tests.support.app import BotHarness
 
 ARGO = "/webhooks/argocd"
 SMOKEY = "/webhooks/smokey"
@@ -71,35 +68,6 @@ def states(text: str) -> dict[str, str]:
         if match and match.group(1) not in found:
             found[match.group(1)] = match.group(2).strip()
     return found
-
-
-@pytest.fixture
-def env(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> dict[str, str]:
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(env: dict[str, str]) -> Iterator[BotHarness]:
-    harness = BotHarness(env, post_interval=0.0)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def wait_for(slack: FakeSlack, predicate: Any, timeout: float = 10.0) -> float:
@@ -282,9 +250,9 @@ def test_a_refused_edit_is_logged_with_the_release_and_does_not_wedge_the_card(
 # -- pacing --------------------------------------------------------------------------------------------
 
 
-def test_posts_are_paced_to_one_per_second_per_channel_without_429s(env: dict[str, str]) -> None:
+def test_posts_are_paced_to_one_per_second_per_channel_without_429s(bot_env: dict[str, str]) -> None:
     slack = FakeSlack(post_rate_limit_per_second=1.0).start()
-    bot = BotHarness({**env, "SLACK_API_URL": slack.url}, post_interval=1.0)
+    bot = BotHarness({**bot_env, "SLACK_API_URL": slack.url}, post_interval=1.0)
     try:
         started = time.monotonic()
         for n in range(2):
@@ -300,9 +268,9 @@ def test_posts_are_paced_to_one_per_second_per_channel_without_429s(env: dict[st
     assert elapsed >= 2.8  # four posts, one per second
 
 
-def test_when_slack_limits_harder_than_the_pacing_every_429_is_waited_out(env: dict[str, str]) -> None:
+def test_when_slack_limits_harder_than_the_pacing_every_429_is_waited_out(bot_env: dict[str, str]) -> None:
     slack = FakeSlack(post_rate_limit_per_second=1.0).start()
-    bot = BotHarness({**env, "SLACK_API_URL": slack.url}, post_interval=0.0)  # no pacing: Slack's 429s rule
+    bot = BotHarness({**bot_env, "SLACK_API_URL": slack.url}, post_interval=0.0)  # no pacing: Slack's 429s rule
     try:
         for n in range(3):
             send(bot, ARGO, argocd(f"v806{n}", "integration", "Running", "Progressing"))
@@ -317,9 +285,9 @@ def test_when_slack_limits_harder_than_the_pacing_every_429_is_waited_out(env: d
     print(f"\n3 roots with no pacing against 1 post/s: {slack.ratelimited_count} answers of 429")
 
 
-def test_webhooks_are_answered_at_once_while_slack_is_slow(env: dict[str, str]) -> None:
+def test_webhooks_are_answered_at_once_while_slack_is_slow(bot_env: dict[str, str]) -> None:
     slack = FakeSlack(latency_seconds=1.0).start()
-    bot = BotHarness({**env, "SLACK_API_URL": slack.url}, post_interval=0.0)
+    bot = BotHarness({**bot_env, "SLACK_API_URL": slack.url}, post_interval=0.0)
     try:
         timings = []
         for path, body in [

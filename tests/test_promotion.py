@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,8 +29,6 @@ from tests.support.app import (
     SIGNING_SECRET,
     UNLINKED,
     BotHarness,
-    add_standard_members,
-    bot_environment,
     run_concurrently,
 )
 from tests.support.charts import ChartsRemote
@@ -47,35 +44,6 @@ CLOCK = re.compile(r"\b\d\d:\d\d UTC\b")
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bot_env(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> dict[str, str]:
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(bot_env: dict[str, str]) -> Iterator[BotHarness]:
-    harness = BotHarness(bot_env)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def smokey(bot: BotHarness, env: str, status: str = "Succeeded", *, app: str = APP, tag: str = TAG) -> None:

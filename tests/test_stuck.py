@@ -14,42 +14,12 @@ from typing import Any
 import pytest
 
 from bot.scheduler import exclusive
-from tests.fakes import FakeGitHub, FakeSlack, SlackMessage
-from tests.support.app import MEMBER, BotHarness, FakeClock, add_standard_members, bot_environment, run_concurrently
-from tests.support.charts import ChartsRemote
+from tests.fakes import FakeSlack, SlackMessage
+from tests.support.app import MEMBER, BotHarness, FakeClock, run_concurrently
 
 ARGO = "/webhooks/argocd"
 ARGOCD_APP = "https://argo.eks.{env}.govuk.digital/applications/{application}"
 MINUTE = 60
-
-
-@pytest.fixture
-def env(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> dict[str, str]:
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(env: dict[str, str]) -> Iterator[BotHarness]:
-    harness = BotHarness(env, post_interval=0.0)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def deploy(bot: BotHarness, slack: FakeSlack, text: str, name: str = "deploy") -> SlackMessage:
@@ -112,8 +82,8 @@ def test_nothing_is_flagged_before_stuck_after_minutes(bot: BotHarness, fake_sla
     assert len(stuck_replies(fake_slack, root)) == 1
 
 
-def test_stuck_after_minutes_is_configurable(env: dict[str, str], fake_slack: FakeSlack) -> None:
-    bot = BotHarness({**env, "STUCK_AFTER_MINUTES": "5"}, post_interval=0.0)
+def test_stuck_after_minutes_is_configurable(bot_env: dict[str, str], fake_slack: FakeSlack) -> None:
+    bot = BotHarness({**bot_env, "STUCK_AFTER_MINUTES": "5"}, post_interval=0.0)
     try:
         root = deploy(bot, fake_slack, "whitehall v3233 integration")
         bot.fake_clock.advance(4 * MINUTE)
@@ -196,11 +166,11 @@ def test_only_the_stuck_environment_is_flagged(bot: BotHarness, fake_slack: Fake
 
 
 @pytest.fixture
-def two_bots(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[BotHarness, BotHarness]]:
+def two_bots(bot_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[BotHarness, BotHarness]]:
     """Two bots on one Redis prefix and one clock, each with its own working copy (as two pods)."""
     clock = FakeClock()
-    first = BotHarness(env, clock=clock, post_interval=0.0)
-    second = BotHarness({**env, "CHARTS_WORKDIR": str(tmp_path / "second-copy")}, clock=clock, post_interval=0.0)
+    first = BotHarness(bot_env, clock=clock, post_interval=0.0)
+    second = BotHarness({**bot_env, "CHARTS_WORKDIR": str(tmp_path / "second-copy")}, clock=clock, post_interval=0.0)
     try:
         yield first, second
     finally:
