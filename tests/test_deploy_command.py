@@ -10,27 +10,23 @@ from __future__ import annotations
 import re
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import (
     INTEGRATION_ONLY,
     MEMBER,
     OUTSIDER,
     UNLINKED,
     BotHarness,
-    add_standard_members,
-    bot_environment,
+    SharedBot,
+    shared_bot,
 )
-from tests.support.charts import COMMENTED_FILE, COMMENTED_TEXT, ChartsRemote, git, make_charts_remote
+from tests.support.charts import COMMENTED_FILE, COMMENTED_TEXT, ChartsRemote, git
 
 ALERTS = "govuk-deploy-alerts"
 ACK_LIMIT = 3.0
@@ -39,61 +35,14 @@ ACK_LIMIT = 3.0
 # -- shared set-up ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def bot_env(tmp_path: Path, fake_slack, fake_github, charts_remote: ChartsRemote, redis_url, redis_prefix):
-    add_standard_members(fake_github)
-    return bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-
-
-@pytest.fixture
-def bot(bot_env) -> Iterator[BotHarness]:
-    harness = BotHarness(bot_env)
-    try:
-        yield harness
-    finally:
-        harness.stop()
-
-
-@dataclass
-class Shared:
-    bot: BotHarness
-    fake_slack: FakeSlack
-    fake_github: FakeGitHub
-    remote: ChartsRemote
+Shared = SharedBot
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory, redis_url) -> Iterator[Shared]:
+def shared(tmp_path_factory, redis_url) -> Iterator[SharedBot]:
     """One bot for the tests that must change nothing (quick refusals, help): keeps the module fast."""
-    tmp_path = tmp_path_factory.mktemp("shared-bot")
-    prefix = f"test:{uuid.uuid4().hex}:"
-    with FakeSlack() as fake_slack, FakeGitHub() as fake_github:
-        add_standard_members(fake_github)
-        remote = make_charts_remote(tmp_path)
-        env = bot_environment(
-            tmp_path=tmp_path,
-            fake_slack=fake_slack,
-            fake_github=fake_github,
-            charts_url=remote.url,
-            redis_url=redis_url,
-            redis_prefix=prefix,
-        )
-        harness = BotHarness(env)
-        try:
-            yield Shared(harness, fake_slack, fake_github, remote)
-        finally:
-            harness.stop()
-            client = redis.Redis.from_url(redis_url)
-            for key in client.scan_iter(match=prefix + "*"):
-                client.delete(key)
-            client.close()
+    with shared_bot(tmp_path_factory.mktemp("shared-bot"), redis_url) as bot:
+        yield bot
 
 
 @contextmanager

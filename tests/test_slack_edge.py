@@ -9,58 +9,35 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot import commands
-from tests.fakes import FakeGitHub, FakeSlack
-from tests.support.app import MEMBER, SIGNING_SECRET, BotHarness, add_standard_members, bot_environment
-from tests.support.charts import DEFAULT_APPS, ENVIRONMENTS, ChartsRemote, make_charts_remote
+from tests.support.app import (
+    MEMBER,
+    SIGNING_SECRET,
+    SharedBot,
+    shared_bot,
+)
+from tests.support.charts import DEFAULT_APPS, ENVIRONMENTS
 from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
 
 APP = re.compile(r"[a-z0-9][a-z0-9-]*")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-@dataclass
-class Shared:
-    bot: BotHarness
-    fake_slack: FakeSlack
-    fake_github: FakeGitHub
-    remote: ChartsRemote
+Shared = SharedBot
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory, redis_url) -> Iterator[Shared]:
+def shared(tmp_path_factory, redis_url) -> Iterator[SharedBot]:
     """One bot for the whole module (hypothesis runs many examples against it)."""
-    tmp_path = tmp_path_factory.mktemp("edge-bot")
-    prefix = f"test:{uuid.uuid4().hex}:"
-    with FakeSlack() as fake_slack, FakeGitHub() as fake_github:
-        add_standard_members(fake_github)
-        remote = make_charts_remote(tmp_path)
-        env = bot_environment(
-            tmp_path=tmp_path,
-            fake_slack=fake_slack,
-            fake_github=fake_github,
-            charts_url=remote.url,
-            redis_url=redis_url,
-            redis_prefix=prefix,
-        )
-        harness = BotHarness(env)
-        try:
-            yield Shared(harness, fake_slack, fake_github, remote)
-        finally:
-            harness.stop()
-            client = redis.Redis.from_url(redis_url)
-            for key in client.scan_iter(match=prefix + "*"):
-                client.delete(key)
-            client.close()
+    with shared_bot(tmp_path_factory.mktemp("shared-bot"), redis_url) as bot:
+        yield bot
 
 
 def post(shared: Shared, body: bytes, headers: dict[str, str]) -> httpx.Response:

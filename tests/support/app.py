@@ -15,13 +15,20 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from bot.config import load_settings
 from handlers.server import Server
+from tests.fakes import FakeGitHub, FakeSlack
+from tests.support.charts import ChartsRemote, make_charts_remote
 from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
 
 SIGNING_SECRET = "test-signing-secret"
@@ -150,6 +157,41 @@ class BotHarness(Client):
     def stop(self) -> None:
         self.close()
         self.server.stop()
+
+
+@dataclass
+class SharedBot:
+    """One bot with its own fakes, charts remote and Redis prefix, for a module of tests that share it."""
+
+    bot: BotHarness
+    fake_slack: FakeSlack
+    fake_github: FakeGitHub
+    remote: ChartsRemote
+
+
+@contextmanager
+def shared_bot(tmp_path: Path, redis_url: str) -> Iterator[SharedBot]:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    with FakeSlack() as fake_slack, FakeGitHub() as fake_github:
+        add_standard_members(fake_github)
+        remote = make_charts_remote(tmp_path)
+        env = bot_environment(
+            tmp_path=tmp_path,
+            fake_slack=fake_slack,
+            fake_github=fake_github,
+            charts_url=remote.url,
+            redis_url=redis_url,
+            redis_prefix=prefix,
+        )
+        harness = BotHarness(env)
+        try:
+            yield SharedBot(harness, fake_slack, fake_github, remote)
+        finally:
+            harness.stop()
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(match=prefix + "*"):
+                client.delete(key)
+            client.close()
 
 
 def free_port() -> int:
