@@ -136,7 +136,8 @@ class ChartsRepo:
         }
         self._tree_lock = threading.RLock()
         self._apps: dict[str, list[str]] = {}
-        self._tags: dict[tuple[str, str], str | None] = {}
+        self._files: dict[tuple[str, str], imagetags.ImageTags] = {}
+        self._snapshot_at: str | None = None  # the commit the snapshot reflects
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._repo: git.Repo | None = None
@@ -222,14 +223,25 @@ class ChartsRepo:
         self._take_snapshot()
 
     def _take_snapshot(self) -> None:
-        """Which apps each environment has and the tag each runs, for readers that must not wait on git."""
+        """Which apps each environment has and what each file says, for readers that must not wait on git.
+
+        Only files that changed since the last snapshot are parsed again (a sync of the real repo
+        would otherwise parse ~240 files each time).
+        """
         apps = {env: self._list_apps(env) for env in self.environments}
-        self._tags = {
-            (env, app): (self._read(env, app) or imagetags.ImageTags(None, False, False)).image_tag
-            for env, names in apps.items()
-            for app in names
-        }
-        self._apps = apps
+        listed = {(env, app) for env, names in apps.items() for app in names}
+        stale = listed - set(self._files)
+        if self._snapshot_at is None:
+            stale = listed
+        elif self._snapshot_at != self.head:
+            prefix = self.image_tags_path + "/"
+            for path in self._git("diff", "--name-only", self._snapshot_at, "HEAD", "--", prefix).splitlines():
+                env, _, app = path.removeprefix(prefix).partition("/")
+                stale.add((env, app))
+        files = {key: value for key, value in self._files.items() if key in listed}
+        for env, app in stale & listed:
+            files[(env, app)] = self._read(env, app) or imagetags.ImageTags(None, False, False)
+        self._files, self._apps, self._snapshot_at = files, apps, self.head
 
     def _list_apps(self, env: str) -> list[str]:
         folder = self.workdir / self.image_tags_path / env
@@ -241,13 +253,27 @@ class ChartsRepo:
         with self._tree_lock:
             self._sync()
 
+    def catch_up(self) -> None:
+        """Fetch only if the remote branch moved since the snapshot: `ls-remote` moves no objects and
+        takes no lock, so a burst of readers costs one fetch, not one each."""
+        remote = self._remote_head()
+        if remote is not None and remote != self._snapshot_at:
+            with self._tree_lock:
+                if remote != self._snapshot_at:
+                    self._sync()
+
     def apps(self, env: str) -> list[str]:
         """Apps with an image-tag file in `env`, as of the last sync (no I/O: safe on the ack path)."""
         return self._apps.get(env, [])
 
+    def current(self, env: str, app: str) -> imagetags.ImageTags | None:
+        """What `env`'s image-tag file for `app` said at the last sync or push (no I/O), or None."""
+        return self._files.get((env, app))
+
     def current_tag(self, env: str, app: str) -> str | None:
-        """The tag `env` runs for `app` as of the last sync (no I/O), or None when unknown."""
-        return self._tags.get((env, app))
+        """The tag `env` runs for `app` as of the last sync or push (no I/O), or None when unknown."""
+        known = self._files.get((env, app))
+        return known.image_tag if known else None
 
     def read(self, env: str, app: str, *, fresh: bool = False) -> imagetags.ImageTags | None:
         with self._tree_lock:
@@ -346,7 +372,7 @@ class ChartsRepo:
                         time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
                         continue
                     self.head = self._git("rev-parse", "HEAD")
-                    self._take_snapshot()
+                    self._take_snapshot()  # our own commits, so readers see them without a fetch
                     return outcomes
                 raise ChartsError(f"the branch kept moving; gave up after {MAX_PUSH_ATTEMPTS} attempts")
         except Exception as error:  # every accepted deploy must hear back, whatever went wrong
@@ -414,11 +440,15 @@ class ChartsRepo:
 
     def _branch_moved(self) -> bool:
         """Whether the remote branch is no longer the head this batch was built on."""
+        remote = self._remote_head()
+        return remote is not None and remote != self._base
+
+    def _remote_head(self) -> str | None:
         try:
-            remote = self._git("ls-remote", "origin", f"refs/heads/{self.branch}").split()
+            words = self._git("ls-remote", "origin", f"refs/heads/{self.branch}").split()
         except ChartsError:
-            return False
-        return bool(remote) and remote[0] != self._base
+            return None
+        return words[0] if words else None
 
     def _discard_local_commits(self) -> None:
         try:

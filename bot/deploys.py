@@ -204,11 +204,17 @@ class Deployer:
         self._spawn(self._auto_promote, app, tag, env, following.name)
 
     def _auto_promote(self, app: str, tag: str, env: str, to_env: str) -> None:
-        flags = self.charts.read(env, app, fresh=True)
-        if self.charts.current_tag(to_env, app) == tag or (flags is not None and flags.image_tag != tag):
-            self.book.touch(app, tag)  # the fresh charts repo says the card's button must go
+        # Decide from the writer's snapshot, fetched only if the branch moved: in a burst of passing
+        # tests one fetch serves them all, instead of one each holding up the deploys behind it.
+        self.charts.catch_up()
+        known = self.charts.current(env, app)
+        if self.charts.current_tag(to_env, app) == tag or (known is not None and known.image_tag != tag):
+            self.book.touch(app, tag)  # the charts repo says the card's button must go
             return
-        if flags is None or not flags.promotes_automatically:
+        if known is None or not known.promotes_automatically:
+            return
+        flags = self.charts.read(env, app, fresh=True)  # about to promote: confirm on the fresh head
+        if flags is None or not flags.promotes_automatically or flags.image_tag != tag:
             return
         job = DeployJob(
             app=app, env=to_env, tag=tag, requester=CI, promote_deployment=True, source_env=env, automatic=True

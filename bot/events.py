@@ -26,9 +26,12 @@ def sync_state(state: str, health: str | None) -> str:
     return "syncing"
 
 
-def _is_draft(application: str) -> bool:
-    """Draft stacks share their app's image-tag file; their outcomes are told, but never move the card."""
-    return application.startswith("draft-")
+def _is_draft(event: SyncEvent | SmokeEvent) -> bool:
+    """Draft stacks share their app's image-tag file; their outcomes are told, but never move the card.
+
+    A repository whose own name starts with `draft-` (application == repoName) is not a draft stack.
+    """
+    return event.application.startswith("draft-") and event.application != event.app
 
 
 def _person(entry: dict[str, Any]) -> str:
@@ -75,7 +78,7 @@ class ReleaseEvents:
             kind="sync",
             outcome=f"{event.application}:{event.state}:{event.health or ''}",
             state=state,
-            draft_of=event.application if _is_draft(event.application) else None,
+            draft_of=event.application if _is_draft(event) else None,
             details={"application": event.application, "message": event.message, "revision": event.revision},
             reply=reply,
         )
@@ -102,11 +105,11 @@ class ReleaseEvents:
             kind="tests",
             outcome=f"{event.application}:{event.status}",
             state="tests_passed" if passed else "tests_failed",
-            draft_of=event.application if _is_draft(event.application) else None,
+            draft_of=event.application if _is_draft(event) else None,
             details={"application": event.application, "workflow_url": event.workflow_url},
             reply=reply,
         )
-        if result == "applied" and passed and not _is_draft(event.application):
+        if result == "applied" and passed and not _is_draft(event):
             self.deployer.tests_passed(event.app, event.tag, event.env, event.application)
         return result
 
