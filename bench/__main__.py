@@ -252,10 +252,10 @@ def show_interference(result: dict) -> str:
         ],
         rows,
         [
-            f"the burst's {result['passing_test_events_with_a_next_env']} passing-test events in integration and staging each make the bot",
-            "re-sync its working copy to decide on automatic promotion (none is possible here: the tags are not in the files),",
-            "on the deploy pool and under the working-copy lock that deploys also need. Deploys sent "
-            f"{interference.PROBE_START:g} s into the burst.",
+            f"the burst's {result['passing_test_events_with_a_next_env']} passing-test events in integration and staging each ask "
+            "the bot to decide on automatic promotion",
+            "(none is possible here); it fetches only when ls-remote shows the branch moved, so deploys do not queue "
+            f"behind fetches. Deploys sent {interference.PROBE_START:g} s into the burst.",
         ],
     )
 

@@ -1,11 +1,11 @@
 """Benchmark 5 (extra): how long a deploy takes to land while an alert burst is being handled.
 
 Found while building the alert burst: every passing smokey event for an environment that has a
-next one makes the bot re-sync its working copy (`git fetch`, `reset --hard`, `clean -fdx`,
-`rev-parse`) to decide on automatic promotion, on the same 8-worker deploy pool and under the
-same working-copy lock as the charts writer, even when the release cannot be promoted. This
-measures what that does to a CI deploy (`POST /update-image-tag`) sent during the burst,
-against the same deploy with the bot idle. The burst is the alert-burst lifecycle (R releases,
+next one used to make the bot re-sync its working copy (`git fetch`, `reset --hard`, `clean -fdx`,
+`rev-parse`) to decide on automatic promotion, under the working-copy lock the charts writer
+needs, even when the release could not be promoted (a deploy then took 4.8 s instead of 0.15 s).
+The bot now decides from its snapshot and fetches only when the branch moved. This measures what
+a burst does to a CI deploy (`POST /update-image-tag`) sent during it, against the same deploy with the bot idle. The burst is the alert-burst lifecycle (R releases,
 9 × R webhooks within 2 s), the fake Slack without a rate limit (Slack does not matter here).
 
 A `git` wrapper first on the bot's PATH counts the bot's git commands (one `sh` exec each).
