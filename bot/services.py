@@ -149,10 +149,12 @@ def build(
         instance=instance,
     )
     events = ReleaseEvents(settings=settings, store=store, book=book, deployer=deployer, clock=clock)
+    stuck_every = min(60, settings.stuck_after_minutes * 15)
     scheduled = [
         ("heartbeat", local("heartbeat", lambda: store.heartbeat(instance, HEARTBEAT_SECONDS)), 3),
         ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover_orphans, timeout=55), 5),
-        ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), 60),
+        # a quarter of STUCK_AFTER_MINUTES, at most a minute: a stuck deploy is told within 25% of the limit
+        ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
         ("charts-refresh", local("charts-refresh", charts.refresh), 60),
     ]

@@ -7,10 +7,8 @@ channel. Every card must end right, none may be lost, and the successful posts m
 one root per release plus one thread reply per failure.
 
 Size: posts are bound by the channel's limit, so draining takes at least (N + failures - 1)
-seconds whatever the bot does. The issue's 50 releases would need over 50 s for this one test;
-the default here is 10 releases (3 failing: one of each kind), 13 posts, which drains in about 12 s
-and keeps the suite quick.
-Run `BURST_RELEASES=50 pytest tests/test_burst.py -s` for the full-size burst.
+seconds whatever the bot does. The default is the issue's 50 releases (about a minute);
+`BURST_RELEASES=10 pytest tests/test_burst.py -s` runs a quicker one while developing.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import BotHarness, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote
 
-RELEASES = int(os.environ.get("BURST_RELEASES", "10"))
+RELEASES = int(os.environ.get("BURST_RELEASES", "50"))  # issue 3 asks for 50; about a minute
 ENVS = ("integration", "staging", "production")
 APPS = ("whitehall", "publishing-api", "collections", "frontend", "signon")
 PROGRESS = {"requested", "syncing", "synced", "sync failed", "degraded", "tests passed", "tests failed"}

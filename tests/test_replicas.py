@@ -91,3 +91,31 @@ def test_two_replicas_share_cards_events_deploys_and_promotions(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_two_replicas_flag_a_stuck_deploy_once(
+    tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix
+):
+    """Both replicas run the stuck-deploys job (every 15 s at STUCK_AFTER_MINUTES=1); one reply results."""
+    add_standard_members(fake_github)
+    common = {"tmp_path": tmp_path, "fake_slack": fake_slack, "fake_github": fake_github}
+    common |= {"charts_url": charts_remote.url, "redis_url": redis_url, "redis_prefix": redis_prefix}
+    replicas = [
+        ServeProcess(
+            bot_environment(**common, CHARTS_WORKDIR=str(tmp_path / name / "wc"), STUCK_AFTER_MINUTES="1"),
+            log_path=tmp_path / f"{name}.log",
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        replicas[0].slash("whitehall v7777 integration", response_url=fake_slack.response_url("deploy"))
+        assert "Committed" in fake_slack.wait_for_response("deploy", timeout=30)[0]["text"]
+        _wait(lambda: fake_slack.roots() and len(fake_slack.replies(fake_slack.roots()[0].ts)) >= 2, timeout=120)
+        time.sleep(20)  # more than one more round of both replicas' jobs
+        replies = fake_slack.replies(fake_slack.roots()[0].ts)[1:]  # after the "requested" reply
+        stuck = [r for r in replies if "has not reported a sync outcome" in r.text]
+        assert len(stuck) == 1, [r.text for r in replies]
+        assert f"<@{MEMBER}>" in stuck[0].text
+    finally:
+        for replica in replicas:
+            replica.stop()
