@@ -42,6 +42,7 @@ class Server:
             expose_tracebacks=False,
         )
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -50,11 +51,26 @@ class Server:
     def start(self) -> None:
         """Ready the working copy and background parts, then accept requests in a thread."""
         self.services.start()
-        self._thread = threading.Thread(target=self._wsgi.run, name="http", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()
 
+    def _run(self) -> None:
+        try:
+            self._wsgi.run()
+        except OSError:
+            if not self._stopping:  # closing the listening socket ends waitress's select() this way
+                raise
+
     def stop(self) -> None:
+        """Stop taking requests, let those in hand finish, then stop the background parts."""
+        self._stopping = True
+        self._wsgi.task_dispatcher.shutdown(timeout=5)  # requests being handled finish first
+        for channel in list(self._wsgi._map.values()):
+            if channel is not self._wsgi:
+                channel.handle_close()
         self._wsgi.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         self.services.stop()
 
 
