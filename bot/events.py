@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.config import Settings
@@ -85,7 +87,11 @@ class ReleaseEvents:
 
     def tests(self, event: SmokeEvent) -> str:
         passed = event.status == "Succeeded"
-        argocd = self.settings.environment(event.env).argocd_app_url(event.application)
+        environment = self.settings.environment(event.env)
+        argocd = environment.argocd_app_url(event.application)
+        if event.workflow_url is None and re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,252}", event.workflow_name):
+            # no link given: GOV.UK's post-sync workflows run in the `apps` namespace of Argo Workflows
+            event = replace(event, workflow_url=f"{environment.workflows_url}/workflows/apps/{event.workflow_name}")
 
         def reply(entry: dict[str, Any]) -> tuple[str, bool] | None:
             if passed:

@@ -97,10 +97,6 @@ class Store:
     def is_alive(self, instance: str) -> bool:
         return bool(self.client.exists(self.key("alive", instance)))
 
-    def lock_owner(self, name: str) -> str | None:
-        value = self.client.get(self.key("lock", name))
-        return value.split(":", 1)[0] if value and ":" in value else None
-
     def break_lock(self, name: str, owner: str) -> bool:
         """Free `name` if `owner` still holds it (checked and deleted in one transaction)."""
         key = self.key("lock", name)
@@ -116,10 +112,3 @@ class Store:
                 return True
             except redis.WatchError:
                 return False
-
-    def delete_prefixed(self) -> int:
-        """Remove every key under this store's prefix (tests and the sandbox; never FLUSHALL)."""
-        removed = 0
-        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
-            removed += self.client.delete(key)
-        return removed

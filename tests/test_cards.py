@@ -617,3 +617,11 @@ def test_two_replicas_receiving_events_for_new_releases_at_once_post_one_root_ea
     roots = fake_slack.roots()
     assert sorted(tag for r in roots for tag in tags if tag in r.text) == sorted(tags), [r.text for r in roots]
     assert len(root_posts(fake_slack)) == 2
+
+
+def test_a_failed_run_without_a_url_links_the_environments_argo_workflows(bot: BotHarness, fake_slack: FakeSlack):
+    body = {"application": "whitehall", "environment": "staging", "imageTag": "v7300", "status": "Failed"}
+    assert bot.webhook(SMOKEY, {**body, "workflowName": "post-sync-abc12"}).status_code == 202
+    bot.settle()
+    (reply,) = fake_slack.replies(fake_slack.roots()[0].ts)
+    assert "https://argo-workflows.eks.staging.govuk.digital/workflows/apps/post-sync-abc12" in reply.text
