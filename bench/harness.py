@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -22,6 +20,7 @@ from bench.repos import CACHE
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import ServeProcess, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote, git, git_env
+from tests.support.local_servers import throwaway_redis
 
 IMAGE_TAG = "image_tag:"
 LOGS = CACHE / "logs"
@@ -30,54 +29,15 @@ LOGS = CACHE / "logs"
 # -- Redis --------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pings(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError, ValueError):
-        return False
-
-
 @contextlib.contextmanager
 def redis_server() -> Iterator[tuple[str, str]]:
     """(REDIS_URL, description): a throwaway redis-server on loopback, else `memory://`."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         yield "memory://", "memory:// (no redis-server on PATH: the in-process fakeredis store)"
         return
-    workdir = tempfile.mkdtemp(prefix="bench-redis-")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while not _pings(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+    with throwaway_redis() as url:
         version = redis.Redis.from_url(url).info("server").get("redis_version", "?")
         yield url, f"redis-server {version} on loopback (a real Redis, as in production)"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- the bot ------------------------------------------------------------------------------------

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,87 +13,31 @@ import redis
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import BotHarness, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote, make_charts_remote
+from tests.support.local_servers import answers_ping, throwaway_redis
 
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def _answers_ping(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError, ValueError):
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_redis_server() -> tuple[subprocess.Popen, str, str] | None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None
-    workdir = tempfile.mkdtemp(prefix="test-redis-")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if _answers_ping(url):
-            return process, url, workdir
-        time.sleep(0.05)
-    process.terminate()
-    process.wait(timeout=5)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return None
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A Redis server that answers PING: $REDIS_URL, else localhost:6379, else a throwaway redis-server."""
-    tried = []
     configured = os.environ.get("REDIS_URL", "").strip()
-    if configured.startswith(("redis://", "rediss://", "unix://")):
-        if _answers_ping(configured):
-            yield configured
-            return
-        tried.append("REDIS_URL does not answer")
-    local = "redis://127.0.0.1:6379/0"
-    if _answers_ping(local):
-        yield local
+    if configured.startswith(("redis://", "rediss://", "unix://")) and answers_ping(configured):
+        yield configured
         return
-    tried.append("nothing answers on 127.0.0.1:6379")
-    started = _start_redis_server()
-    if started is None:
-        tried.append("redis-server could not be started (is it installed?)")
-        reason = "no Redis server for the tests: " + "; ".join(tried)
+    if answers_ping("redis://127.0.0.1:6379/0"):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    try:
+        with throwaway_redis() as url:
+            yield url
+    except (FileNotFoundError, RuntimeError) as error:
+        reason = f"no Redis for the tests: nothing answers at REDIS_URL or 127.0.0.1:6379, and {error}"
         if _in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
-    process, url, workdir = started
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

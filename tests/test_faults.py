@@ -4,63 +4,50 @@ the bot killed between commit and push. Nothing is half-done and every requester
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _answers_ping, _free_port
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import BotHarness, ServeProcess, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote
+from tests.support.local_servers import free_port, throwaway_redis
 
 
-class ThrowawayRedis:
-    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
+class StoppableRedis:
+    """A redis-server of this test's own that can be stopped and started again on the same port."""
 
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.fail("redis-server is needed for the fault tests (make test installs it in CI)")
-        self.port = _free_port()
-        self.dir = tempfile.mkdtemp(prefix="fault-redis-")
-        self.process: subprocess.Popen | None = None
+        self.port = free_port()
+        self._running: ExitStack | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.dir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not _answers_ping(self.url):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+        self._running = ExitStack()
+        self._running.enter_context(throwaway_redis(self.port))
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+        if self._running is not None:
+            self._running.close()
+            self._running = None
 
 
 @pytest.fixture
-def own_redis() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
+def own_redis() -> Iterator[StoppableRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed for the fault tests (.ci/run installs it)")
+    server = StoppableRedis()
     server.start()
     try:
         yield server
     finally:
         server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 def _env(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from bot.config import load_settings
 from handlers.server import Server
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.charts import ChartsRemote, make_charts_remote
+from tests.support.local_servers import free_port
 from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
 
 SIGNING_SECRET = "test-signing-secret"
@@ -192,12 +192,6 @@ def shared_bot(tmp_path: Path, redis_url: str) -> Iterator[SharedBot]:
             for key in client.scan_iter(match=prefix + "*"):
                 client.delete(key)
             client.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServeProcess(Client):
