@@ -7,6 +7,8 @@ Bolt's small listener pool is never the bottleneck and every ack is inside Slack
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
@@ -21,6 +23,7 @@ def build_bolt_app(services: Services) -> App:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     app = App(
+        logger=_bolt_logger(),
         signing_secret=services.settings.slack_signing_secret.reveal(),
         authorize=authorize,
         # The HTTP layer verifies signatures itself, before Bolt, so a bad request's body is never logged.
@@ -31,6 +34,19 @@ def build_bolt_app(services: Services) -> App:
     )
     register(app, services)
     return app
+
+
+def _bolt_logger() -> logging.Logger:
+    """Bolt's logger, minus its warning that SLACK_BOT_TOKEN is ignored: `authorize` above uses it."""
+    logger = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _TokenIgnoredFilter) for f in logger.filters):
+        logger.addFilter(_TokenIgnoredFilter())
+    return logger
+
+
+class _TokenIgnoredFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
 
 
 def register(app: App, services: Services) -> None:
