@@ -6,8 +6,17 @@ from urllib.parse import urlsplit
 
 import yaml
 
-# channels:history lets the bot look for a card before re-posting after a post whose fate is unknown
-SCOPES = ["commands", "chat:write", "chat:write.public", "channels:history", "groups:history"]
+# *:history and *:read let the bot find the alerts channel's ID and look for a card or reply before
+# posting it again after a post whose fate is unknown (so a lost answer never doubles a message)
+SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+]
 
 
 def request_url(base: str) -> str:
