@@ -19,22 +19,7 @@ from tests.fakes import FakeSlack
 from tests.fakes.slack import SlackMessage
 from tests.support.app import BotHarness, run_concurrently
 from tests.support.charts import ChartsRemote
-
-
-def smokey_payload(app: str, env: str, tag: str, status: str = "Succeeded", application: str | None = None) -> dict:
-    payload = {
-        "application": application or app,
-        "repoName": app,
-        "environment": env,
-        "imageTag": tag,
-        "status": status,
-        "suite": "smokey",
-        "workflowName": "post-sync-x7k2p",
-        "workflowUrl": "https://argo-workflows.test/x7k2p",
-    }
-    if status != "Succeeded":
-        payload["failures"] = ["Smokey: the homepage did not load"]
-    return payload
+from tests.support.payloads import smokey_payload
 
 
 def smokey(bot: BotHarness, app: str, env: str, tag: str, status: str = "Succeeded", application: str | None = None):

@@ -9,10 +9,8 @@ import re
 import statistics
 import time
 from functools import partial
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.app import (
     INTEGRATION_ONLY,
@@ -20,9 +18,6 @@ from tests.support.app import (
     OUTSIDER,
     SIGNING_SECRET,
     UNLINKED,
-    BotHarness,
-    add_standard_members,
-    bot_environment,
     run_concurrently,
 )
 from tests.support.charts import DEFAULT_APPS, ENVIRONMENTS, ChartsRemote, git
@@ -30,24 +25,6 @@ from tests.support.slack_requests import signed_headers, slash_command_body
 
 ACK_LIMIT = 3.0
 COMBOS = [(app, env) for env in ENVIRONMENTS for app in sorted(DEFAULT_APPS[env])]  # 8 apps x 3 envs
-
-
-@pytest.fixture
-def bot(tmp_path: Path, fake_slack, fake_github, charts_remote: ChartsRemote, redis_url, redis_prefix):
-    add_standard_members(fake_github)
-    env = bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-    harness = BotHarness(env)
-    try:
-        yield harness
-    finally:
-        harness.stop()
 
 
 def ack_text(response: httpx.Response) -> str:

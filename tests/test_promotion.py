@@ -32,6 +32,7 @@ from tests.support.app import (
     run_concurrently,
 )
 from tests.support.charts import ChartsRemote
+from tests.support.payloads import smokey_payload
 from tests.support.slack_requests import click_body
 
 APP = "router"
@@ -47,18 +48,7 @@ CLOCK = re.compile(r"\b\d\d:\d\d UTC\b")
 
 
 def smokey(bot: BotHarness, env: str, status: str = "Succeeded", *, app: str = APP, tag: str = TAG) -> None:
-    payload = {
-        "application": app,
-        "repoName": app,
-        "environment": env,
-        "imageTag": tag,
-        "status": status,
-        "suite": "smokey",
-        "workflowName": "post-sync-x7k2p",
-        "workflowUrl": "https://argo-workflows.test/x7k2p",
-    }
-    if status != "Succeeded":
-        payload["failures"] = ["Smokey: the homepage did not load"]
+    payload = smokey_payload(app, env, tag, status)
     answer = bot.webhook("/webhooks/smokey", payload)
     assert answer.status_code in (200, 202), answer.text
     bot.settle()

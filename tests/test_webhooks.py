@@ -460,31 +460,6 @@ def test_the_bot_still_works_after_the_fuzz(shared: Shared) -> None:
 # -- /update-image-tag: a deploy by CI (SPEC §4.3, §5) ------------------------------------------------
 
 
-@pytest.fixture
-def bot(
-    tmp_path: Path,
-    fake_slack: FakeSlack,
-    fake_github: FakeGitHub,
-    charts_remote: ChartsRemote,
-    redis_url: str,
-    redis_prefix: str,
-) -> Iterator[BotHarness]:
-    add_standard_members(fake_github)
-    env = bot_environment(
-        tmp_path=tmp_path,
-        fake_slack=fake_slack,
-        fake_github=fake_github,
-        charts_url=charts_remote.url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-    )
-    harness = BotHarness(env, post_interval=0.0)
-    try:
-        yield harness
-    finally:
-        harness.stop()
-
-
 CI_DEPLOYS = [
     # (environment, app, promoteDeployment as sent, promote_deployment expected in the file)
     ("integration", "whitehall", "false", "false"),  # integration's file has promote_deployment: true
