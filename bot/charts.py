@@ -35,6 +35,7 @@ from git.remote import PushInfo
 
 from bot import imagetags
 from bot.names import is_valid_app_name, is_valid_image_tag
+from bot.store import LockNotAcquired, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +376,10 @@ class ChartsRepo:
                     self._take_snapshot()  # our own commits, so readers see them without a fetch
                     return outcomes
                 raise ChartsError(f"the branch kept moving; gave up after {MAX_PUSH_ATTEMPTS} attempts")
+        except (StoreError, LockNotAcquired):
+            reason = "the state store is unavailable, so the charts repository could not be locked"
+            log.error("deploy batch of %d failed: %s", len(changes), reason)
+            return [Outcome(status="failed", tag=c.tag, reason=reason) for c in changes]
         except Exception as error:  # every accepted deploy must hear back, whatever went wrong
             reason = self._describe(error)
             log.error("deploy batch of %d failed: %s", len(changes), reason)

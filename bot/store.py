@@ -89,6 +89,8 @@ class Store:
                 lock.release()
             except redis.exceptions.LockError:
                 log.warning("lock %s expired before it was released", name)
+            except StoreError as error:  # the work inside is done; the lock expires by itself
+                log.warning("lock %s not released (%s); it expires in %ss", name, error, timeout)
 
     def heartbeat(self, instance: str, ttl_seconds: int) -> None:
         """Say this replica is alive for the next `ttl_seconds` (refreshed by a scheduled job)."""
