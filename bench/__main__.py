@@ -392,46 +392,58 @@ def main(argv: list[str] | None = None) -> int:
             f"bench ({mode}): big repo {big.info['commits']:,} commits, {big.info['files']} files, "
             f"{big.info['pack_mb']} MB pack; store: {redis_description}"
         )
-        if "deploys" in chosen:
-            log("1. concurrent deploys")
-            small = repos.small_repo(Path(folder) / "small")
-            results["deploys"] = deploys.run({"big": big.remote(), "small": small}, sizes["deploy_n"], redis_url, log)
-            printed.append(show_deploys(results["deploys"]))
-            print(printed[-1], flush=True)
-        if "ack" in chosen:
-            log("2. ack latency")
-            results["ack"] = ack.run(
-                big.path,
-                redis_url,
-                commands=sizes["ack_commands"],
-                background=sizes["ack_ci"],
-                rounds=sizes["ack_rounds"],
-                log=log,
-            )
-            printed.append(show_ack(results["ack"]))
-            print(printed[-1], flush=True)
-        if "burst" in chosen:
-            log("3. alert burst (paced by Slack's limit: about one second per release)")
-            results["burst"] = burst.run(big.path, redis_url, releases=sizes["releases"], log=log)
-            printed.append(show_burst(results["burst"]))
-            print(printed[-1], flush=True)
-        if "startup" in chosen:
-            log("4. start-up and memory")
-            results["startup"] = startup.run(
-                big.path,
-                lambda where: repos.small_repo(where).url,
-                redis_url,
-                full_clone=sizes["full_clone"],
-                burst_rss=results.get("burst"),
-                log=log,
-            )
-            printed.append(show_startup(results["startup"]))
-            print(printed[-1], flush=True)
-        if "interference" in chosen:
-            log("5. (extra) a deploy during an alert burst")
-            results["interference"] = interference.run(big.path, redis_url, releases=sizes["releases"], log=log)
-            printed.append(show_interference(results["interference"]))
-            print(printed[-1], flush=True)
+        steps = {
+            "deploys": (
+                "1. concurrent deploys",
+                lambda: deploys.run(
+                    {"big": big.remote(), "small": repos.small_repo(Path(folder) / "small")},
+                    sizes["deploy_n"],
+                    redis_url,
+                    log,
+                ),
+                show_deploys,
+            ),
+            "ack": (
+                "2. ack latency",
+                lambda: ack.run(
+                    big.path,
+                    redis_url,
+                    commands=sizes["ack_commands"],
+                    background=sizes["ack_ci"],
+                    rounds=sizes["ack_rounds"],
+                    log=log,
+                ),
+                show_ack,
+            ),
+            "burst": (
+                "3. alert burst (paced by Slack's limit: about one second per release)",
+                lambda: burst.run(big.path, redis_url, releases=sizes["releases"], log=log),
+                show_burst,
+            ),
+            "startup": (
+                "4. start-up and memory",
+                lambda: startup.run(
+                    big.path,
+                    lambda where: repos.small_repo(where).url,
+                    redis_url,
+                    full_clone=sizes["full_clone"],
+                    burst_rss=results.get("burst"),
+                    log=log,
+                ),
+                show_startup,
+            ),
+            "interference": (
+                "5. (extra) a deploy during an alert burst",
+                lambda: interference.run(big.path, redis_url, releases=sizes["releases"], log=log),
+                show_interference,
+            ),
+        }
+        for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS
+            if name in chosen:
+                log(title)
+                results[name] = run()
+                printed.append(show(results[name]))
+                print(printed[-1], flush=True)
 
     previous: dict[str, Any] = {}
     if args.only and output.is_file():

@@ -87,6 +87,12 @@ def next_step(settings: Settings, doc: dict[str, Any], runs: Runs = _unknown) ->
     return None
 
 
+def _draft_lines(entry: dict[str, Any]) -> str:
+    """The environment's draft stacks, each on a line of its own under it."""
+    drafts = sorted((entry.get("drafts") or {}).items())
+    return "".join(f"\n      {STATE_EMOJI.get(state, '')} {draft}: {STATE_WORDS[state]}" for draft, state in drafts)
+
+
 def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any], runs: Runs = _unknown) -> CardView:
     app, tag = doc["app"], doc["tag"]
     lines = []
@@ -98,9 +104,7 @@ def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any], run
                 line = f"{STATE_EMOJI['synced']} *{env.name}*: already runs this release"
             else:
                 line = f"{STATE_EMOJI[None]} *{env.name}*: not deployed"
-            for draft, draft_state in sorted((entry.get("drafts") or {}).items()):
-                line += f"\n      {STATE_EMOJI.get(draft_state, '')} {draft}: {STATE_WORDS[draft_state]}"
-            lines.append(line)
+            lines.append(line + _draft_lines(entry))
             continue
         words = [f"{STATE_EMOJI.get(state, '')} *{env.name}*: {STATE_WORDS[state]}"]
         if entry.get("requester") is not None or "commit" in entry:
@@ -113,8 +117,7 @@ def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any], run
             links.append(link(entry["workflow_url"], "tests"))
         words.append(" ".join(links))
         line = " · ".join(words)
-        for draft, draft_state in sorted((entry.get("drafts") or {}).items()):
-            line += f"\n      {STATE_EMOJI.get(draft_state, '')} {draft}: {STATE_WORDS[draft_state]}"
+        line += _draft_lines(entry)
         promoted = entry.get("promoted")
         if promoted and promoted["by"] is None:
             line += f"\n      :arrow_right: {promoted['to']} already runs this release"

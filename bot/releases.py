@@ -78,10 +78,10 @@ def mention(requester: dict | None) -> str:
 
 
 class ReleaseBook:
-    def __init__(self, store: Store, clock: Callable[[], float], on_change: Callable[[str, str], None]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
         self.store = store
         self.clock = clock
-        self.on_change = on_change
+        self.on_change: Callable[[str, str], None] = lambda app, tag: None  # set by the wiring: the outbox
 
     def _key(self, app: str, tag: str) -> str:
         return self.store.key("release", app, tag)

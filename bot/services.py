@@ -119,8 +119,7 @@ def build(
         )
     signer = ButtonSigner((settings.slack_signing_secret.reveal() or "console-sandbox").encode())
 
-    outbox_ref: list[Outbox] = []
-    book = ReleaseBook(store, clock, on_change=lambda app, tag: outbox_ref[0].touch(app, tag))
+    book = ReleaseBook(store, clock)
 
     def render(doc: dict) -> tuple[str, list[dict]]:
         view = cards.card_view(settings, signer, doc, runs=charts.current_tag)
@@ -134,7 +133,7 @@ def build(
         post_interval=post_interval,
         on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc(),
     )
-    outbox_ref.append(outbox)
+    book.on_change = outbox.touch  # a changed release is a card to bring up to date
     metrics.outbox_pending.set_function(outbox.pending)
     deployer = Deployer(
         settings=settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -113,7 +114,7 @@ class Console:
             },
             require_serve=False,
         )
-        settings = type(settings)(**{**settings.__dict__, "users": {SANDBOX_USER: SANDBOX_LOGIN}})
+        settings = replace(settings, users={SANDBOX_USER: SANDBOX_LOGIN})
         self.chat = ConsoleChat(out, settings.alerts_channel)
         self.services: Services = build(settings, chat=self.chat, teams=SandboxTeams(), post_interval=0.0)
         self.services.start(background=False)

@@ -14,7 +14,6 @@ seconds whatever the bot does. The default is the issue's 50 releases (about a m
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from typing import Any
 
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import BotHarness, add_standard_members, bot_environment
+from tests.support.cards import card_states
 from tests.support.charts import ChartsRemote
 
 RELEASES = int(os.environ.get("BURST_RELEASES", "50"))  # issue 3 asks for 50; about a minute
@@ -86,15 +86,6 @@ def plan(index: int, failing_every: int = 4) -> Release:
     return r
 
 
-def env_states(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        match = re.search(r"\b(integration|staging|production)\b\W{0,3}:\s*([^·]*)", line)
-        if match and match.group(1) not in found:
-            found[match.group(1)] = match.group(2).strip()
-    return found
-
-
 def test_burst_of_releases_through_three_environments_under_slacks_post_limit(
     tmp_path: Path, fake_github: FakeGitHub, charts_remote: ChartsRemote, redis_url: str, redis_prefix: str
 ) -> None:
@@ -141,7 +132,7 @@ def test_burst_of_releases_through_three_environments_under_slacks_post_limit(
         cards = [root for root in roots if f"`{release.tag}`" in root.text and f"*{release.app}*" in root.text]
         assert len(cards) == 1, (release.app, release.tag, len(cards))
         card = cards[0]
-        states = env_states(card.text)
+        states = card_states(card.text)
         for env_name, expected in release.expected.items():
             if expected is None:
                 assert states.get(env_name) not in PROGRESS, (release.tag, env_name, card.text)

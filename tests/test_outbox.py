@@ -9,7 +9,6 @@ right, nothing is lost and nothing is posted twice.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.fakes import FakeSlack, SlackMessage
 from tests.support.app import BotHarness
+from tests.support.cards import card_states
 
 ARGO = "/webhooks/argocd"
 SMOKEY = "/webhooks/smokey"
@@ -60,16 +60,6 @@ def card(slack: FakeSlack, tag: str) -> SlackMessage:
     return cards[0]
 
 
-def states(text: str) -> dict[str, str]:
-    """What the card's readable text says about each environment, e.g. `{"integration": "synced"}`."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        match = re.search(r"\b(integration|staging|production)\b\W{0,3}:\s*([^·]*)", line)
-        if match and match.group(1) not in found:
-            found[match.group(1)] = match.group(2).strip()
-    return found
-
-
 def wait_for(slack: FakeSlack, predicate: Any, timeout: float = 10.0) -> float:
     """Block until `predicate()` holds; return the monotonic time it did."""
     assert slack.wait_until(predicate, timeout=timeout), "timed out"
@@ -92,7 +82,7 @@ def test_429_on_the_root_post_waits_for_retry_after_then_posts_once(bot: BotHarn
     assert posted_at - limited_at >= 1.5, "retried before Retry-After had passed"
     assert fake_slack.count("chat.postMessage") == 2  # the 429 and the post: no hammering in between
     assert fake_slack.ratelimited_by_method == {"chat.postMessage": 1}
-    assert states(card(fake_slack, "v8001").text)["integration"] == "syncing"
+    assert card_states(card(fake_slack, "v8001").text)["integration"] == "syncing"
     assert len(fake_slack.roots()) == 1
 
 
@@ -106,7 +96,7 @@ def test_an_event_during_a_retry_after_wait_does_not_cut_the_wait_short(bot: Bot
     bot.settle()
     assert posted_at - limited_at >= 1.5, f"retried {posted_at - limited_at:.3f}s after a 429 with Retry-After: 2"
     assert fake_slack.count("chat.postMessage") == 2
-    assert states(card(fake_slack, "v8001").text)["integration"] == "synced"
+    assert card_states(card(fake_slack, "v8001").text)["integration"] == "synced"
     assert len(fake_slack.roots()) == 1
 
 
@@ -128,7 +118,7 @@ def test_429_on_chat_update_waits_and_then_sends_one_coalesced_edit(bot: BotHarn
     assert fake_slack.count("chat.update") == 2, fake_slack.calls_to("chat.update")
     assert fake_slack.count("chat.update", ok_only=True) == 1
     after = fake_slack.message(root.ts)
-    assert states(after.text) | {"production": ""} == {
+    assert card_states(after.text) | {"production": ""} == {
         "integration": "tests passed",
         "staging": "tests passed",
         "production": "",
@@ -146,7 +136,7 @@ def test_429_on_a_failure_reply_is_retried_and_the_reply_arrives_once(bot: BotHa
     replies = fake_slack.replies(root.ts)
     assert len(replies) == 1 and replies[0].reply_broadcast
     assert fake_slack.ratelimited_by_method == {"chat.postMessage": 2}
-    assert states(fake_slack.message(root.ts).text)["integration"] == "sync failed"
+    assert card_states(fake_slack.message(root.ts).text)["integration"] == "sync failed"
 
 
 # -- 5xx and dropped connections ------------------------------------------------------------------------
@@ -174,7 +164,7 @@ def test_a_failed_root_post_is_retried_and_posted_once(bot: BotHarness, fake_sla
         failed += fault.get("count", 1)
         assert failed_calls(fake_slack, "chat.postMessage") == failed, case
         assert len(ok_posts(fake_slack, replies=False)) == number + 1, case
-        assert states(card(fake_slack, tag).text)["integration"] == "syncing", case
+        assert card_states(card(fake_slack, tag).text)["integration"] == "syncing", case
     assert len(fake_slack.roots()) == len(ROOT_FAULTS)
 
 
@@ -192,7 +182,7 @@ def test_a_root_post_that_landed_but_failed_to_answer_is_not_posted_twice(
         bot.settle()
         cards = [root for root in fake_slack.roots() if tag in root.text]
         roots_per_release[case] = len(cards)
-        assert all(states(c.text)["integration"] in ("synced", "syncing") for c in cards)
+        assert all(card_states(c.text)["integration"] in ("synced", "syncing") for c in cards)
     assert roots_per_release == dict.fromkeys(LANDED_FAULTS, 1), f"root messages per release: {roots_per_release}"
 
 
@@ -225,7 +215,7 @@ def test_a_failed_card_edit_is_retried_until_the_card_is_right(bot: BotHarness, 
         bot.settle()
         failed += fault.get("count", 1)
         assert failed_calls(fake_slack, "chat.update") == failed, case
-        assert states(fake_slack.message(root.ts).text)["integration"] == "synced", case
+        assert card_states(fake_slack.message(root.ts).text)["integration"] == "synced", case
     assert len(fake_slack.roots()) == len(faults)
 
 
@@ -244,7 +234,7 @@ def test_a_refused_edit_is_logged_with_the_release_and_does_not_wedge_the_card(
     # the next change brings the card up to date: nothing stays stuck behind the refusal
     send(bot, SMOKEY, smokey("v8014", "integration", "Succeeded"))
     bot.settle()
-    assert states(fake_slack.message(root.ts).text)["integration"] == "tests passed"
+    assert card_states(fake_slack.message(root.ts).text)["integration"] == "tests passed"
 
 
 # -- pacing --------------------------------------------------------------------------------------------
@@ -304,7 +294,7 @@ def test_webhooks_are_answered_at_once_while_slack_is_slow(bot_env: dict[str, st
         slack.stop()
     assert max(timings) < 0.5, timings
     root = card(slack, "v8040")
-    assert states(root.text)["integration"] == "tests failed"
+    assert card_states(root.text)["integration"] == "tests failed"
     assert len(slack.replies(root.ts)) == 1
     # three changes while the first post was in flight: at most the post and one edit, never one call each
     assert slack.count("chat.update") <= 1

@@ -11,21 +11,18 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import FakeGitHub, FakeSlack
-from tests.support.app import WEBHOOK_TOKEN, BotHarness, add_standard_members, bot_environment
-from tests.support.charts import ChartsRemote, make_charts_remote
+from tests.fakes import FakeSlack
+from tests.support.app import WEBHOOK_TOKEN, BotHarness, shared_bot
+from tests.support.charts import ChartsRemote
 
 ARGO = "/webhooks/argocd"
 SMOKEY = "/webhooks/smokey"
@@ -92,34 +89,8 @@ class Shared:
 
 @pytest.fixture(scope="module")
 def shared(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
-    tmp: Path = tmp_path_factory.mktemp("webhooks")
-    slack = FakeSlack().start()
-    github = FakeGitHub().start()
-    add_standard_members(github)
-    charts = make_charts_remote(tmp)
-    prefix = f"test:{uuid.uuid4().hex}:"
-    env = bot_environment(
-        tmp_path=tmp,
-        fake_slack=slack,
-        fake_github=github,
-        charts_url=charts.url,
-        redis_url=redis_url,
-        redis_prefix=prefix,
-    )
-    bot = BotHarness(env, post_interval=0.0)
-    try:
-        yield Shared(bot, slack, charts)
-    finally:
-        bot.stop()
-        slack.stop()
-        github.stop()
-        client = redis.Redis.from_url(redis_url)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*", count=500))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+    with shared_bot(tmp_path_factory.mktemp("webhooks"), redis_url) as one:
+        yield Shared(one.bot, one.fake_slack, one.remote)
 
 
 def post(bot: BotHarness, path: str, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
