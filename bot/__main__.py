@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
         return 0
 
-    from bot.charts import ChartsError
+    from bot.gitops.charts import ChartsError
     from handlers.server import serve
 
     try:

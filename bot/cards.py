@@ -8,27 +8,16 @@ shows in notifications and the console prints.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot import messages
 from bot.buttons import ButtonSigner, PromoteStep
+from bot.chat.mrkdwn import link
 from bot.config import Settings
-from bot.mrkdwn import link
-from bot.releases import STATE_WORDS, mention
+from bot.releases.model import NOT_DEPLOYED_EMOJI, EnvEntry, Release, State
 
-STATE_EMOJI = {
-    None: ":white_circle:",
-    "requested": ":hourglass_flowing_sand:",
-    "deploy_failed": ":x:",
-    "syncing": ":arrows_counterclockwise:",
-    "synced": ":large_blue_circle:",
-    "sync_failed": ":red_circle:",
-    "degraded": ":warning:",
-    "tests_passed": ":white_check_mark:",
-    "tests_failed": ":x:",
-}
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
@@ -41,14 +30,11 @@ class Button:
 
 @dataclass(frozen=True)
 class CardView:
-    title: str
+    app: str
+    tag: str
     tag_link: str | None
     lines: list[str]
     buttons: list[Button]
-
-
-def clock_time(at: float | None) -> str:
-    return time.strftime("%H:%M UTC", time.gmtime(at)) if at else ""
 
 
 def tag_link(settings: Settings, app: str, tag: str) -> str | None:
@@ -66,20 +52,20 @@ def _unknown(env: str, app: str) -> str | None:
     return None
 
 
-def next_step(settings: Settings, doc: dict[str, Any], runs: Runs = _unknown) -> PromoteStep | None:
+def next_step(settings: Settings, release: Release, runs: Runs = _unknown) -> PromoteStep | None:
     """The promotion the card offers: the furthest environment with passing tests whose next one is free.
 
     None when the next environment already has the release (by the bot or not), or when the
     environment that passed has since moved on to another tag (the button would be stale).
     """
-    envs, app, tag = doc["envs"], doc["app"], doc["tag"]
+    app, tag = release.app, release.tag
     for env in reversed(settings.environments):
-        entry = envs.get(env.name) or {}
+        entry = release.envs.get(env.name) or EnvEntry()
         following = settings.next_environment(env.name)
-        if entry.get("state") != "tests_passed" or following is None or entry.get("promoted"):
+        if entry.state is not State.TESTS_PASSED or following is None or entry.promoted:
             continue
-        target = envs.get(following.name) or {}
-        if target.get("state") not in (None, "deploy_failed") or runs(following.name, app) == tag:
+        target = release.envs.get(following.name) or EnvEntry()
+        if target.state not in (None, State.DEPLOY_FAILED) or runs(following.name, app) == tag:
             return None
         if runs(env.name, app) not in (None, tag):
             return None
@@ -87,62 +73,70 @@ def next_step(settings: Settings, doc: dict[str, Any], runs: Runs = _unknown) ->
     return None
 
 
-def _draft_lines(entry: dict[str, Any]) -> str:
+def _draft_lines(entry: EnvEntry) -> str:
     """The environment's draft stacks, each on a line of its own under it."""
-    drafts = sorted((entry.get("drafts") or {}).items())
-    return "".join(f"\n      {STATE_EMOJI.get(state, '')} {draft}: {STATE_WORDS[state]}" for draft, state in drafts)
+    return "".join(f"\n      {state.emoji} {draft}: {state.words}" for draft, state in sorted(entry.drafts.items()))
 
 
-def card_view(settings: Settings, signer: ButtonSigner, doc: dict[str, Any], runs: Runs = _unknown) -> CardView:
-    app, tag = doc["app"], doc["tag"]
-    lines = []
-    for env in settings.environments:
-        entry = doc["envs"].get(env.name) or {}
-        state = entry.get("state")
-        if state is None:
-            if runs(env.name, app) == tag:
-                line = f"{STATE_EMOJI['synced']} *{env.name}*: already runs this release"
-            else:
-                line = f"{STATE_EMOJI[None]} *{env.name}*: not deployed"
-            lines.append(line + _draft_lines(entry))
-            continue
-        words = [f"{STATE_EMOJI.get(state, '')} *{env.name}*: {STATE_WORDS[state]}"]
-        if entry.get("requester") is not None or "commit" in entry:
-            who = "CI (automatic promotion)" if entry.get("automatic") else mention(entry.get("requester"))
-            words.append(f"deployed by {who}")
-        if entry.get("at"):
-            words.append(clock_time(entry["at"]))
-        links = [link(env.argocd_app_url(entry.get("application") or app), "Argo CD")]
-        if entry.get("workflow_url"):
-            links.append(link(entry["workflow_url"], "tests"))
-        words.append(" ".join(links))
-        line = " · ".join(words)
-        line += _draft_lines(entry)
-        promoted = entry.get("promoted")
-        if promoted and promoted["by"] is None:
-            line += f"\n      :arrow_right: {promoted['to']} already runs this release"
-        elif promoted:
-            by = "CI automatically" if not promoted["by"].get("slack_user") else mention(promoted["by"])
-            line += f"\n      :arrow_right: promoted to {promoted['to']} by {by} at {clock_time(promoted['at'])}"
-        lines.append(line)
-    step = next_step(settings, doc, runs)
+def _who(entry: EnvEntry) -> str:
+    if entry.automatic:
+        return messages.AUTOMATIC_PROMOTION_BY
+    return entry.requester.mention if entry.requester else "CI"
+
+
+def _env_line(settings: Settings, release: Release, env_name: str, runs: Runs) -> str:
+    environment = settings.environment(env_name)
+    entry = release.envs.get(env_name) or EnvEntry()
+    state = entry.state
+    if state is None:
+        if runs(env_name, release.app) == release.tag:
+            line = f"{State.SYNCED.emoji} *{env_name}*: {messages.ALREADY_RUNS_THIS_RELEASE}"
+        else:
+            line = f"{NOT_DEPLOYED_EMOJI} *{env_name}*: {messages.NOT_DEPLOYED}"
+        return line + _draft_lines(entry)
+    words = [f"{state.emoji} *{env_name}*: {state.words}"]
+    if entry.deployed_by_bot:
+        words.append(f"deployed by {_who(entry)}")
+    if entry.at:
+        words.append(messages.clock_time(entry.at))
+    links = [link(environment.argocd_app_url(entry.application or release.app), "Argo CD")]
+    if entry.workflow_url:
+        links.append(link(entry.workflow_url, "tests"))
+    words.append(" ".join(links))
+    line = " · ".join(words) + _draft_lines(entry)
+    promoted = entry.promoted
+    if promoted and promoted.by is None:
+        line += f"\n      :arrow_right: {messages.next_already_runs(promoted.to_env)}"
+    elif promoted:
+        by = promoted.by.mention if promoted.by.is_person else messages.PROMOTED_BY_CI
+        line += f"\n      :arrow_right: {messages.promoted_to(promoted.to_env, by, promoted.at)}"
+    return line
+
+
+def card_view(settings: Settings, signer: ButtonSigner, release: Release, runs: Runs = _unknown) -> CardView:
+    lines = [_env_line(settings, release, env.name, runs) for env in settings.environments]
+    step = next_step(settings, release, runs)
     buttons = []
     if step is not None:
         last = settings.environments[-1].name
-        buttons.append(Button(f"Promote to {step.to_env}", signer.encode(step), confirm=step.to_env == last))
-    return CardView(title=f"{app} {tag}", tag_link=tag_link(settings, app, tag), lines=lines, buttons=buttons)
+        buttons.append(Button(messages.promote_label(step.to_env), signer.encode(step), confirm=step.to_env == last))
+    return CardView(
+        app=release.app,
+        tag=release.tag,
+        tag_link=tag_link(settings, release.app, release.tag),
+        lines=lines,
+        buttons=buttons,
+    )
 
 
 def to_text(view: CardView) -> str:
-    app, tag = view.title.split(" ", 1)
-    return f"Deploy of *{app}* `{tag}`\n" + "\n".join(view.lines)
+    return messages.card_heading(view.app, view.tag) + "\n" + "\n".join(view.lines)
 
 
 def to_blocks(view: CardView) -> list[dict[str, Any]]:
-    app, tag = view.title.split(" ", 1)
-    shown_tag = f"<{view.tag_link}|`{tag}`>" if view.tag_link else f"`{tag}`"  # app and tag are safe names
+    shown_tag = f"<{view.tag_link}|`{view.tag}`>" if view.tag_link else f"`{view.tag}`"  # app and tag are safe names
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f":rocket: *{app}* {shown_tag}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":rocket: *{view.app}* {shown_tag}"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(view.lines)[:3000]}},
     ]
     for button in view.buttons:
@@ -156,7 +150,7 @@ def to_blocks(view: CardView) -> list[dict[str, Any]]:
         if button.confirm:
             element["confirm"] = {
                 "title": {"type": "plain_text", "text": "Deploy to production?"},
-                "text": {"type": "mrkdwn", "text": f"This deploys *{app}* `{tag}` to production."},
+                "text": {"type": "mrkdwn", "text": messages.confirm_production(view.app, view.tag)},
                 "confirm": {"type": "plain_text", "text": button.label[:30]},
                 "deny": {"type": "plain_text", "text": "Cancel"},
             }

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-USAGE = (
-    "*Usage*\n"
-    "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
-    "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
-    "before it runs, e.g. `/deploy promote whitehall to staging`\n"
-    "• `/deploy help`: this message"
-)
+from bot import messages
+
 MAX_TEXT = 500
 
 
@@ -42,7 +37,7 @@ Command = Deploy | Promote | Help | Unparsed
 
 def parse(text: str) -> Command:
     if len(text) > MAX_TEXT:
-        return Unparsed(f"That is too long for a deploy command ({len(text)} characters).")
+        return Unparsed(messages.too_long(len(text)))
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help", "?"):
         return Help()
@@ -51,8 +46,8 @@ def parse(text: str) -> Command:
         if len(rest) == 3 and rest[1].lower() == "to":
             rest = [rest[0], rest[2]]
         if len(rest) != 2:
-            return Unparsed("To promote, say which app and where to: `/deploy promote <app> [to] <environment>`.")
+            return Unparsed(messages.PROMOTE_NEEDS_APP_AND_ENV)
         return Promote(app=rest[0], env=rest[1])
     if len(words) != 3:
-        return Unparsed(f"I expected three words (`<app> <tag> <environment>`) but got {len(words)}.")
+        return Unparsed(messages.wrong_word_count(len(words)))
     return Deploy(app=words[0], tag=words[1], env=words[2])

@@ -16,14 +16,19 @@ import httpx
 
 from bot import cards
 from bot.buttons import ButtonSigner
-from bot.charts import ChartsRepo
-from bot.chat import Chat
+from bot.chat.outbox import Outbox
+from bot.chat.pacing import Pacer
+from bot.chat.queue import CardQueue
+from bot.chat.replies import Replies
+from bot.chat.service import Chat
 from bot.config import Settings
-from bot.deploys import Deployer
-from bot.events import ReleaseEvents
+from bot.deploys.deployer import Deployer
+from bot.deploys.journal import DeployJournal
+from bot.gitops.charts import ChartsRepo
 from bot.metrics import Metrics
-from bot.outbox import Outbox
-from bot.releases import ReleaseBook
+from bot.releases.book import ReleaseBook
+from bot.releases.model import Release
+from bot.releases.outcomes import ReleaseEvents
 from bot.scheduler import build_scheduler, exclusive, local
 from bot.store import Store, StoreUnavailable, connect
 from bot.teams import TeamChecker
@@ -42,11 +47,13 @@ class Services:
     charts: ChartsRepo
     book: ReleaseBook
     outbox: Outbox
+    replies: Replies
     deployer: Deployer
     events: ReleaseEvents
     signer: ButtonSigner
     metrics: Metrics
     http: httpx.Client
+    instance: str
     scheduled: list[tuple[str, Callable[[], None], int]]
     scheduler: object | None = None
 
@@ -55,7 +62,7 @@ class Services:
         self.charts.prepare()
         self.charts.start()
         try:
-            self.store.heartbeat(self.deployer.instance, HEARTBEAT_SECONDS)
+            self.store.heartbeat(self.instance, HEARTBEAT_SECONDS)
         except Exception as error:
             log.warning("state store unavailable at start-up: %s", error)
         if background:
@@ -74,6 +81,8 @@ class Services:
         self.charts.stop()
         self.outbox.drain(timeout=5)
         self.outbox.stop()
+        self.replies.wait(timeout=5)
+        self.replies.stop()
         self.http.close()
 
     def readiness(self) -> str | None:
@@ -82,6 +91,8 @@ class Services:
             self.store.ping()
         except StoreUnavailable:
             return "state store unavailable"
+        if not self.outbox.is_alive():
+            return "the Slack outbox has stopped"
         return self.charts.is_usable()
 
 
@@ -97,6 +108,7 @@ def build(
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
     metrics = Metrics()
     http = httpx.Client(timeout=GITHUB_TIMEOUT, follow_redirects=False)
+    journal = DeployJournal(store, instance)
     charts = ChartsRepo(
         url=settings.charts_repo_url.reveal(),
         branch=settings.charts_repo_branch,
@@ -108,6 +120,7 @@ def build(
         shared_lock=lambda: store.locked(
             "charts-writer", timeout=CHARTS_LOCK_SECONDS, wait=2 * CHARTS_LOCK_SECONDS, owner=instance
         ),
+        owned=journal.owned,
     )
     if teams is None:
         teams = TeamChecker(
@@ -119,22 +132,19 @@ def build(
         )
     signer = ButtonSigner((settings.slack_signing_secret.reveal() or "console-sandbox").encode())
 
-    book = ReleaseBook(store, clock)
+    queue = CardQueue()
+    metrics.outbox_pending.set_function(queue.__len__)
+    book = ReleaseBook(store, clock, on_change=queue.touch)  # a changed release is a card to bring up to date
+    pacer = Pacer(
+        post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
+    )
 
-    def render(doc: dict) -> tuple[str, list[dict]]:
-        view = cards.card_view(settings, signer, doc, runs=charts.current_tag)
+    def render(release: Release) -> tuple[str, list[dict]]:
+        view = cards.card_view(settings, signer, release, runs=charts.current_tag)
         return cards.to_text(view), cards.to_blocks(view)
 
-    outbox = Outbox(
-        chat=chat,
-        book=book,
-        render=render,
-        channel=settings.alerts_channel,
-        post_interval=post_interval,
-        on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc(),
-    )
-    book.on_change = outbox.touch  # a changed release is a card to bring up to date
-    metrics.outbox_pending.set_function(outbox.pending)
+    outbox = Outbox(chat=chat, book=book, queue=queue, pacer=pacer, render=render, channel=settings.alerts_channel)
+    replies = Replies(chat, pacer)
     deployer = Deployer(
         settings=settings,
         store=store,
@@ -142,16 +152,18 @@ def build(
         teams=teams,
         book=book,
         signer=signer,
+        journal=journal,
         metrics=metrics,
         clock=clock,
-        reply=outbox.respond,
-        instance=instance,
+        reply=replies.send,
     )
-    events = ReleaseEvents(settings=settings, store=store, book=book, deployer=deployer, clock=clock)
+    events = ReleaseEvents(
+        settings=settings, store=store, book=book, clock=clock, on_tests_passed=deployer.tests_passed
+    )
     stuck_every = min(60, settings.stuck_after_minutes * 15)
     scheduled = [
         ("heartbeat", local("heartbeat", lambda: store.heartbeat(instance, HEARTBEAT_SECONDS)), 3),
-        ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover_orphans, timeout=55), 5),
+        ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover, timeout=55), 5),
         # a quarter of STUCK_AFTER_MINUTES, at most a minute: a stuck deploy is told within 25% of the limit
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
@@ -163,10 +175,12 @@ def build(
         charts=charts,
         book=book,
         outbox=outbox,
+        replies=replies,
         deployer=deployer,
         events=events,
         signer=signer,
         metrics=metrics,
         http=http,
+        instance=instance,
         scheduled=scheduled,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import webhooks
-from bot.chat import Posted
+from bot.chat.service import Posted
 from bot.config import load_settings
 from bot.sandbox import SANDBOX_LOGIN, SANDBOX_USER, SandboxTeams, seed_charts_repo
 from bot.services import Services, build
@@ -125,9 +125,9 @@ class Console:
         services = self.services
         for _ in range(50):
             services.deployer.wait_idle(timeout=60)
-            services.outbox.wait_replies()
+            services.replies.wait()
             services.outbox.run_due()
-            if services.outbox.idle() and services.deployer.wait_idle(timeout=0):
+            if services.outbox.idle() and not services.replies.pending() and services.deployer.wait_idle(timeout=0):
                 return
 
     def say(self, text: str) -> None:

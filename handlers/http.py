@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
 
-from bot import webhooks
+from bot import messages, webhooks
 from bot.names import is_valid_app_name
 from bot.services import Services
 from bot.store import LockNotAcquired, StoreError, StoreUnavailable
@@ -37,7 +37,6 @@ STATUS_TEXT = {
     503: "Service Unavailable",
 }
 REPLAY_WINDOW_SECONDS = 600
-STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -111,7 +110,7 @@ class HttpApp:
                 REPLAY_WINDOW_SECONDS,
             )
         except StoreError:
-            return _json(200, {"response_type": "ephemeral", "text": STORE_DOWN})
+            return _json(200, {"response_type": "ephemeral", "text": messages.STORE_DOWN})
         if not first_time:
             log.warning("ignored a replayed Slack request (same signature seen within %ss)", REPLAY_WINDOW_SECONDS)
             return 200, {"Content-Type": "text/plain"}, b""

@@ -50,7 +50,7 @@ class _TokenIgnoredFilter(logging.Filter):
 
 
 def register(app: App, services: Services) -> None:
-    deployer, outbox = services.deployer, services.outbox
+    deployer, replies = services.deployer, services.replies
 
     @app.command("/deploy")
     def deploy_command(ack, command) -> None:
@@ -63,4 +63,4 @@ def register(app: App, services: Services) -> None:
         response_url = body.get("response_url")
         refusal = deployer.click(action.get("value"), (body.get("user") or {}).get("id") or "", response_url)
         if refusal:
-            outbox.respond(response_url, refusal)
+            replies.send(response_url, refusal)

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot.chat import ChatRejected, ChatUnavailable, Posted, RateLimited
+from bot.chat.service import ChatRejected, ChatUnavailable, Posted, RateLimited
 
 log = logging.getLogger(__name__)
 

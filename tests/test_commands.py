@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import commands, names
+from bot import commands, messages, names
 from bot.commands import Deploy, Help, Promote, Unparsed
 
 # -- commands.parse ---------------------------------------------------------------------------
@@ -73,9 +73,9 @@ def test_overlong_text_is_refused_without_splitting() -> None:
 
 
 def test_usage_mentions_every_form() -> None:
-    assert "/deploy <app> <tag> <environment>" in commands.USAGE
-    assert "/deploy promote <app> [to] <environment>" in commands.USAGE
-    assert "/deploy help" in commands.USAGE
+    assert "/deploy <app> <tag> <environment>" in messages.USAGE
+    assert "/deploy promote <app> [to] <environment>" in messages.USAGE
+    assert "/deploy help" in messages.USAGE
 
 
 @given(st.text(max_size=commands.MAX_TEXT + 50))

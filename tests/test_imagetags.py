@@ -7,8 +7,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import imagetags
-from bot.imagetags import ImageTags
+from bot.gitops import imagetags
+from bot.gitops.imagetags import ImageTags
 from bot.names import IMAGE_TAG
 from tests.support.charts import COMMENTED_TEXT, SHA_TAG
 

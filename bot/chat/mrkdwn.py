@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-MAX_REPLY = 3500  # Slack truncates long message text; keep whole sentences well inside it
-
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import git
 from git.remote import PushInfo
 
-from bot import imagetags
+from bot.gitops import imagetags
 from bot.names import is_valid_app_name, is_valid_image_tag
 from bot.store import LockNotAcquired, StoreError
 
@@ -60,9 +60,10 @@ class Change:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # committed | unchanged | refused | failed
+    # committed | unchanged | refused | failed; unknown: pushed, but whether it landed could not be told;
+    # taken_over: another replica owns this deploy now (this one was paused past its heartbeat)
+    status: str
     tag: str | None = None
-    previous_tag: str | None = None
     commit: str | None = None
     reason: str = ""
 
@@ -77,6 +78,10 @@ class ChartsError(Exception):
 
 class PushRejected(ChartsError):
     """The branch moved under us; redo the batch on the new head."""
+
+
+class PushFateUnknown(ChartsError):
+    """git failed without saying what became of the push: the remote may have taken it."""
 
 
 @dataclass
@@ -115,6 +120,7 @@ class ChartsRepo:
         author_name: str,
         author_email: str,
         shared_lock: Callable[[], AbstractContextManager],
+        owned: Callable[[list[str]], set[str]] = set,
     ) -> None:
         self.url, credential_env = split_credentials(url)
         header = credential_env.get("GIT_CONFIG_VALUE_0", "")
@@ -126,6 +132,7 @@ class ChartsRepo:
         self.image_tags_path = image_tags_path.strip("/")
         self.environments = list(environments)
         self._shared_lock = shared_lock
+        self._owned = owned  # which deploys this replica still owns (none taken over while it was paused)
         self._git_env = {
             **credential_env,
             "GIT_TERMINAL_PROMPT": "0",
@@ -363,7 +370,12 @@ class ChartsRepo:
             with self._shared_lock(), self._tree_lock:
                 for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
                     self._sync()
-                    outcomes = [self._apply(change) for change in changes]
+                    # checked before each attempt: a deploy taken over by another replica is theirs to push
+                    owned = self._owned([change.deploy_id for change in changes])
+                    outcomes = [
+                        self._apply(change) if change.deploy_id in owned else Outcome("taken_over", change.tag)
+                        for change in changes
+                    ]
                     if not any(o.committed for o in outcomes):
                         return outcomes
                     try:
@@ -372,6 +384,13 @@ class ChartsRepo:
                         log.info("push rejected (branch moved); redoing %d deploys, attempt %d", len(changes), attempt)
                         time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
                         continue
+                    except PushFateUnknown as unknown:
+                        landed = self._landed_after(unknown)
+                        if landed is None:
+                            self._discard_local_commits()
+                            return [_fate_unknown(outcome, unknown) for outcome in outcomes]
+                        if not landed:
+                            raise
                     self.head = self._git("rev-parse", "HEAD")
                     self._take_snapshot()  # our own commits, so readers see them without a fetch
                     return outcomes
@@ -385,6 +404,17 @@ class ChartsRepo:
             log.error("deploy batch of %d failed: %s", len(changes), reason)
             self._discard_local_commits()
             return [Outcome(status="failed", tag=c.tag, reason=reason) for c in changes]
+
+    def _landed_after(self, unknown: PushFateUnknown) -> bool | None:
+        """After a push whose fate is unknown: True if the remote has our head, False if it still has
+        the head we built on, None when that cannot be told now."""
+        log.warning("push ended without a result (%s); asking the remote what it has", unknown)
+        remote = self._remote_head()
+        if remote is None:
+            return None
+        if remote == self._git("rev-parse", "HEAD"):
+            return True
+        return False if remote == self._base else None
 
     def _apply(self, change: Change) -> Outcome:
         try:
@@ -403,7 +433,6 @@ class ChartsRepo:
                 return Outcome(
                     "refused",
                     change.expected_source_tag,
-                    previous_tag=source_tag,
                     reason=f"superseded: {change.source_env} now runs {source_tag}",
                 )
             tag = source_tag
@@ -414,7 +443,7 @@ class ChartsRepo:
             return Outcome("refused", tag, reason=f"the image-tag file of {change.app} in {change.env} is not UTF-8")
         current = imagetags.parse(text).image_tag
         if current == tag:
-            return Outcome("unchanged", tag, previous_tag=current)
+            return Outcome("unchanged", tag)
         edited = imagetags.with_values(text, image_tag=tag, promote_deployment=change.promote_deployment)
         path.write_bytes(edited.encode("utf-8"))
         relative = str(path.relative_to(self.workdir))
@@ -424,17 +453,17 @@ class ChartsRepo:
             f"Requested-by: {change.requested_by}\nDeploy-Id: {change.deploy_id}\n"
         )
         self._git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
-        return Outcome("committed", tag, previous_tag=current, commit=self._git("rev-parse", "HEAD"))
+        return Outcome("committed", tag, commit=self._git("rev-parse", "HEAD"))
 
     def _push(self) -> None:
         assert self._repo is not None
         try:
             infos = self._repo.remote("origin").push(refspec=f"HEAD:refs/heads/{self.branch}")
         except git.GitCommandError as error:
-            raise ChartsError(f"push failed: {self._describe(error)}") from None
+            raise PushFateUnknown(f"push failed: {self._describe(error)}") from None
         error = getattr(infos, "error", None)
         if not infos:
-            raise ChartsError(f"push failed: {self._describe(error) if error else 'git reported nothing'}")
+            raise PushFateUnknown(f"push failed: {self._describe(error) if error else 'git reported nothing'}")
         for info in infos:
             if info.flags & PushInfo.REJECTED:
                 raise PushRejected(info.summary.strip())
@@ -475,6 +504,12 @@ class ChartsRepo:
         for secret in self._secrets:
             text = text.replace(secret, "**********")
         return text
+
+
+def _fate_unknown(outcome: Outcome, unknown: PushFateUnknown) -> Outcome:
+    if not outcome.committed:
+        return outcome
+    return Outcome("unknown", outcome.tag, reason=str(unknown))
 
 
 def _url_secrets(url: str) -> list[str]:

@@ -1,0 +1,231 @@
+"""The worker that makes every card on Slack match its release in the store.
+
+The store says what each release's card should show; a changed release is queued
+(`CardQueue`); one worker thread visits each queued release and does the Slack writes it
+needs: post the root message once, edit it to the newest version, post its pending thread
+replies. What is not yet on Slack stays marked in the store, so another replica or the next
+start picks it up. Server and connection errors are retried with backoff; a card Slack
+refuses, or whose release has expired, is given up until its release changes again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.chat.pacing import Pacer
+from bot.chat.post_once import PostOnce
+from bot.chat.queue import CardQueue
+from bot.chat.service import Chat, ChatRejected, ChatUnavailable, RateLimited
+from bot.releases.book import ReleaseBook
+from bot.releases.model import CardRef, Release
+from bot.store import LockNotAcquired, StoreError
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[Release], tuple[str, list[dict[str, Any]]]]
+MAX_BACKOFF = 30.0
+RENDER_LOCK_SECONDS = 60
+
+
+class Outbox:
+    def __init__(
+        self,
+        *,
+        chat: Chat,
+        book: ReleaseBook,
+        queue: CardQueue,
+        pacer: Pacer,
+        render: Render,
+        channel: str,
+    ) -> None:
+        self.chat = chat
+        self.book = book
+        self.queue = queue
+        self.pacer = pacer
+        self.posts = PostOnce(chat, pacer)
+        self.render = render
+        self.channel = channel
+        self._failures: dict[tuple[str, str], int] = {}
+        self._busy = False
+        self._worker: threading.Thread | None = None
+        self._running = False
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._running = True
+            self._worker = threading.Thread(target=self._work_forever, name="slack-outbox", daemon=True)
+            self._worker.start()
+
+    def stop(self) -> None:
+        with self.queue.changed:
+            self._running = False
+            self.queue.changed.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    def is_alive(self) -> bool:
+        """False once started and its worker has stopped: no card would ever be updated again."""
+        return self._worker is None or self._worker.is_alive()
+
+    def recover(self) -> int:
+        """Queue every release the store still marks as not yet shown on Slack (start-up, other replicas)."""
+        pending = self.book.not_on_slack()
+        for app, tag in pending:
+            self.queue.touch(app, tag)
+        return len(pending)
+
+    def idle(self) -> bool:
+        with self.queue.changed:
+            return not self.queue.waiting() and not self._busy
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued or being sent (tests, the console, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self.queue.changed:
+            while self.queue.waiting() or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.queue.changed.wait(min(remaining, 0.05))
+        return True
+
+    def run_due(self) -> None:
+        """Send everything that is due now, in this thread (the console's synchronous mode)."""
+        while True:
+            with self.queue.changed:
+                key, _ = self.queue.take_due()
+            if key is None:
+                return
+            self._visit(key)
+
+    def _work_forever(self) -> None:
+        while True:
+            with self.queue.changed:
+                while self._running:
+                    key, wait = self.queue.take_due()
+                    if key is not None:
+                        self._busy = True
+                        break
+                    self.queue.changed.wait(min(wait, 1.0) if wait is not None else 1.0)
+                if not self._running:
+                    return
+            try:
+                self._visit(key)
+            finally:
+                with self.queue.changed:
+                    self._busy = False
+                    self.queue.changed.notify_all()
+
+    def _visit(self, key: tuple[str, str]) -> None:
+        app, tag = key
+        try:
+            retry_in = self._reconcile(app, tag)
+            self._failures.pop(key, None)
+        except RateLimited as limited:
+            retry_in = limited.retry_after
+        except (ChatUnavailable, StoreError) as error:
+            retry_in = self._backoff(key)
+            log.warning("slack card %s %s not updated yet (%s); retrying in %.1fs", app, tag, error, retry_in)
+        except ChatRejected as error:
+            log.error("slack refused the card for %s %s: %s; giving up until it changes again", app, tag, error)
+            retry_in = self._give_up(key)
+        except Exception:  # the worker must outlive any one card, or no card is ever updated again
+            log.exception("could not bring the card of %s %s up to date; giving up until it changes again", app, tag)
+            retry_in = self._give_up(key)
+        if retry_in is None:
+            self.queue.settled(app, tag)
+        else:
+            self.queue.touch(app, tag, delay=retry_in)
+
+    def _backoff(self, key: tuple[str, str]) -> float:
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        return min(MAX_BACKOFF, 0.25 * 2**failures)
+
+    def _give_up(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+        try:
+            self.book.give_up_on_slack(*key)
+        except StoreError:
+            log.warning("could not take %s %s off the list of cards to retry", *key)
+
+    # -- making Slack match the store -----------------------------------------------------------
+
+    def _reconcile(self, app: str, tag: str) -> float | None:
+        """Do the next Slack writes this release needs; return seconds until it may go on, or None when done."""
+        try:
+            with self.book.store.locked(f"render:{app}:{tag}", timeout=RENDER_LOCK_SECONDS, wait=0):
+                return self._reconcile_locked(app, tag)
+        except LockNotAcquired:
+            return 0.5  # another replica is showing this card right now; look again shortly
+
+    def _reconcile_locked(self, app: str, tag: str) -> float | None:
+        release = self.book.get(app, tag)
+        if release is None:
+            self.book.give_up_on_slack(app, tag)  # expired: nothing left to show
+            return None
+        if release.card is None:
+            wait = self.pacer.post_wait(self.channel)
+            if wait > 0:
+                return wait
+            release = self._post_card(release)
+        elif release.rendered < release.version:
+            wait = self.pacer.paused_for("chat.update")
+            if wait > 0:
+                return wait
+            release = self._edit_card(release)
+        if release is None:
+            return None
+        for reply in release.unposted_replies:
+            card = release.card
+            wait = self.pacer.post_wait(card.channel)
+            if wait > 0:
+                return wait
+            key = (app, tag, reply.id)
+            self.posts.post(key, card.channel, card.ts, reply.id, reply.text, None, broadcast=reply.broadcast)
+            release = self.book.save_slack_view(app, tag, lambda r, rid=reply.id: r.mark_posted(rid))
+            self.posts.saved(key)
+            if release is None:
+                return None
+        return 0.0 if release.rendered < release.version else None
+
+    def _post_card(self, release: Release) -> Release | None:
+        app, tag = release.app, release.tag
+        text, blocks = self.render(release)
+        key = (app, tag)
+        posted = self.posts.post(key, self.channel, None, f"{app} {tag}", text, blocks, broadcast=False)
+        version, shown = release.version, _digest(text, blocks)
+
+        def keep_card(r: Release) -> None:
+            r.card = CardRef(posted.channel, posted.ts)
+            r.rendered = max(r.rendered, version)
+            r.shown = shown
+
+        saved = self.book.save_slack_view(app, tag, keep_card)
+        self.posts.saved(key)
+        return saved
+
+    def _edit_card(self, release: Release) -> Release | None:
+        text, blocks = self.render(release)
+        card, version, shown = release.card, release.version, _digest(text, blocks)
+        if shown != release.shown:  # an edit that would change nothing is not sent
+            self.pacer.call("chat.update", lambda: self.chat.update(card.channel, card.ts, text, blocks))
+
+        def keep_version(r: Release) -> None:
+            r.rendered = max(r.rendered, version)
+            r.shown = shown
+
+        return self.book.save_slack_view(release.app, release.tag, keep_version)
+
+
+def _digest(text: str, blocks: list[dict[str, Any]]) -> str:
+    """What a card shows, in a few bytes, to tell whether an edit would change anything."""
+    return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()[:16]

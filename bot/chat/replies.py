@@ -1,0 +1,68 @@
+"""Private replies to the person who asked, through Slack's `response_url`, in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.chat.pacing import Pacer
+from bot.chat.service import Chat, ChatRejected, ChatUnavailable, RateLimited
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+ATTEMPTS = 5
+
+
+class Replies:
+    def __init__(self, chat: Chat, pacer: Pacer, workers: int = 4) -> None:
+        self.chat = chat
+        self.pacer = pacer
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-respond")
+
+    def send(self, response_url: str | None, text: str) -> None:
+        """Tell the requester, retrying what is worth retrying; without a response_url nobody is waiting."""
+        if not response_url:
+            return
+        with self._idle:
+            self._pending += 1
+        self._workers.submit(self._send, response_url, text)
+
+    def pending(self) -> int:
+        with self._idle:
+            return self._pending
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._pending, timeout=timeout)
+
+    def stop(self) -> None:
+        self._workers.shutdown(wait=True)
+
+    def _send(self, response_url: str, text: str) -> None:
+        try:
+            self._deliver(response_url, text)
+        except Exception:  # a worker must survive anything the chat service throws at it
+            log.exception("reply to the requester failed")
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, response_url: str, text: str) -> None:
+        for attempt in range(ATTEMPTS):
+            try:
+                self.pacer.call("response_url", lambda: self.chat.respond(response_url, text))
+                return
+            except RateLimited as limited:
+                time.sleep(min(limited.retry_after, MAX_BACKOFF))
+            except ChatUnavailable:
+                time.sleep(0.25 * 2**attempt)
+            except ChatRejected as error:
+                log.error("slack refused a reply to the requester: %s", error)
+                return
+        log.error("could not reply to the requester after %d attempts", ATTEMPTS)

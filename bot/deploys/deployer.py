@@ -1,0 +1,379 @@
+"""The path every deploy request takes, from the team check to the requester's answer.
+
+Requests arrive from the slash command, the promote button, CI and automatic promotion. The
+quick checks (`checks`, `identity`) answer at once; the rest runs on this module's workers:
+the team check with GitHub, the promotion claim, the journal entry, the charts writer, and
+the answer to the requester and the card. Nothing slow ever runs on the thread that
+acknowledges Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from bot import commands, messages
+from bot.buttons import ButtonSigner
+from bot.config import Settings
+from bot.deploys.checks import check_has_previous, check_tag, check_target
+from bot.deploys.identity import Refusal, identify
+from bot.deploys.journal import DeployJournal, Entry
+from bot.deploys.promotions import Claim, Earlier, Promotions
+from bot.deploys.request import DeployRequest
+from bot.gitops.charts import Change, ChartsRepo, Outcome
+from bot.metrics import Metrics
+from bot.names import is_valid_image_tag
+from bot.releases.book import ReleaseBook
+from bot.releases.model import CI, State
+from bot.releases.transitions import DeployFailed, DeployRequested, Promoted, Refresh
+from bot.store import Store, StoreError
+from bot.teams import Membership
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[str | None, str], None]  # (response_url, text): an ephemeral reply to the requester
+MAX_AUTOMATIC_IN_FLIGHT = 200  # automatic promotions waiting at once; beyond this they are dropped, and logged
+TOO_OLD_SECONDS = 10 * 60
+
+
+class Deployer:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        charts: ChartsRepo,
+        teams: object,
+        book: ReleaseBook,
+        signer: ButtonSigner,
+        journal: DeployJournal,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        reply: Reply,
+        workers: int = 8,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.charts = charts
+        self.teams = teams
+        self.book = book
+        self.signer = signer
+        self.journal = journal
+        self.promotions = Promotions(store)
+        self.metrics = metrics
+        self.clock = clock
+        self.reply = reply
+        self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
+        self._in_flight = 0
+        self._automatic_in_flight = 0
+        self._idle = threading.Condition()
+
+    def stop(self) -> None:
+        self.wait_idle(timeout=30)
+        self.jobs.shutdown(wait=True)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every accepted request has been answered (the console, tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def _track(self, delta: int) -> None:
+        with self._idle:
+            self._in_flight += delta
+            self._idle.notify_all()
+
+    def _spawn(self, request: DeployRequest, step: Callable[[DeployRequest], None]) -> None:
+        self._track(+1)
+        self.jobs.submit(self._guarded, request, step)
+
+    # -- on the ack path: answers at once, no I/O -------------------------------------------------
+
+    def command(self, text: str, user_id: str, response_url: str | None) -> str:
+        """Answer `/deploy <text>` at once; slow work continues in the background."""
+        command = commands.parse(text)
+        self.metrics.commands.labels(type(command).__name__.lower()).inc()
+        if isinstance(command, commands.Help):
+            return messages.USAGE
+        if isinstance(command, commands.Unparsed):
+            return messages.unparsed(command.reason)
+        if isinstance(command, commands.Deploy):
+            refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
+            source = None
+        else:
+            refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
+            source = None if refusal else self.settings.previous_environment(command.env).name
+        requester = refusal or identify(self.settings, user_id)
+        if isinstance(requester, Refusal):
+            return requester.text
+        tag = command.tag if isinstance(command, commands.Deploy) else None
+        request = DeployRequest(
+            app=command.app, env=command.env, tag=tag, requester=requester, response_url=response_url, source_env=source
+        )
+        self._spawn(request, self._run)
+        if tag is None:
+            return messages.promoting(command.app, command.env, source)
+        return messages.deploying(command.app, tag, command.env)
+
+    def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
+        """A click on a promote button; an immediate refusal, or None when it goes on in the background."""
+        step = self.signer.decode(value)
+        if step is None or self.settings.environment(step.from_env) is None:
+            return messages.BUTTON_NOT_MINE
+        following = self.settings.next_environment(step.from_env)
+        if following is None or following.name != step.to_env:
+            return messages.BUTTON_STALE_ENVIRONMENTS
+        requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id)
+        if isinstance(requester, Refusal):
+            return requester.text
+        request = DeployRequest(
+            app=step.app,
+            env=step.to_env,
+            tag=step.tag,
+            requester=requester,
+            response_url=response_url,
+            source_env=step.from_env,
+            require_tests=True,
+        )
+        self._spawn(request, self._run)
+        return None
+
+    def _check_target(self, app: str, env: str) -> Refusal | None:
+        return check_target(self.settings, self.charts.apps, self.charts.is_usable(), app, env)
+
+    # -- CI and automatic promotion ------------------------------------------------------------------
+
+    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool) -> None:
+        self._spawn(
+            DeployRequest(app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment), self._run
+        )
+
+    def tests_passed(self, app: str, tag: str, env: str) -> None:
+        """Promote automatically when the environment's image-tag file asks for it, as GOV.UK's post-sync does."""
+        following = self.settings.next_environment(env)
+        if following is None:
+            return
+        with self._idle:
+            if self._automatic_in_flight >= MAX_AUTOMATIC_IN_FLIGHT:
+                log.error("too many automatic promotions waiting; not promoting %s %s from %s", app, tag, env)
+                return
+            self._automatic_in_flight += 1
+        request = DeployRequest(
+            app=app,
+            env=following.name,
+            tag=tag,
+            requester=CI,
+            promote_deployment=True,
+            source_env=env,
+            automatic=True,
+            require_tests=True,
+        )
+        self._spawn(request, self._auto_promote)
+
+    def _auto_promote(self, request: DeployRequest) -> None:
+        try:
+            self._decide_auto_promotion(request)
+        finally:
+            with self._idle:
+                self._automatic_in_flight -= 1
+
+    def _decide_auto_promotion(self, request: DeployRequest) -> None:
+        app, tag, env, to_env = request.app, request.tag, request.source_env, request.env
+        # Decide from the writer's snapshot, fetched only if the branch moved: in a burst of passing
+        # tests one fetch serves them all, instead of one each holding up the deploys behind it.
+        self.charts.catch_up()
+        known = self.charts.current(env, app)
+        if self.charts.current_tag(to_env, app) == tag or (known is not None and known.image_tag != tag):
+            self.book.apply(app, tag, Refresh())  # the charts repo says the card's button must go
+            return
+        if known is None or not known.promotes_automatically:
+            return
+        flags = self.charts.read(env, app, fresh=True)  # about to promote: confirm on the fresh head
+        if flags is None or not flags.promotes_automatically or flags.image_tag != tag:
+            return
+        self._run(request)
+
+    # -- in the background ------------------------------------------------------------------------------
+
+    def _guarded(self, request: DeployRequest, step: Callable[[DeployRequest], None]) -> None:
+        """Run one step of a request; whatever happens, the request is answered and counted down."""
+        try:
+            step(request)
+        except StoreError:
+            log.warning("state store unavailable during a deploy step")
+            self._tell(request, messages.STORE_DOWN_DURING_DEPLOY)
+        except Exception:  # a request must never die silently; the requester hears something
+            log.exception("deploy request failed")
+            self._tell(request, messages.SOMETHING_WENT_WRONG)
+        finally:
+            self._track(-1)
+
+    def _run(self, request: DeployRequest) -> None:
+        env = self.settings.environment(request.env)
+        if request.requester.is_person:
+            membership = self.teams.check(request.requester.login, env.team)
+            if not membership.member:
+                self.metrics.deploys.labels("refused").inc()
+                self._tell(request, self._team_refusal(request, env.team, membership))
+                return
+        if request.is_promotion and request.tag is None:
+            source = self.charts.read(request.source_env, request.app, fresh=True)
+            if source is None or not source.image_tag or not is_valid_image_tag(source.image_tag):
+                self._tell(request, messages.nothing_to_promote(request.app, request.source_env))
+                return
+            request = replace(request, tag=source.image_tag)
+        if request.is_promotion:
+            self._promote(request)
+        else:
+            self._commit(request, claim=None)
+
+    def _promote(self, request: DeployRequest) -> None:
+        app, tag, env, source_env = request.app, request.tag, request.env, request.source_env
+        try:
+            release = self.book.get(app, tag)
+            entry = release.envs.get(source_env) if release else None
+            if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
+                self._tell(request, messages.tests_not_passed(app, tag, source_env))
+                return
+            taken = self.promotions.claim(app, tag, env, request.requester, self.clock())
+            if isinstance(taken, Earlier) and taken.done and self._moved_off(request):
+                # the earlier promotion no longer stands (the environment was moved off the tag since)
+                taken = self.promotions.take_over(app, tag, env, taken, request.requester, self.clock())
+        except StoreError:
+            self._tell(request, messages.PROMOTION_STORE_DOWN)
+            return
+        if isinstance(taken, Earlier):
+            by = taken.by.mention if taken.by.is_person else messages.PROMOTED_BY_CI
+            self._tell(request, messages.already_promoted(app, tag, env, by, taken.done, taken.at))
+            return
+        if taken is None:
+            self._tell(request, messages.PROMOTION_IN_PROGRESS)
+            return
+        self._commit(request, claim=taken)
+
+    def _moved_off(self, request: DeployRequest) -> bool:
+        current = self.charts.read(request.env, request.app, fresh=True)
+        return current is not None and current.image_tag != request.tag
+
+    def _commit(self, request: DeployRequest, claim: Claim | None) -> None:
+        try:
+            self.journal.record(request, (claim.key, claim.record) if claim else None, self.clock())
+        except StoreError:
+            if claim is not None:  # nothing will be committed: nobody may be kept from promoting it
+                self._release_claim(claim)
+            raise
+        self._submit(request, claim)
+
+    def _submit(self, request: DeployRequest, claim: Claim | None) -> None:
+        change = Change(
+            env=request.env,
+            app=request.app,
+            tag=request.tag,
+            promote_deployment=request.promote_deployment,
+            requested_by=request.requester.trailer,
+            deploy_id=request.deploy_id,
+            source_env=request.source_env,
+            expected_source_tag=request.tag if request.is_promotion else None,
+        )
+        self._track(+1)
+        future = self.charts.submit(change)
+        future.add_done_callback(lambda done: self._guarded(request, lambda r: self._finish(r, claim, done.result())))
+
+    def _finish(self, request: DeployRequest, claim: Claim | None, outcome: Outcome) -> None:
+        if outcome.status == "taken_over":
+            return  # another replica took this deploy over while we were paused; it answers
+        if outcome.status == "unknown":
+            self.journal.set_aside(request.deploy_id)  # the recovery job finds out and answers
+            self._tell(request, messages.push_unknown(request.app, request.tag, request.env, outcome.reason))
+            return
+        if not self.journal.finish(request.deploy_id):
+            log.warning("deploy %s was taken over by another replica; it tells the requester", request.deploy_id)
+            return
+        self._report(request, claim, outcome)
+
+    def _report(self, request: DeployRequest, claim: Claim | None, outcome: Outcome) -> None:
+        self.metrics.deploys.labels(outcome.status).inc()
+        app, env = request.app, request.env
+        tag = outcome.tag or request.tag
+        if outcome.committed:
+            self._tell(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
+            try:
+                if claim is not None:
+                    self.promotions.done(claim)
+                self.book.apply(app, tag, DeployRequested(env, request.requester, outcome.commit, request.automatic))
+                if request.is_promotion:
+                    self.book.apply(app, tag, Promoted(request.source_env, env, request.requester, self.clock()))
+            except StoreError as error:
+                log.error("deploy of %s %s to %s landed but its card could not be updated: %s", app, tag, env, error)
+            return
+        if claim is not None:
+            self._release_claim(claim)
+        if request.is_promotion and tag is not None:
+            self._settle_card_after_promotion(request, tag, outcome)
+        if outcome.status == "unchanged":
+            self._tell(request, messages.already_runs(app, tag, env))
+        elif outcome.status == "refused":
+            self._tell(request, messages.deploy_refused(app, tag, env, outcome.reason))
+        else:
+            self._tell(request, messages.deploy_failed(app, tag, env, outcome.reason))
+            if tag is not None:
+                self.book.apply(app, tag, DeployFailed(env, request.requester, outcome.reason))
+
+    def _settle_card_after_promotion(self, request: DeployRequest, tag: str, outcome: Outcome) -> None:
+        """A promotion that found nothing to do: the card must stop offering it."""
+        if outcome.status == "unchanged":
+            self.book.apply(request.app, tag, Promoted(request.source_env, request.env, None, self.clock()))
+        elif outcome.status == "refused":
+            self.book.apply(request.app, tag, Refresh())
+
+    def _release_claim(self, claim: Claim) -> None:
+        try:
+            self.promotions.release(claim)
+        except StoreError:
+            log.warning("could not release promotion claim %s; it expires by itself", claim.key)
+
+    def _tell(self, request: DeployRequest, text: str) -> None:
+        if request.response_url:
+            self.reply(request.response_url, text)
+
+    def _team_refusal(self, request: DeployRequest, team: str, membership: Membership) -> str:
+        login, org = request.requester.login, self.settings.github_org
+        if membership.github_unreachable:
+            return messages.team_unreachable(login, request.env, org, team, membership.reason)
+        return messages.team_refusal(request.env, org, team, membership.reason)
+
+    # -- after a crash: finish what a replica accepted and did not answer --------------------------------
+
+    def recover(self) -> int:
+        """Take over the deploys of replicas that are gone (or whose push had an unknown fate) and finish them."""
+        for owner in self.journal.dead_owners(self.store.is_alive):
+            if self.store.break_lock("charts-writer", owner):
+                log.warning("freed the charts lock held by replica %s, which is gone", owner)
+        entries = self.journal.take_over(self.store.is_alive)
+        if not entries:
+            return 0
+        landed = self.charts.landed({entry.request.deploy_id for entry in entries})
+        for entry in entries:
+            self._track(+1)
+            self._guarded(entry.request, lambda request, e=entry: self._resume(e, landed))
+        return len(entries)
+
+    def _resume(self, entry: Entry, landed: dict[str, str]) -> None:
+        request = entry.request
+        claim = Claim(*entry.claim) if entry.claim else None
+        if request.deploy_id in landed:
+            log.warning("deploy %s of %s %s to %s had landed", request.deploy_id, request.app, request.tag, request.env)
+            if self.journal.finish(request.deploy_id):
+                self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
+            return
+        if self.clock() - entry.recorded_at > TOO_OLD_SECONDS:
+            if self.journal.finish(request.deploy_id):
+                if claim is not None:
+                    self._release_claim(claim)
+                why = "the bot restarted and the request was over 10 minutes old by then"
+                self._tell(request, messages.not_done_after_restart(request.app, request.tag, request.env, why))
+            return
+        log.warning("finishing deploy %s of %s %s to %s", request.deploy_id, request.app, request.tag, request.env)
+        self._submit(request, claim)

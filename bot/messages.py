@@ -1,0 +1,273 @@
+"""Every sentence the bot says to a person, in one place.
+
+Slack, the console and the tests all read these words from here. Each function takes plain
+values and returns Slack mrkdwn; text that came from outside (Argo CD, test runs, git) is
+escaped and clipped by the caller's values passing through `escape`/`clip` here, never raw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from bot.chat.mrkdwn import clip, escape, link
+from bot.names import shown
+
+USAGE = (
+    "*Usage*\n"
+    "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
+    "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
+    "before it runs, e.g. `/deploy promote whitehall to staging`\n"
+    "• `/deploy help`: this message"
+)
+
+
+def clock_time(at: float | None) -> str:
+    return time.strftime("%H:%M UTC", time.gmtime(at)) if at else ""
+
+
+def commit_words(commit: str | None) -> str:
+    return f" (commit `{commit[:7]}`)" if commit else ""
+
+
+def person_prefix(mention: str | None) -> str:
+    """A mention of the person who deployed, followed by a space, or nothing when CI did."""
+    return f"{mention} " if mention else ""
+
+
+# -- parsing the command ----------------------------------------------------------------------
+
+
+def too_long(length: int) -> str:
+    return f"That is too long for a deploy command ({length} characters)."
+
+
+PROMOTE_NEEDS_APP_AND_ENV = "To promote, say which app and where to: `/deploy promote <app> [to] <environment>`."
+
+
+def wrong_word_count(count: int) -> str:
+    return f"I expected three words (`<app> <tag> <environment>`) but got {count}."
+
+
+def unparsed(reason: str) -> str:
+    return f"{reason}\n\n{USAGE}"
+
+
+# -- refusals on the ack path -------------------------------------------------------------------
+
+
+def unknown_environment(env: str, known: Iterable[str]) -> str:
+    return f"I don't know the environment `{shown(env)}`. Environments: {', '.join(known)}."
+
+
+def not_an_app_name(app: str) -> str:
+    return (
+        f"`{shown(app)}` is not an app name: app names are lower-case letters, digits and dashes, "
+        "like `whitehall` or `publishing-api`."
+    )
+
+
+def not_an_image_tag(tag: str) -> str:
+    return (
+        f"`{shown(tag)}` is not an image tag: tags are letters, digits, `_`, `.` and `-` (up to 128), "
+        "and start with a letter, digit or `_`, like `v3232` or a commit SHA."
+    )
+
+
+def charts_not_ready(reason: str) -> str:
+    return f"I can't deploy right now: {reason}. Try again in a minute."
+
+
+def no_such_app(app: str, env: str, suggestions: list[str], image_tags_path: str) -> str:
+    hint = f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
+    return (
+        f"There is no app called `{app}` in {env}.{hint} "
+        f"Apps are the files in `{image_tags_path}/{env}/` of the charts repository."
+    )
+
+
+def nothing_before(env: str) -> str:
+    return (
+        f"{env} is the first environment, so there is nothing to promote from. "
+        f"Deploy a tag there with `/deploy <app> <tag> {env}`."
+    )
+
+
+def not_linked(user_id: str, admins_hint: str) -> str:
+    return (
+        f"Your Slack account (`{shown(user_id, 20)}`) is not linked to a GitHub login, so I can't check "
+        f"your GitHub team membership. {admins_hint}"
+    )
+
+
+BUTTON_NOT_MINE = "That button is not one of mine, or it has been tampered with. Nothing was done."
+BUTTON_STALE_ENVIRONMENTS = "That button no longer matches the configured environments. Nothing was done."
+STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+
+
+# -- acknowledgements -----------------------------------------------------------------------------
+
+
+def deploying(app: str, tag: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Deploying *{app}* `{tag}` to *{env}*…"
+
+
+def promoting(app: str, env: str, source: str) -> str:
+    return f":hourglass_flowing_sand: Promoting *{app}* to *{env}* (the tag {source} runs)…"
+
+
+# -- how a deploy ended, told to the requester ---------------------------------------------------------
+
+
+def team_refusal(env: str, org: str, team: str, reason: str) -> str:
+    return (
+        f"You can't deploy to {env}: {reason}. Deploying to {env} needs active membership "
+        f"of the GitHub team {org}/{team}. Nothing was done."
+    )
+
+
+def team_unreachable(login: str, env: str, org: str, team: str, reason: str) -> str:
+    return (
+        f"I couldn't check whether @{login} is in the GitHub team {org}/{team}: {reason}. "
+        f"Deploying to {env} needs that team, so nothing was done (the bot fails closed). "
+        "Try again in a minute."
+    )
+
+
+def nothing_to_promote(app: str, source_env: str) -> str:
+    return f"{app} has no image tag in {source_env}, so there is nothing to promote."
+
+
+def tests_not_passed(app: str, tag: str, source_env: str) -> str:
+    return f"{app} {tag} has not passed its tests in {source_env}, so it can't be promoted."
+
+
+PROMOTION_STORE_DOWN = "The state store is unavailable, so I can't promote safely right now. Nothing was done."
+PROMOTION_IN_PROGRESS = "Someone else is promoting this release at this moment. Nothing more was done."
+
+
+def already_promoted(app: str, tag: str, env: str, by: str, done: bool, at: float) -> str:
+    verb = "promoted" if done else "started promoting"
+    return f"{app} {tag} was already {verb} to {env} by {by} at {clock_time(at)}. Nothing more was done."
+
+
+def committed(app: str, tag: str, env: str, commit: str, alerts_channel: str) -> str:
+    return (
+        f":white_check_mark: Committed *{app}* `{tag}` to *{env}* (commit `{commit[:7]}`). "
+        f"Argo CD will sync it; the card in #{alerts_channel} shows how it goes."
+    )
+
+
+def already_runs(app: str, tag: str | None, env: str) -> str:
+    return f"{env} already runs *{app}* `{tag}`. Nothing was committed."
+
+
+def deploy_refused(app: str, tag: str | None, env: str, reason: str) -> str:
+    return f"I didn't deploy *{app}* `{tag}` to *{env}*: {escape(reason)}. Nothing was committed."
+
+
+def deploy_failed(app: str, tag: str | None, env: str, reason: str) -> str:
+    return (
+        f":x: The deploy of *{app}* `{tag}` to *{env}* failed: {escape(reason)}. "
+        "Nothing was committed; try again in a minute."
+    )
+
+
+def push_unknown(app: str, tag: str | None, env: str, reason: str) -> str:
+    return (
+        f":grey_question: I can't tell yet whether the deploy of *{app}* `{tag}` to *{env}* reached the charts "
+        f"repository ({escape(reason)}). I'll check and tell you how it ended; don't deploy it again meanwhile."
+    )
+
+
+def not_done_after_restart(app: str, tag: str | None, env: str, why: str) -> str:
+    return f":x: The deploy of *{app}* `{tag}` to *{env}* was not done: {why}. Nothing was committed."
+
+
+STORE_DOWN_DURING_DEPLOY = "The bot's state store is unavailable, so nothing was done. Try again in a minute."
+SOMETHING_WENT_WRONG = ":x: Something went wrong inside the bot; nothing was committed. Please try again."
+
+
+# -- the card's thread -------------------------------------------------------------------------------
+
+
+def requested_in_thread(mention: str, tag: str, env: str, commit: str | None) -> str:
+    return f"{mention} requested {tag} in {env}{commit_words(commit)}."
+
+
+def deploy_failed_in_thread(mention: str, tag: str, env: str, reason: str) -> str:
+    return f":x: {mention} the deploy of {tag} to {env} failed: {escape(reason)}. Nothing was committed."
+
+
+def sync_failed(person: str | None, app: str, tag: str, env: str, message: str, argocd_url: str, application: str):
+    return (
+        f":red_circle: {person_prefix(person)}the sync of *{app}* `{tag}` failed in "
+        f"*{env}*{_said(message)}. {link(argocd_url, f'Open {application} in Argo CD')}"
+    )
+
+
+def degraded(person: str | None, app: str, tag: str, env: str, message: str, argocd_url: str, application: str):
+    return (
+        f":warning: {person_prefix(person)}*{app}* `{tag}` is Degraded in *{env}*{_said(message)}. "
+        f"{link(argocd_url, f'Open {application} in Argo CD')}"
+    )
+
+
+def tests_failed(
+    person: str | None,
+    suite: str,
+    status: str,
+    app: str,
+    tag: str,
+    env: str,
+    failures: list[str],
+    workflow_url: str | None,
+    argocd_url: str,
+) -> str:
+    listed = clip("".join(f"\n• {escape(clip(f, 300))}" for f in failures), 2500)
+    run = f"{link(workflow_url, 'Workflow run')} · " if workflow_url else ""
+    return (
+        f":x: {person_prefix(person)}{escape(suite)} tests {status.lower()} for *{app}* "
+        f"`{tag}` in *{env}*{listed}\n{run}{link(argocd_url, 'Argo CD')}"
+    )
+
+
+def stuck(person: str | None, app: str, tag: str, env: str, minutes: int, argocd_url: str | None) -> str:
+    argocd = f" {link(argocd_url, 'Check Argo CD')}" if argocd_url else ""
+    return (
+        f":hourglass: {person_prefix(person)}*{app}* `{tag}` was deployed to *{env}* more than {minutes} minutes "
+        f"ago and Argo CD has not reported a sync outcome yet.{argocd}"
+    )
+
+
+def _said(message: str) -> str:
+    return f": {escape(clip(message, 1500))}" if message else ""
+
+
+# -- the card ------------------------------------------------------------------------------------------
+
+
+def card_heading(app: str, tag: str) -> str:
+    return f"Deploy of *{app}* `{tag}`"
+
+
+ALREADY_RUNS_THIS_RELEASE = "already runs this release"
+NOT_DEPLOYED = "not deployed"
+AUTOMATIC_PROMOTION_BY = "CI (automatic promotion)"
+PROMOTED_BY_CI = "CI automatically"
+
+
+def next_already_runs(to_env: str) -> str:
+    return f"{to_env} already runs this release"
+
+
+def promoted_to(to_env: str, by: str, at: float) -> str:
+    return f"promoted to {to_env} by {by} at {clock_time(at)}"
+
+
+def promote_label(to_env: str) -> str:
+    return f"Promote to {to_env}"
+
+
+def confirm_production(app: str, tag: str) -> str:
+    return f"This deploys *{app}* `{tag}` to production."

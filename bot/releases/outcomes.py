@@ -1,0 +1,110 @@
+"""What Argo CD sync outcomes, test outcomes and the clock mean for a release.
+
+Webhook bodies arrive here already checked (`bot.webhooks`); this turns each into a release
+event, hands it to the book, and starts automatic promotion when tests pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot import messages
+from bot.config import Settings
+from bot.releases.book import ReleaseBook
+from bot.releases.model import State
+from bot.releases.transitions import Result, SyncOutcome, TestOutcome, ThreadNote, sync_state
+from bot.store import Store
+from bot.webhooks import SmokeEvent, SyncEvent
+
+log = logging.getLogger(__name__)
+
+STUCK_FLAG_SECONDS = 7 * 24 * 3600
+TestsPassed = Callable[[str, str, str], None]  # (app, tag, env)
+
+
+def is_draft_stack(application: str, app: str) -> bool:
+    """A draft stack shares its app's image-tag file: its outcomes are told, but never move the card.
+
+    A repository whose own name starts with `draft-` (application == repoName) is not a draft stack.
+    """
+    return application.startswith("draft-") and application != app
+
+
+def promotes_automatically(application: str) -> bool:
+    """GOV.UK's post-sync promotes every application whose name does not start with `draft-`."""
+    return not application.startswith("draft-")
+
+
+class ReleaseEvents:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        book: ReleaseBook,
+        clock: Callable[[], float],
+        on_tests_passed: TestsPassed,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.book = book
+        self.clock = clock
+        self.on_tests_passed = on_tests_passed
+
+    def sync(self, event: SyncEvent) -> str:
+        """Apply a sync outcome; answers `applied`, `duplicate` or `stale`."""
+        outcome = SyncOutcome(
+            env=event.env,
+            application=event.application,
+            state=sync_state(event.state, event.health),
+            outcome=f"{event.application}:{event.state}:{event.health or ''}",
+            message=event.message,
+            revision=event.revision,
+            draft=is_draft_stack(event.application, event.app),
+            argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
+        )
+        return self.book.apply(event.app, event.tag, outcome).result.value
+
+    def tests(self, event: SmokeEvent) -> str:
+        """Apply a test outcome; answers `applied`, `duplicate` or `stale`."""
+        environment = self.settings.environment(event.env)
+        if event.workflow_url is None and re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,252}", event.workflow_name):
+            # no link given: GOV.UK's post-sync workflows run in the `apps` namespace of Argo Workflows
+            event = replace(event, workflow_url=f"{environment.workflows_url}/workflows/apps/{event.workflow_name}")
+        draft = is_draft_stack(event.application, event.app)
+        outcome = TestOutcome(
+            env=event.env,
+            application=event.application,
+            status=event.status,
+            suite=event.suite,
+            outcome=f"{event.application}:{event.status}",
+            failures=event.failures,
+            workflow_url=event.workflow_url,
+            draft=draft,
+            argocd_url=environment.argocd_app_url(event.application),
+        )
+        result = self.book.apply(event.app, event.tag, outcome).result
+        if result is Result.APPLIED and outcome.passed and not draft and promotes_automatically(event.application):
+            self.on_tests_passed(event.app, event.tag, event.env)
+        return result.value
+
+    def flag_stuck_deploys(self) -> int:
+        """One thread reply for each deploy with no sync outcome after STUCK_AFTER_MINUTES."""
+        minutes = self.settings.stuck_after_minutes
+        flagged = 0
+        for app, tag, env in self.book.awaiting_sync_since(self.clock() - minutes * 60):
+            release = self.book.get(app, tag)
+            entry = release.envs.get(env) if release else None
+            still_waiting = entry is not None and entry.state in (State.REQUESTED, State.SYNCING)
+            if still_waiting and self.store.claim(self.store.key("stuck", app, tag, env), STUCK_FLAG_SECONDS):
+                environment = self.settings.environment(env)
+                url = environment.argocd_app_url(entry.application or app) if environment else None
+                person = entry.requester.mention if entry.requester and entry.requester.is_person else None
+                text = messages.stuck(person, app, tag, env, minutes, url)
+                self.book.apply(app, tag, ThreadNote(text, urgent=person is not None))
+                flagged += 1
+            self.book.forget_awaiting_sync(app, tag, env)
+        return flagged

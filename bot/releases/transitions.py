@@ -1,0 +1,219 @@
+"""The one rule for how a release changes: `apply(release, event, now)`.
+
+A pure function: it takes a release and an event and returns the changed copy with what
+happened, and does no I/O. The order of states (`State.rank`), late and duplicate outcomes,
+failed deploys and promotions are all decided here; everything that stores or shows a release
+only feeds this function and carries out what it decided.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from enum import Enum
+
+from bot import messages
+from bot.releases.model import MAX_DRAFTS, MAX_SEEN, EnvEntry, Promotion, Release, Requester, State
+
+
+class Result(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # the same outcome was seen before: nothing changes
+    STALE = "stale"  # older than what the release already shows: remembered, not shown
+
+
+class Change(Enum):
+    CARD = "card"  # the card must show it
+    QUIET = "quiet"  # saved, nothing for Slack
+    NONE = "none"  # nothing to save
+
+
+@dataclass(frozen=True)
+class DeployRequested:
+    """The bot committed a deploy of the release to `env`."""
+
+    env: str
+    requester: Requester
+    commit: str | None
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
+class DeployFailed:
+    """A deploy of the release to `env` ended without a commit."""
+
+    env: str
+    requester: Requester
+    reason: str
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    env: str
+    application: str
+    state: State  # SYNCING, SYNCED, SYNC_FAILED or DEGRADED
+    outcome: str  # what makes it the same event when delivered again
+    message: str = ""
+    revision: str = ""
+    draft: bool = False  # a draft stack: shown beside the environment, never moves it
+    argocd_url: str = ""
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    __test__ = False  # a release event, not a test class
+
+    env: str
+    application: str
+    status: str  # Succeeded, Failed or Error
+    suite: str
+    outcome: str
+    failures: list[str] = field(default_factory=list)
+    workflow_url: str | None = None
+    draft: bool = False
+    argocd_url: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "Succeeded"
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """The release moved on from `env` to `to_env`; `by` None: `to_env` was found running it already."""
+
+    env: str
+    to_env: str
+    by: Requester | None
+    at: float
+
+
+@dataclass(frozen=True)
+class ThreadNote:
+    """Something to say in the card's thread (a stuck deploy, say)."""
+
+    text: str
+    broadcast: bool = False
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Show the card again: what the charts repo says changed, not the release itself."""
+
+
+Event = DeployRequested | DeployFailed | SyncOutcome | TestOutcome | Promoted | ThreadNote | Refresh
+
+
+@dataclass(frozen=True)
+class Transition:
+    release: Release
+    result: Result
+    change: Change
+    watch_sync: bool = False  # a deploy now waits for Argo CD: watch it for being stuck
+
+
+def sync_state(phase: str, health: str | None) -> State:
+    """A webhook's Argo CD operation phase and app health as a state."""
+    if phase in ("Failed", "Error"):
+        return State.SYNC_FAILED
+    if phase == "Succeeded":
+        return State.DEGRADED if health == "Degraded" else State.SYNCED
+    return State.SYNCING
+
+
+def apply(release: Release, event: Event, now: float) -> Transition:
+    """`release` after `event`, as a new object; `release` itself is left as it was."""
+    release = copy.deepcopy(release)
+    match event:
+        case DeployRequested():
+            return _deploy_requested(release, event, now)
+        case DeployFailed():
+            return _deploy_failed(release, event, now)
+        case SyncOutcome() | TestOutcome():
+            return _outcome(release, event, now)
+        case Promoted():
+            release.entry(event.env).promoted = Promotion(event.to_env, event.by, event.at)
+            return Transition(release, Result.APPLIED, Change.CARD)
+        case ThreadNote():
+            release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent)
+            return Transition(release, Result.APPLIED, Change.CARD)
+        case Refresh():
+            return Transition(release, Result.APPLIED, Change.CARD)
+    raise TypeError(f"not a release event: {event!r}")
+
+
+def _deploy_requested(release: Release, event: DeployRequested, now: float) -> Transition:
+    entry = release.envs.get(event.env)
+    # Argo CD may report the sync of this very commit before the bot has written it down
+    synced_already = entry is not None and event.commit is not None and entry.revision == event.commit
+    if synced_already:
+        entry.requester, entry.commit, entry.automatic = event.requester, event.commit, event.automatic
+    else:
+        release.envs[event.env] = EnvEntry(
+            state=State.REQUESTED, at=now, requester=event.requester, commit=event.commit, automatic=event.automatic
+        )
+    if event.requester.is_person:
+        release.add_reply(messages.requested_in_thread(event.requester.mention, release.tag, event.env, event.commit))
+    return Transition(release, Result.APPLIED, Change.CARD, watch_sync=not synced_already)
+
+
+def _deploy_failed(release: Release, event: DeployFailed, now: float) -> Transition:
+    entry = release.entry(event.env)
+    # only a deploy that had not got further may show as failed: a redeploy that fails while the
+    # release already passed its tests there must not take that (or its promote button) away
+    if entry.state is None or entry.state.rank == 0:
+        release.envs[event.env] = EnvEntry(state=State.DEPLOY_FAILED, at=now, requester=event.requester)
+    release.add_reply(
+        messages.deploy_failed_in_thread(event.requester.mention, release.tag, event.env, event.reason),
+        broadcast=True,
+    )
+    return Transition(release, Result.APPLIED, Change.CARD)
+
+
+def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> Transition:
+    entry = release.entry(event.env)
+    kind = "sync" if isinstance(event, SyncOutcome) else "tests"
+    fingerprint = f"{kind}:{event.outcome}"
+    if fingerprint in entry.seen:
+        return Transition(release, Result.DUPLICATE, Change.NONE)
+    entry.seen = [*entry.seen, fingerprint][-MAX_SEEN:]
+    state = _state_of(event)
+    if event.draft:
+        if event.application in entry.drafts or len(entry.drafts) < MAX_DRAFTS:
+            entry.drafts[event.application] = state
+        _reply_to_outcome(release, entry, event, state)
+        return Transition(release, Result.APPLIED, Change.CARD)
+    if entry.state is not None and state.rank < entry.state.rank:
+        return Transition(release, Result.STALE, Change.QUIET)
+    entry.state, entry.at, entry.application = state, now, event.application
+    if isinstance(event, SyncOutcome):
+        entry.message = event.message or entry.message
+        entry.revision = event.revision or entry.revision
+    else:
+        entry.workflow_url = event.workflow_url or entry.workflow_url
+    _reply_to_outcome(release, entry, event, state)
+    return Transition(release, Result.APPLIED, Change.CARD)
+
+
+def _state_of(event: SyncOutcome | TestOutcome) -> State:
+    if isinstance(event, SyncOutcome):
+        return event.state
+    return State.TESTS_PASSED if event.passed else State.TESTS_FAILED
+
+
+def _reply_to_outcome(release: Release, entry: EnvEntry, event: SyncOutcome | TestOutcome, state: State) -> None:
+    person = entry.requester.mention if entry.requester and entry.requester.is_person else None
+    app, tag = release.app, release.tag
+    if state is State.SYNC_FAILED:
+        text = messages.sync_failed(person, app, tag, event.env, event.message, event.argocd_url, event.application)
+    elif state is State.DEGRADED:
+        text = messages.degraded(person, app, tag, event.env, event.message, event.argocd_url, event.application)
+    elif state is State.TESTS_FAILED:
+        assert isinstance(event, TestOutcome)
+        text = messages.tests_failed(
+            person, event.suite, event.status, app, tag, event.env, event.failures, event.workflow_url, event.argocd_url
+        )
+    else:
+        return
+    release.add_reply(text, broadcast=True)

@@ -1,0 +1,61 @@
+"""Which card the outbox visits next: urgent first, then the longest waiting; visits coalesce."""
+
+from __future__ import annotations
+
+from bot.chat.queue import CardQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def take(queue: CardQueue):
+    with queue.changed:
+        return queue.take_due()
+
+
+def test_an_urgent_card_goes_before_cards_queued_earlier() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    for n in range(20):
+        queue.touch("app", f"v{n}")
+        clock.now += 0.01
+    queue.touch("app", "failed", urgent=True)
+    assert take(queue)[0] == ("app", "failed")
+    assert take(queue)[0] == ("app", "v0")
+
+
+def test_many_touches_of_one_card_are_one_visit() -> None:
+    queue = CardQueue(Clock())
+    for _ in range(5):
+        queue.touch("app", "v1")
+    assert len(queue) == 1
+
+
+def test_a_delayed_card_is_not_due_yet_and_says_when_it_will_be() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    queue.touch("app", "v1", delay=2.0)
+    key, wait = take(queue)
+    assert key is None and wait == 2.0
+    clock.now += 2.0
+    assert take(queue)[0] == ("app", "v1")
+
+
+def test_an_urgent_card_stays_urgent_through_a_retry_until_settled() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    queue.touch("app", "failed", urgent=True)
+    assert take(queue)[0] == ("app", "failed")
+    queue.touch("app", "routine")
+    queue.touch("app", "failed", delay=1.0)  # paced: try again in a second
+    clock.now += 1.0
+    assert take(queue)[0] == ("app", "failed")
+    queue.settled("app", "failed")
+    queue.touch("app", "failed")
+    clock.now += 1.0
+    assert take(queue)[0] == ("app", "routine")
