@@ -45,6 +45,7 @@ def test_applications_are_read_in_one_request_with_the_bearer_token(argocd: Fake
         ({"fail_status": 502}, "answered 502"),
         ({"junk": "not_json"}, "not JSON"),
         ({"junk": "missing_fields"}, "lacks items"),
+        ({"junk": "bare_items"}, "application lacks status"),
     ],
 )
 def test_every_api_failure_is_one_plain_reason(argocd: FakeArgoCD, fault: dict, reason: str) -> None:

@@ -104,6 +104,7 @@ def test_the_slack_channel_annotation_is_read() -> None:
         ({"items": [{"metadata": {"annotations": {}}}]}, "application lacks a name"),
         ({"items": [{"metadata": {"name": 3}}]}, "malformed application name"),
         ({"items": [{"metadata": {"name": "a"}, "status": {"health": "Healthy"}}]}, "malformed health"),
+        ({"items": [{"metadata": {"name": "a", "annotations": {"imageTag": "v1"}}}]}, "application lacks status"),
         (
             {"items": [{"metadata": {"name": "a"}, "status": {"operationState": {"phase": 1}}}]},
             "malformed operation phase",

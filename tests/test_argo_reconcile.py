@@ -136,6 +136,17 @@ def test_a_new_tag_a_new_app_and_a_changed_outcome_are_each_emitted_once(world: 
     assert world.emitted() == [("integration", "router", "v2", "synced")]
 
 
+def test_an_application_briefly_without_a_tag_is_not_new_when_it_comes_back(world: World) -> None:
+    reader = world.argocd["integration"]
+    reader.apps = [app("router", "v1")]
+    world.reconciler.run_once()
+    reader.apps = [app("router", None)]  # type: ignore[arg-type]
+    world.reconciler.run_once()
+    reader.apps = [app("router", "v1")]
+    world.reconciler.run_once()
+    assert world.emitted() == []
+
+
 def test_applications_without_a_usable_tag_are_ignored(world: World) -> None:
     world.reconciler.run_once()
     world.argocd["integration"].apps = [app("secrets", None), app("bad", "-x")]  # type: ignore[arg-type]

@@ -104,7 +104,9 @@ def parse_application(item: Any) -> AppState:
     if not name:
         raise ArgoUnavailable("application lacks a name")
     annotations = _object(metadata.get("annotations"), "annotations")
-    status = _object(item.get("status"), "application status")
+    if not isinstance(item.get("status"), dict):
+        raise ArgoUnavailable("application lacks status")  # the controller always writes one; junk otherwise
+    status = item["status"]
     operation = _object(status.get("operationState"), "operationState")
     sync_result = _object(operation.get("syncResult"), "syncResult")
     health = _object(status.get("health"), "health")

@@ -222,6 +222,8 @@ class Reconciler:
         for app in apps:
             event = sync_event(app, env)
             if event is None:
+                if app.name in recorded:  # lost its tag or operation for now: not a new app when it is back
+                    snapshot[app.name] = recorded[app.name]
                 continue
             outcome = sync_outcome(event.state, event.health)
             value = json.dumps({"tag": event.tag, "outcome": outcome, "channel": app.slack_channel}, sort_keys=True)

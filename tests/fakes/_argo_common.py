@@ -5,8 +5,8 @@ code (16 unauthenticated, 7 permission denied, 5 not found, 13 internal). Faults
 every request, or only for paths containing `fault_path` (to fail one endpoint and not another):
 - `slow_seconds`: wait before answering (time-out tests; `stop()` wakes the wait at once);
 - `fail_status`: answer 401, 403 or a 5xx with the gateway's error body;
-- `junk`: `"not_json"` (an HTML error page with status 200) or `"missing_fields"` (JSON with none
-  of the fields the endpoint promises).
+- `junk`: `"not_json"` (an HTML error page with status 200), `"missing_fields"` (JSON with none
+  of the fields the endpoint promises) or `"bare_items"` (items with a name and nothing else).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ArgoServer:
         self.token = token
         self.slow_seconds = 0.0
         self.fail_status: int | None = None
-        self.junk: str | None = None  # "not_json" | "missing_fields"
+        self.junk: str | None = None  # "not_json" | "missing_fields" | "bare_items"
         self.fault_path = ""  # faults apply only to paths containing this ("" = every path)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -132,6 +132,8 @@ class ArgoServer:
                 )
             if self.junk == "missing_fields":
                 return Reply.json({"metadata": {}, "kind": "Unexpected"})
+            if self.junk == "bare_items":
+                return Reply.json({"metadata": {}, "items": [{"metadata": {"name": "bare"}}]})
         return self.answer(request)
 
     def answer(self, request: Request) -> Reply:  # pragma: no cover - subclasses answer
