@@ -19,6 +19,7 @@ from bot.argo.outcomes import (
     newest_workflows,
     sync_event,
     sync_outcome,
+    team_channel,
 )
 from bot.webhooks import SmokeEvent, SyncEvent
 
@@ -188,3 +189,11 @@ def test_log_lines_are_unwrapped_and_the_closing_entry_dropped() -> None:
         parse_log_lines("<html>oops</html>\n")
     with pytest.raises(ArgoUnavailable):
         parse_log_lines('{"error": "too many pods"}\n')
+
+
+def test_the_team_channel_comes_from_the_annotation_then_team_channels() -> None:
+    channels = {"whitehall": "whitehall-notifications", "router-api": "C0ROUTER1"}
+    assert team_channel("#publishing", channels, "whitehall-admin", "whitehall") == "publishing"
+    assert team_channel(None, channels, "whitehall-admin", "whitehall") == "whitehall-notifications"
+    assert team_channel("  ", channels, "router-api", "router") == "C0ROUTER1"
+    assert team_channel(None, channels, "frontend", "frontend") is None

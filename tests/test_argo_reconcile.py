@@ -254,7 +254,7 @@ def test_settings_become_reconciler_environments(tmp_path) -> None:  # type: ign
 
 def test_wire_first_pass_silent_then_a_new_tag_is_emitted_once(redis_url: str, redis_prefix: str) -> None:
     with FakeArgoCD() as argocd, FakeArgoWorkflows() as workflows:
-        for index in range(30):
+        for index in range(700):  # a busy environment: still one request, and a silent first pass
             argocd.set_app(f"app-{index}", image_tag="v1", slack_channel="team-a")
         argocd.set_app("whitehall-admin", repo_name="whitehall", image_tag="v3231")
         workflows.add_workflow("post-sync-old", repo_name="whitehall", application="whitehall-admin", image_tag="v3231", created="2026-11-29T09:00:00Z")  # fmt: skip

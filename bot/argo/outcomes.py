@@ -20,7 +20,7 @@ optional `health` can take it for synced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bot.argo.models import AppState, Workflow
 from bot.names import is_valid_app_name, is_valid_image_tag
@@ -128,3 +128,12 @@ def finished_tests(workflows: Iterable[Workflow], env: str, workflows_url: str, 
     """The outcome of the newest finished-or-running workflow of each release, where it has finished."""
     events = (smoke_event(w, env, workflows_url, namespace) for w in newest_workflows(workflows).values())
     return [event for event in events if event is not None]
+
+
+def team_channel(annotation: str | None, team_channels: Mapping[str, str], application: str, app: str) -> str | None:
+    """Where a failure is also told (SPEC §10.3): the Application's `slackChannel` annotation, else
+    `team_channels` for the application, else for its repoName; None when nothing names one."""
+    for channel in (annotation, team_channels.get(application), team_channels.get(app)):
+        if channel and channel.strip().lstrip("#"):
+            return channel.strip().lstrip("#")
+    return None
