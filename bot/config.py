@@ -25,6 +25,8 @@ DEFAULT_ENVIRONMENTS = (
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 TEAM_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+K8S_NAMESPACE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SLACK_CHANNEL = re.compile(r"^(?:[CG][A-Z0-9]{5,}|[a-z0-9][a-z0-9._-]{0,79})$")
 
 
 class Secret:
@@ -60,6 +62,7 @@ class Environment:
     team: str
     argocd_url: str
     workflows_url: str
+    workflows_namespace: str = "apps"
 
     def argocd_app_url(self, application: str) -> str:
         return f"{self.argocd_url.rstrip('/')}/applications/{application}"
@@ -90,6 +93,9 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     config_path: str | None = None
+    workflows_tokens: Mapping[str, Secret] = field(default_factory=dict)
+    reconcile_seconds: int = 30
+    team_channels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def environment_names(self) -> list[str]:
@@ -205,6 +211,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         host=env.get("HOST", "").strip() or "0.0.0.0",
         port=integer("PORT", 3000, 0, 65535),  # 0: any free port (tests)
         config_path=config_path,
+        workflows_tokens=_environment_tokens(env, "ARGO_WORKFLOWS_TOKEN_", environments),
+        reconcile_seconds=integer("RECONCILE_SECONDS", 30, 0, 24 * 3600),
+        team_channels=_parse_team_channels(file_config.get("team_channels"), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -239,7 +248,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
     if not isinstance(data, dict):
         problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
         return {}, path
-    known = {"github_org", "alerts_channel", "environments", "users"}
+    known = {"github_org", "alerts_channel", "environments", "users", "team_channels"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -283,7 +292,12 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
             if urlsplit(value).scheme not in ("http", "https"):
                 problems.append(f"environments[{position}] ({name}): {key} must be an http(s) URL.")
             urls[key] = value.rstrip("/")
-        environments.append(Environment(name=name, team=team, **urls))
+        namespace = str(item.get("workflows_namespace") or "apps")
+        if not K8S_NAMESPACE.fullmatch(namespace):
+            problems.append(
+                f"environments[{position}] ({name}): workflows_namespace {_shown(namespace)} is not a Kubernetes namespace."
+            )
+        environments.append(Environment(name=name, team=team, **urls, workflows_namespace=namespace))
     return tuple(environments)
 
 
@@ -303,3 +317,34 @@ def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:
         else:
             users[slack_id] = login
     return users
+
+
+def _environment_tokens(
+    env: Mapping[str, str], prefix: str, environments: tuple[Environment, ...]
+) -> dict[str, Secret]:
+    """`<prefix><ENV>` for each environment that has one, `<ENV>` upper-cased with `-` as `_`."""
+    tokens = {}
+    for environment in environments:
+        value = env.get(prefix + environment.name.upper().replace("-", "_"), "").strip()
+        if value:
+            tokens[environment.name] = Secret(value)
+    return tokens
+
+
+def _parse_team_channels(raw: object, problems: list[str]) -> dict[str, str]:
+    """App (repoName or application) -> the team channel told of its failures (SPEC §10.3)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append("team_channels must map app names to Slack channels.")
+        return {}
+    channels: dict[str, str] = {}
+    for app, channel in raw.items():
+        app, channel = str(app), str(channel or "").strip().lstrip("#")
+        if not is_valid_app_name(app):
+            problems.append(f"team_channels: {_shown(app)} is not an app name ([a-z0-9][a-z0-9-]*).")
+        elif not SLACK_CHANNEL.fullmatch(channel):
+            problems.append(f"team_channels: {app} maps to {_shown(channel)}, which is not a Slack channel name or ID.")
+        else:
+            channels[app] = channel
+    return channels

@@ -26,6 +26,12 @@ class Metrics:
             registry=self.registry,
         )
         self.outbox_pending = Gauge("deploybot_outbox_pending", "Cards waiting for Slack", registry=self.registry)
+        self.reconcile_errors = Counter(
+            "deploybot_reconcile_errors",
+            "Failed reads of Argo CD or Argo Workflows by environment and source",
+            ["environment", "source"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

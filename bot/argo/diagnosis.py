@@ -1,0 +1,157 @@
+"""Why a sync failed or turned Degraded, read from Argo CD and written as Slack mrkdwn (SPEC §10.3).
+
+Three reads for one failure: the resource tree (up to 5 Degraded or Missing resources), the
+Warning events of the first of them, and the last 20 log lines of the first that is a Pod.
+Everything from the cluster is untrusted text: credentials are redacted before anything else,
+then it is cut short, escaped for mrkdwn, and backticks are swapped so no log line can close the
+code block. The whole text stays within `MAX_DIAGNOSIS` characters, so it fits one section
+block (3,000) and a message with room to spare. `diagnose` never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.argo.models import ArgoUnavailable, KubeEvent, ResourceNode
+from bot.mrkdwn import clip, escape
+
+MAX_DIAGNOSIS = 2900
+MAX_NODES = 5
+MAX_EVENTS = 5
+LOG_LINES = 20
+UNHEALTHY = ("Degraded", "Missing")
+REDACTED = "[redacted]"
+NODE_TEXT = 220  # per resource line, before escaping
+EVENT_TEXT = 220
+LOG_TEXT = 240
+BACKTICK_STAND_IN = "\u02cb"  # ˋ looks like a backtick but never opens or closes code
+
+_VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s&"',;]+)"""
+_CREDENTIALS = [
+    # a header line, whatever the scheme: `Authorization: Bearer abc`, `authorization=Basic xyz`
+    (
+        re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*)(?:(?:bearer|basic|token|digest)\s+)?" + _VALUE),
+        r"\1" + REDACTED,
+    ),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer " + REDACTED),
+    # key=value and "key": "value" for any key that names a secret (password=, api_token:, "secret": …)
+    (
+        re.compile(
+            r"(?i)(\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*[\"']?\s*[:=]\s*)"
+            + _VALUE
+        ),
+        r"\1" + REDACTED,
+    ),
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),  # Slack tokens
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]+|github_pat_[A-Za-z0-9_]+)"), REDACTED),  # GitHub tokens
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{8,}"), REDACTED),  # AWS access key IDs
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + REDACTED + "@"),  # user:password@ in URLs
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*", re.S), REDACTED),
+]
+
+
+class DiagnosisSource(Protocol):
+    def resource_tree(self, application: str) -> list[ResourceNode]: ...
+    def events(self, application: str, node: ResourceNode) -> list[KubeEvent]: ...
+    def logs(self, application: str, pod: str, namespace: str, tail_lines: int = LOG_LINES) -> list[str]: ...
+
+
+@dataclass
+class Findings:
+    unhealthy: list[ResourceNode]
+    events: list[KubeEvent] = field(default_factory=list)
+    events_error: str | None = None
+    log_pod: ResourceNode | None = None
+    log_lines: list[str] = field(default_factory=list)
+    logs_error: str | None = None
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _safe(text: str, limit: int, *, one_line: bool = True) -> str:
+    """Cluster text made harmless: redacted, printable, cut short, escaped, with no backticks."""
+    text = redact(text)
+    if one_line:
+        text = " ".join(text.split())
+    text = "".join(ch if ch.isprintable() or ch == " " else "?" for ch in text)
+    return escape(clip(text, limit)).replace("`", BACKTICK_STAND_IN)
+
+
+def gather(source: DiagnosisSource, application: str) -> Findings:
+    """The three reads; only the resource tree is essential (ArgoUnavailable if it fails)."""
+    nodes = source.resource_tree(application)
+    findings = Findings(unhealthy=[n for n in nodes if n.health in UNHEALTHY][:MAX_NODES])
+    if not findings.unhealthy:
+        return findings
+    first = findings.unhealthy[0]
+    try:
+        warnings = [e for e in source.events(application, first) if e.type == "Warning"]
+        findings.events = sorted(warnings, key=lambda e: e.last_timestamp)[-MAX_EVENTS:]
+    except ArgoUnavailable as error:
+        findings.events_error = error.reason
+    findings.log_pod = next((n for n in findings.unhealthy if n.kind == "Pod"), None)
+    if findings.log_pod is not None:
+        try:
+            pod = findings.log_pod
+            findings.log_lines = source.logs(application, pod.name, pod.namespace, LOG_LINES)[-LOG_LINES:]
+        except ArgoUnavailable as error:
+            findings.logs_error = error.reason
+    return findings
+
+
+def render(findings: Findings, limit: int = MAX_DIAGNOSIS) -> str:
+    if not findings.unhealthy:
+        return "*Diagnosis:* no resource is Degraded or Missing in Argo CD's resource tree."
+    lines = ["*Diagnosis from Argo CD:*"]
+    for node in findings.unhealthy:
+        said = f": {_safe(node.health_message, NODE_TEXT)}" if node.health_message.strip() else ""
+        lines.append(f"• {node.health} {_safe(node.kind, 60)} `{_safe(node.name, 120)}`{said}")
+    first = findings.unhealthy[0]
+    where = f"{_safe(first.kind, 60)} `{_safe(first.name, 120)}`"
+    if findings.events_error:
+        lines.append(f"_Events of {where} unavailable: {_safe(findings.events_error, 80)}_")
+    elif findings.events:
+        lines.append(f"*Warning events of {where}:*")
+        lines += [f"• {_safe(e.reason, 80)}: {_safe(e.message, EVENT_TEXT)}" for e in findings.events]
+    else:
+        lines.append(f"_No warning events for {where}._")
+    head = "\n".join(lines)
+    pod = findings.log_pod
+    if pod is None:
+        return clip(head, limit)
+    title = f"*Last {LOG_LINES} log lines of Pod `{_safe(pod.name, 120)}`:*"
+    if findings.logs_error:
+        return clip(
+            f"{head}\n_Logs of Pod `{_safe(pod.name, 120)}` unavailable: {_safe(findings.logs_error, 80)}_", limit
+        )
+    if not findings.log_lines:
+        return clip(f"{head}\n_No log lines from Pod `{_safe(pod.name, 120)}`._", limit)
+    logs = [_safe(line, LOG_TEXT, one_line=False).replace("\n", " ") or " " for line in findings.log_lines]
+    title = f"*Last {len(logs)} log lines of Pod `{_safe(pod.name, 120)}`:*"
+    while logs:  # the newest lines say most: drop from the oldest until everything fits
+        text = f"{head}\n{title}\n```\n" + "\n".join(logs) + "\n```"
+        if len(text) <= limit:
+            return text
+        logs.pop(0)
+        title = f"*Last {len(logs)} log lines of Pod `{_safe(pod.name, 120)}`:*"
+    return clip(head, limit)
+
+
+def unavailable(reason: str) -> str:
+    return f"_diagnosis unavailable: {_safe(reason, 80)}_"
+
+
+def diagnose(source: DiagnosisSource, application: str) -> str:
+    """The diagnosis of `application` as mrkdwn, or "diagnosis unavailable: <why>"; never raises."""
+    try:
+        return render(gather(source, application))
+    except ArgoUnavailable as error:
+        return unavailable(error.reason)
+    except Exception as error:  # a surprise in cluster text must not cost the failure reply
+        return unavailable(f"unexpected {type(error).__name__}")

@@ -1,0 +1,139 @@
+"""Argo CD applications and post-sync workflows read from the APIs, as the webhook events they stand for.
+
+An application item becomes the `SyncEvent` a /webhooks/argocd payload with the same values would
+(SPEC §10.1); a finished post-sync workflow becomes the `SmokeEvent` of /webhooks/tests (§10.2).
+Pure functions, no I/O. Items the bot cannot act on (no `imageTag`, a name or tag that is not
+safe) give None and are skipped.
+
+What `sync_event` returns, by SPEC §10.1's rules in order:
+| Argo CD says                                       | SyncEvent state, health      | sync_outcome |
+| phase Running or Terminating (or unknown)          | that phase, health as read   | syncing      |
+| phase Failed or Error (even when Degraded)         | that phase, health as read   | sync_failed  |
+| health Degraded (any other phase, or none)         | Succeeded, Degraded          | degraded     |
+| phase Succeeded, health Healthy                    | Succeeded, Healthy           | synced       |
+| phase Succeeded, any other health                  | Succeeded, that health       | syncing      |
+| phase Succeeded, no health at all                  | Succeeded, Unknown           | syncing      |
+| no operation and not Degraded                      | None (nothing to report)     |              |
+A missing health on a Succeeded item is given as `Unknown` so that no reading of a webhook's
+optional `health` can take it for synced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from bot.argo.models import AppState, Workflow
+from bot.names import is_valid_app_name, is_valid_image_tag
+from bot.webhooks import HEALTH_STATES, MAX_FAILURES, MAX_TEXT, SYNC_STATES, TEST_STATUSES, SmokeEvent, SyncEvent
+
+SYNCING = "syncing"
+SYNCED = "synced"
+SYNC_FAILED = "sync_failed"
+DEGRADED = "degraded"
+TEST_SUITE = "e2e"
+
+
+def sync_outcome(state: str, health: str | None) -> str:
+    """SPEC §10.1's reading of a sync state and health: syncing, synced, sync_failed or degraded."""
+    if state in ("Failed", "Error"):
+        return SYNC_FAILED
+    if state in ("Running", "Terminating"):
+        return SYNCING
+    if health == "Degraded":
+        return DEGRADED
+    if state == "Succeeded" and health == "Healthy":
+        return SYNCED
+    return SYNCING
+
+
+def sync_event(app: AppState, env: str) -> SyncEvent | None:
+    if not app.image_tag or not is_valid_image_tag(app.image_tag):
+        return None
+    if not is_valid_app_name(app.name) or not is_valid_app_name(app.repo_name):
+        return None
+    health = app.health if app.health in HEALTH_STATES else ("Unknown" if app.health else None)
+    phase = app.phase if app.phase in SYNC_STATES else ("Running" if app.phase else None)
+    if phase in ("Running", "Terminating", "Failed", "Error"):
+        state, message = phase, app.message or app.health_message
+    elif health == "Degraded":
+        state, message = "Succeeded", app.health_message or app.message
+    elif phase == "Succeeded":
+        state, health, message = "Succeeded", health or "Unknown", app.message
+    else:
+        return None  # never operated on and not Degraded: nothing a webhook would have said
+    return SyncEvent(
+        application=app.name,
+        app=app.repo_name,
+        env=env,
+        tag=app.image_tag,
+        state=state,
+        health=health,
+        message=message.strip()[:MAX_TEXT],
+        revision=app.revision[:200],
+    )
+
+
+def workflow_release(workflow: Workflow) -> tuple[str, str, str] | None:
+    """(repoName, application, imageTag) of a post-sync workflow, or None when its labels are unusable."""
+    repo, tag = workflow.repo_name, workflow.image_tag
+    application = workflow.application or repo
+    if not repo or not tag or not application:
+        return None
+    if not is_valid_app_name(repo) or not is_valid_app_name(application) or not is_valid_image_tag(tag):
+        return None
+    return repo, application, tag
+
+
+def newest_workflows(workflows: Iterable[Workflow]) -> dict[tuple[str, str, str], Workflow]:
+    """The newest workflow (by creationTimestamp, then name) of each (repoName, application, imageTag).
+
+    Keyed by application too: each application of a repository (whitehall-admin, whitehall-frontend)
+    runs its own post-sync workflow, just as each sends its own webhook; reruns of one share a key.
+    """
+    newest: dict[tuple[str, str, str], Workflow] = {}
+    for workflow in workflows:
+        key = workflow_release(workflow)
+        if key is None:
+            continue
+        held = newest.get(key)
+        if held is None or (workflow.created, workflow.name) > (held.created, held.name):
+            newest[key] = workflow
+    return newest
+
+
+def workflow_url(workflows_url: str, namespace: str, name: str) -> str:
+    return f"{workflows_url.rstrip('/')}/workflows/{namespace}/{name}"
+
+
+def smoke_event(workflow: Workflow, env: str, workflows_url: str, namespace: str) -> SmokeEvent | None:
+    """The test outcome of a finished workflow; None while it runs or when its labels are unusable."""
+    release = workflow_release(workflow)
+    if release is None or workflow.phase not in TEST_STATUSES:
+        return None
+    repo, application, tag = release
+    return SmokeEvent(
+        application=application,
+        app=repo,
+        env=env,
+        tag=tag,
+        status=workflow.phase,
+        suite=TEST_SUITE,
+        workflow_name=workflow.name,
+        workflow_url=workflow_url(workflows_url, namespace, workflow.name),
+        failures=[failure[:MAX_TEXT] for failure in workflow.failures[:MAX_FAILURES]],
+    )
+
+
+def finished_tests(workflows: Iterable[Workflow], env: str, workflows_url: str, namespace: str) -> list[SmokeEvent]:
+    """The outcome of the newest finished-or-running workflow of each release, where it has finished."""
+    events = (smoke_event(w, env, workflows_url, namespace) for w in newest_workflows(workflows).values())
+    return [event for event in events if event is not None]
+
+
+def team_channel(annotation: str | None, team_channels: Mapping[str, str], application: str, app: str) -> str | None:
+    """Where a failure is also told (SPEC §10.3): the Application's `slackChannel` annotation, else
+    `team_channels` for the application, else for its repoName; None when nothing names one."""
+    for channel in (annotation, team_channels.get(application), team_channels.get(app)):
+        if channel and channel.strip().lstrip("#"):
+            return channel.strip().lstrip("#")
+    return None

@@ -1,0 +1,277 @@
+"""One reconciliation pass: read every environment's Argo CD and Argo Workflows once, emit what changed.
+
+Per environment and source (`argocd`, `workflows`) the store keeps what the last pass saw:
+- applications: per application, its imageTag, the outcome read (`sync_outcome`) and its
+  `slackChannel` annotation;
+- post-sync workflows: per (repoName, application, imageTag), the newest workflow's name and phase.
+A pass makes exactly one list request per environment and source that has a token. The first
+pass for an environment and source (nothing recorded yet) records and emits nothing: what already
+runs or already finished gets no card (SPEC §10.1). Later passes emit one event for each
+application or release whose fingerprint differs from the record (a new tag or a new application
+counts as changed) and then record it; an event whose callback raises stays unrecorded, so the
+next pass emits it again (callbacks must treat repeats as duplicates, as webhooks are).
+A failed read calls `on_error` and changes nothing for that environment and source.
+
+The caller runs `run_once` in one replica at a time (bot.scheduler.exclusive) every
+RECONCILE_SECONDS; nothing here is Slack-aware.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.argo.client import ArgoCD, ArgoWorkflows, Revealable
+from bot.argo.models import AppState, ArgoUnavailable, Workflow
+from bot.argo.outcomes import newest_workflows, smoke_event, sync_event, sync_outcome
+from bot.store import Store, StoreError
+from bot.webhooks import SmokeEvent, SyncEvent
+
+log = logging.getLogger(__name__)
+
+ARGOCD = "argocd"
+WORKFLOWS = "workflows"
+STORE = "store"
+
+
+@dataclass(frozen=True)
+class ArgoEnvironment:
+    """What the reconciler needs of one environment; a source without a token is not read."""
+
+    name: str
+    argocd_url: str
+    argocd_token: str | Revealable | None
+    workflows_url: str
+    workflows_namespace: str = "apps"
+    workflows_token: str | Revealable | None = None
+
+
+def argo_environments(settings: Any) -> list[ArgoEnvironment]:
+    """The reconciler's view of `bot.config.Settings` (argocd_tokens, workflows_tokens, environments)."""
+    return [
+        ArgoEnvironment(
+            name=env.name,
+            argocd_url=env.argocd_url,
+            argocd_token=settings.argocd_tokens.get(env.name),
+            workflows_url=env.workflows_url,
+            workflows_namespace=getattr(env, "workflows_namespace", "apps"),
+            workflows_token=settings.workflows_tokens.get(env.name),
+        )
+        for env in settings.environments
+    ]
+
+
+class ApplicationsReader(Protocol):
+    def applications(self) -> list[AppState]: ...
+
+
+class WorkflowsReader(Protocol):
+    def post_sync_workflows(self) -> list[Workflow]: ...
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for logs, tests and the benchmark."""
+
+    reads: list[tuple[str, str]] = field(default_factory=list)  # (environment, source), one per API call
+    sync_events: int = 0
+    test_events: int = 0
+    baselined: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (environment, source, reason)
+    seconds: float = 0.0
+
+
+def _token(token: str | Revealable | None) -> bool:
+    if token is None:
+        return False
+    return bool(token if isinstance(token, str) else token.reveal())
+
+
+class Reconciler:
+    def __init__(
+        self,
+        environments: Sequence[ArgoEnvironment],
+        store: Store,
+        *,
+        on_sync: Callable[[SyncEvent], None],
+        on_tests: Callable[[SmokeEvent], None],
+        on_error: Callable[[str, str, str], None] = lambda env, source, reason: None,
+        argocd_factory: Callable[[ArgoEnvironment], ApplicationsReader] | None = None,
+        workflows_factory: Callable[[ArgoEnvironment], WorkflowsReader] | None = None,
+    ) -> None:
+        self.environments = list(environments)
+        self.store = store
+        self.on_sync = on_sync
+        self.on_tests = on_tests
+        self.on_error = on_error
+        make_argocd = argocd_factory or (lambda e: ArgoCD(e.argocd_url, e.argocd_token))
+        make_workflows = workflows_factory or (
+            lambda e: ArgoWorkflows(e.workflows_url, e.workflows_namespace, e.workflows_token)
+        )
+        self._argocd = {e.name: make_argocd(e) for e in self.environments if _token(e.argocd_token)}
+        self._workflows = {e.name: make_workflows(e) for e in self.environments if _token(e.workflows_token)}
+
+    # -- for the caller --------------------------------------------------------------------
+
+    def argocd(self, env: str) -> Any:
+        """This environment's Argo CD client (for the diagnosis), or None without a token."""
+        return self._argocd.get(env)
+
+    def workflows(self, env: str) -> Any:
+        """This environment's Argo Workflows client (for resubmitting), or None without a token."""
+        return self._workflows.get(env)
+
+    def recorded_application(self, env: str, application: str) -> dict[str, Any] | None:
+        """What the last pass recorded of an application: `tag`, `outcome`, `channel` (its slackChannel)."""
+        raw = self.store.client.hget(self._key(env, ARGOCD), application)
+        return json.loads(raw) if raw else None
+
+    def close(self) -> None:
+        for client in [*self._argocd.values(), *self._workflows.values()]:
+            close = getattr(client, "close", None)
+            if close:
+                close()
+
+    # -- the pass --------------------------------------------------------------------------
+
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        started = time.monotonic()
+        for env in self.environments:
+            if env.name in self._argocd:
+                self._applications_pass(env.name, report)
+            if env.name in self._workflows:
+                self._workflows_pass(env, report)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _key(self, env: str, source: str) -> str:
+        return self.store.key("argo", env, source)
+
+    def _baseline_key(self, env: str, source: str) -> str:
+        return self.store.key("argo", env, source, "baseline")
+
+    def _fail(self, report: PassReport, env: str, source: str, reason: str) -> None:
+        log.warning("reconcile: %s %s unavailable: %s", env, source, reason)
+        report.errors.append((env, source, reason))
+        try:
+            self.on_error(env, source, reason)
+        except Exception as error:  # counting an error must not end the pass
+            log.warning("reconcile: on_error failed: %s", type(error).__name__)
+
+    def _read(self, report: PassReport, env: str, source: str, read: Callable[[], list[Any]]) -> list[Any] | None:
+        report.reads.append((env, source))
+        try:
+            return read()
+        except ArgoUnavailable as error:
+            self._fail(report, env, source, error.reason)
+        except Exception as error:  # a bug or surprise in one environment must not stop the others
+            self._fail(report, env, source, f"unexpected {type(error).__name__}")
+        return None
+
+    def _recorded(self, report: PassReport, env: str, source: str) -> tuple[dict[str, str], bool] | None:
+        try:
+            pipe = self.store.client.pipeline(transaction=False)
+            pipe.hgetall(self._key(env, source))
+            pipe.exists(self._baseline_key(env, source))
+            recorded, baselined = pipe.execute()
+            return recorded, bool(baselined)
+        except StoreError:
+            self._fail(report, env, STORE, "store unavailable")
+            return None
+
+    def _record(self, report: PassReport, env: str, source: str, snapshot: dict[str, str]) -> None:
+        try:
+            with self.store.client.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(env, source))
+                if snapshot:
+                    pipe.hset(self._key(env, source), mapping=snapshot)
+                pipe.set(self._baseline_key(env, source), str(int(time.time())))
+                pipe.execute()
+        except StoreError:
+            self._fail(report, env, STORE, "store unavailable")
+
+    def _emit(self, callback: Callable[[Any], None], event: SyncEvent | SmokeEvent) -> bool:
+        try:
+            callback(event)
+            return True
+        except Exception as error:
+            log.warning(
+                "reconcile: %s %s %s in %s not handled (%s); next pass retries",
+                type(event).__name__,
+                event.app,
+                event.tag,
+                event.env,
+                type(error).__name__,
+            )
+            return False
+
+    def _applications_pass(self, env: str, report: PassReport) -> None:
+        apps = self._read(report, env, ARGOCD, self._argocd[env].applications)
+        if apps is None:
+            return
+        found = self._recorded(report, env, ARGOCD)
+        if found is None:
+            return
+        recorded, baselined = found
+        snapshot: dict[str, str] = {}
+        for app in apps:
+            event = sync_event(app, env)
+            if event is None:
+                if app.name in recorded:  # lost its tag or operation for now: not a new app when it is back
+                    snapshot[app.name] = recorded[app.name]
+                continue
+            outcome = sync_outcome(event.state, event.health)
+            value = json.dumps({"tag": event.tag, "outcome": outcome, "channel": app.slack_channel}, sort_keys=True)
+            before = recorded.get(app.name)
+            if baselined and _app_fingerprint(before) != (event.tag, outcome):
+                if self._emit(self.on_sync, event):
+                    report.sync_events += 1
+                elif before is None:
+                    continue  # stays new: emitted again next pass
+                else:
+                    value = before
+            snapshot[app.name] = value
+        if not baselined:
+            report.baselined.append((env, ARGOCD))
+        self._record(report, env, ARGOCD, snapshot)
+
+    def _workflows_pass(self, env: ArgoEnvironment, report: PassReport) -> None:
+        workflows = self._read(report, env.name, WORKFLOWS, self._workflows[env.name].post_sync_workflows)
+        if workflows is None:
+            return
+        found = self._recorded(report, env.name, WORKFLOWS)
+        if found is None:
+            return
+        recorded, baselined = found
+        snapshot: dict[str, str] = {}
+        for release, workflow in newest_workflows(workflows).items():
+            field_name = "|".join(release)
+            value = f"{workflow.name}|{workflow.phase or ''}"
+            before = recorded.get(field_name)
+            event = smoke_event(workflow, env.name, env.workflows_url, env.workflows_namespace)
+            if baselined and before != value and event is not None:
+                if self._emit(self.on_tests, event):
+                    report.test_events += 1
+                elif before is None:
+                    continue
+                else:
+                    value = before
+            snapshot[field_name] = value
+        if not baselined:
+            report.baselined.append((env.name, WORKFLOWS))
+        self._record(report, env.name, WORKFLOWS, snapshot)
+
+
+def _app_fingerprint(raw: str | None) -> tuple[str, str] | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return str(data["tag"]), str(data["outcome"])
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable record counts as changed: at worst a duplicate event
