@@ -90,6 +90,8 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     config_path: str | None = None
+    log_format: str = "text"
+    audit_max_entries: int = 100_000
 
     @property
     def environment_names(self) -> list[str]:
@@ -205,10 +207,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         host=env.get("HOST", "").strip() or "0.0.0.0",
         port=integer("PORT", 3000, 0, 65535),  # 0: any free port (tests)
         config_path=config_path,
+        log_format=_log_format(env, problems),
+        audit_max_entries=integer("AUDIT_MAX_ENTRIES", 100_000, 1, 1_000_000_000),
     )
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str], problems: list[str]) -> str:
+    value = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT must be text or json, got {_shown(env.get('LOG_FORMAT', ''))}.")
+        return "text"
+    return value
 
 
 def _shown(value: str) -> str:
