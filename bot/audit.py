@@ -27,7 +27,8 @@ log = logging.getLogger("bot.audit")
 
 STREAM = "audit"
 FIELD = "record"
-READ_PAGE = 500
+FIRST_PAGE = 50
+READ_PAGE = 1000
 # Filled only where given, in this order, after the fields every record has.
 OPTIONAL_FIELDS = ("outcome", "reason", "deploy_id", "commit")
 # Attributes of logging.LogRecord: an extra field with one of these names would break the log call.
@@ -129,7 +130,7 @@ class AuditTrail:
         doc.update((name, value) for name, value in extra.items() if value is not None)
         encoded = json.dumps(doc, separators=(",", ":"), default=str)
         try:
-            self.store.client.xadd(self.key, {FIELD: encoded}, maxlen=self.max_entries, approximate=False)
+            self.store.client.xadd(self.key, _entry(doc, encoded), maxlen=self.max_entries, approximate=False)
         except (StoreError, OSError) as error:
             log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
         else:
@@ -154,12 +155,14 @@ class AuditTrail:
         found: list[dict[str, Any]] = []
         if limit == 0:
             return found
-        for doc in self._newest_first():
-            if app is not None and doc.get("app") != app:
+        for fields in self._newest_first():
+            # app and env are fields of their own, so most entries are passed over without parsing
+            if app is not None and fields.get("app") != app:
                 continue
-            if env is not None and doc.get("env") != env:
+            if env is not None and fields.get("env") != env:
                 continue
-            if start is not None and not _at_or_after(doc, start):
+            doc = _parse(fields)
+            if doc is None or (start is not None and not _at_or_after(doc, start)):
                 continue
             found.append(doc)
             if limit is not None and len(found) >= limit:
@@ -167,23 +170,19 @@ class AuditTrail:
         found.reverse()
         return found
 
-    def _newest_first(self) -> Iterator[dict[str, Any]]:
-        upper = "+"
+    def _newest_first(self) -> Iterator[dict[str, str]]:
+        """Every entry's fields, newest first, in pages that grow: the last few records cost one small read."""
+        upper, count = "+", FIRST_PAGE
         while True:
-            page = self.store.client.xrevrange(self.key, max=upper, min="-", count=READ_PAGE)
-            for entry_id, fields in page:
-                try:
-                    doc = json.loads(fields[FIELD])
-                except (KeyError, TypeError, ValueError):
-                    log.warning("audit entry %s is not a record; skipped", entry_id)
-                    continue
-                if isinstance(doc, dict):
-                    yield doc
-            if len(page) < READ_PAGE:
+            page = self.store.client.xrevrange(self.key, max=upper, min="-", count=count)
+            for _, fields in page:
+                yield fields
+            if len(page) < count:
                 return
             upper = _before(page[-1][0])
             if upper is None:
                 return
+            count = min(count * 2, READ_PAGE)
 
 
 def summary(doc: Mapping[str, Any]) -> str:
@@ -199,6 +198,21 @@ def summary(doc: Mapping[str, Any]) -> str:
             text = json.dumps(text)
         parts.append(f"{name}={text}")
     return " ".join(parts)
+
+
+def _entry(doc: Mapping[str, Any], encoded: str) -> dict[str, str]:
+    entry = {name: doc[name] for name in ("app", "env") if isinstance(doc[name], str)}
+    entry[FIELD] = encoded
+    return entry
+
+
+def _parse(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(fields[FIELD])
+    except (KeyError, TypeError, ValueError):
+        log.warning("audit entry is not a record; skipped")
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _at_or_after(doc: Mapping[str, Any], start: datetime) -> bool:

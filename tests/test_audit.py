@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.audit import Action, AuditTrail, actor_of
+from bot.audit import FIRST_PAGE, READ_PAGE, Action, AuditTrail, actor_of
 from bot.config import ConfigError, load_settings
 from bot.logs import JsonFormatter, configure_logging
 from bot.releases import CI, Requester
@@ -282,7 +282,7 @@ def test_reading_the_last_few_of_one_app_fetches_pages_from_the_end_not_the_whol
                 "app": "busy",
                 "tag": str(number),
             }
-            pipe.xadd(trail.key, {"record": json.dumps(doc)})
+            pipe.xadd(trail.key, {"app": "busy", "record": json.dumps(doc)})
         pipe.execute()
     for number in range(10):
         trail.record(Action.PROMOTED, actor=CI, app="quiet", env="production", tag=f"q{number}")
@@ -297,11 +297,11 @@ def test_reading_the_last_few_of_one_app_fetches_pages_from_the_end_not_the_whol
 
     store.client.xrevrange = counting
     assert tags(trail.read(app="quiet", limit=10)) == [f"q{n}" for n in range(10)]
-    assert sum(fetched) <= 500, fetched  # one page, not 5,020 entries
+    assert sum(fetched) <= FIRST_PAGE, fetched  # one small page, not 5,020 entries
     fetched.clear()
     assert tags(trail.read(app="quiet")) == [f"q{n}" for n in range(10)]
     assert sum(fetched) == 5020  # without a limit every entry is looked at, a page at a time
-    assert max(fetched) <= 500
+    assert max(fetched) <= READ_PAGE
 
 
 def test_an_entry_that_is_not_a_record_is_skipped(store):
