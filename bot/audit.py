@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TextIO
@@ -156,19 +157,30 @@ class AuditTrail:
         if limit == 0:
             return found
         for fields in self._newest_first():
-            # app and env are fields of their own, so most entries are passed over without parsing
-            if app is not None and fields.get("app") != app:
-                continue
-            if env is not None and fields.get("env") != env:
-                continue
-            doc = _parse(fields)
-            if doc is None or (start is not None and not _at_or_after(doc, start)):
+            doc = _matching(fields, app, env, start)
+            if doc is None:
                 continue
             found.append(doc)
             if limit is not None and len(found) >= limit:
                 break
         found.reverse()
         return found
+
+    def each(
+        self, app: str | None = None, env: str | None = None, since: str | datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Matching records, oldest first, read forwards a page at a time: a whole trail without holding it."""
+        start = None if since is None else parse_since(since)
+        lower = "-"
+        while True:
+            page = self.store.client.xrange(self.key, min=lower, max="+", count=READ_PAGE)
+            for _, fields in page:
+                doc = _matching(fields, app, env, start)
+                if doc is not None:
+                    yield doc
+            if len(page) < READ_PAGE:
+                return
+            lower = _after(page[-1][0])
 
     def _newest_first(self) -> Iterator[dict[str, str]]:
         """Every entry's fields, newest first, in pages that grow: the last few records cost one small read."""
@@ -206,6 +218,20 @@ def _entry(doc: Mapping[str, Any], encoded: str) -> dict[str, str]:
     return entry
 
 
+def _matching(
+    fields: Mapping[str, str], app: str | None, env: str | None, start: datetime | None
+) -> dict[str, Any] | None:
+    # app and env are fields of their own, so most entries are passed over without parsing
+    if app is not None and fields.get("app") != app:
+        return None
+    if env is not None and fields.get("env") != env:
+        return None
+    doc = _parse(fields)
+    if doc is None or (start is not None and not _at_or_after(doc, start)):
+        return None
+    return doc
+
+
 def _parse(fields: Mapping[str, str]) -> dict[str, Any] | None:
     try:
         doc = json.loads(fields[FIELD])
@@ -220,6 +246,13 @@ def _at_or_after(doc: Mapping[str, Any], start: datetime) -> bool:
         return parse_since(str(doc["at"])) >= start
     except (KeyError, ValueError):
         return False
+
+
+def _after(entry_id: str) -> str:
+    millis, _, sequence = entry_id.partition("-")
+    if int(sequence) < 2**64 - 1:
+        return f"{millis}-{int(sequence) + 1}"
+    return f"{int(millis) + 1}-0"
 
 
 def _before(entry_id: str) -> str | None:
@@ -259,8 +292,9 @@ def _moment(text: str) -> datetime:
         ) from None
 
 
-def command(argv: list[str], stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+def command(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """`python -m bot audit [--app APP] [--env ENV] [--since ISO8601] [--limit N]`: 0 done, 1 store or config, 2 usage."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     parser = _Parser(
         prog="python -m bot audit",
         description="Print the audit trail's matching records, oldest first, one JSON object per line.",
@@ -291,16 +325,19 @@ def command(argv: list[str], stdout: TextIO = sys.stdout, stderr: TextIO = sys.s
     trail = AuditTrail(store, settings.audit_max_entries)
     try:
         store.ping()
-        records = trail.read(app=args.app, env=args.env, since=args.since, limit=args.limit)
-    except (StoreUnavailable, StoreError) as error:
-        print(f"error: cannot read the audit trail: state store unavailable ({error})", file=stderr)
-        return 1
-    finally:
-        store.client.close()
-    try:
+        if args.limit is None:  # the whole trail may be long: print it as it is read
+            records: Iterable[dict[str, Any]] = trail.each(app=args.app, env=args.env, since=args.since)
+        else:
+            records = trail.read(app=args.app, env=args.env, since=args.since, limit=args.limit)
         for doc in records:
             stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
         stdout.flush()
-    except BrokenPipeError:  # `| head`: the reader has what it wanted
-        return 0
+    except (StoreUnavailable, StoreError) as error:
+        print(f"error: cannot read the audit trail: state store unavailable ({error})", file=stderr)
+        return 1
+    except BrokenPipeError:  # `| head`: the reader has what it wanted; quiet the flush at exit too
+        if stdout is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        store.client.close()
     return 0

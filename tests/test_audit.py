@@ -302,6 +302,17 @@ def test_reading_the_last_few_of_one_app_fetches_pages_from_the_end_not_the_whol
     assert tags(trail.read(app="quiet")) == [f"q{n}" for n in range(10)]
     assert sum(fetched) == 5020  # without a limit every entry is looked at, a page at a time
     assert max(fetched) <= READ_PAGE
+    everything = list(trail.each())
+    assert len(everything) == 5020
+    assert tags(everything[:2]) == ["0", "1"] and tags(everything[-2:]) == ["q9", "b9"]
+    assert tags(trail.each(app="quiet")) == [f"q{n}" for n in range(10)]
+
+
+def test_each_streams_the_same_matches_as_read_oldest_first(store):
+    trail = history(store)
+    since = datetime.fromtimestamp(T0 + 3 * 3600, UTC)
+    for filters in ({}, {"app": "a"}, {"env": "staging"}, {"app": "b", "env": "integration", "since": since}):
+        assert list(trail.each(**filters)) == trail.read(**filters), filters
 
 
 def test_an_entry_that_is_not_a_record_is_skipped(store):
