@@ -15,7 +15,9 @@ import argparse
 import json
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -94,6 +96,10 @@ class AuditTrail:
         self.max_entries = max_entries
         self.clock = clock
         self.key = store.key(STREAM)
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._unwritten = 0
+        self._idle = threading.Condition()
+        self._writer: threading.Thread | None = None
 
     def record(
         self,
@@ -110,6 +116,59 @@ class AuditTrail:
         **extra: Any,
     ) -> dict[str, Any]:
         """Append one record and log it; return it. Raises only on a programming error (bad action or field)."""
+        doc = self._build(action, actor, app, env, tag, outcome, reason, deploy_id, commit, extra)
+        self._append(doc)
+        return doc
+
+    def defer(self, action: Action | str, *, actor: Any, **fields: Any) -> dict[str, Any]:
+        """`record` for the ack path: the record is made (and checked) now, appended by a background thread.
+
+        Nothing waits for the store, even a store that does not answer; `flush` waits for the writes.
+        """
+        doc = self._build(
+            action,
+            actor,
+            *(fields.pop(name, None) for name in ("app", "env", "tag", *OPTIONAL_FIELDS)),
+            fields,
+        )
+        with self._idle:
+            self._unwritten += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_deferred, name="audit-writer", daemon=True)
+                self._writer.start()
+        self._queue.put(doc)
+        return doc
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every deferred record has been written (or found the store down); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unwritten == 0, timeout)
+
+    def _write_deferred(self) -> None:
+        while True:
+            doc = self._queue.get()
+            try:
+                self._append(doc)
+            except Exception:  # the writer must outlive anything one record does
+                log.exception("audit record could not be written: %s", summary(doc))
+            finally:
+                with self._idle:
+                    self._unwritten -= 1
+                    self._idle.notify_all()
+
+    def _build(
+        self,
+        action: Action | str,
+        actor: Any,
+        app: str | None,
+        env: str | None,
+        tag: str | None,
+        outcome: str | None,
+        reason: str | None,
+        deploy_id: str | None,
+        commit: str | None,
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
         try:
             action = Action(action)
         except ValueError:
@@ -129,6 +188,10 @@ class AuditTrail:
             if value is not None:
                 doc[name] = value
         doc.update((name, value) for name, value in extra.items() if value is not None)
+        return doc
+
+    def _append(self, doc: dict[str, Any]) -> None:
+        """One XADD, then one log line that says whether the record was stored; never raises for the store."""
         encoded = json.dumps(doc, separators=(",", ":"), default=str)
         try:
             self.store.client.xadd(self.key, _entry(doc, encoded), maxlen=self.max_entries, approximate=False)
@@ -136,7 +199,6 @@ class AuditTrail:
             log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
         else:
             log.info("audit %s", summary(doc), extra=doc)
-        return doc
 
     def read(
         self,

@@ -6,14 +6,18 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.audit import FIRST_PAGE, READ_PAGE, Action, AuditTrail, actor_of
 from bot.config import ConfigError, load_settings
@@ -105,10 +109,12 @@ def test_cis_record_has_the_actor_CI_and_a_refusal_carries_its_reason(store):
     assert "commit" not in stored and "outcome" not in stored and "deploy_id" not in stored
 
 
-def test_app_env_and_tag_are_always_present_even_when_a_decision_has_none():
-    trail = AuditTrail(Store(redis.Redis(port=free_port()), "x:"), 10, clock=Clock())
-    doc = trail.record(Action.LINKED, actor={"slack_user": "U012AB3CD", "login": "octocat"})
-    assert {"app": None, "env": None, "tag": None}.items() <= doc.items()
+def test_app_env_and_tag_are_always_present_even_when_a_decision_has_none(store):
+    trail = trail_on(store)
+    trail.record(Action.LINKED, actor={"slack_user": "U012AB3CD", "login": "octocat"})
+    [stored] = trail.read()
+    assert {"app": None, "env": None, "tag": None}.items() <= stored.items()
+    assert stored["actor"] == {"slack": "U012AB3CD", "github": "octocat"}
 
 
 @pytest.mark.parametrize(
@@ -184,6 +190,50 @@ def test_with_the_store_down_record_does_not_raise_and_the_log_says_it_was_not_s
     assert line.levelno == logging.WARNING
     assert "NOT stored" in line.getMessage()
     assert line.app == "whitehall"
+
+
+def test_a_deferred_record_is_made_at_once_and_written_in_order_by_the_background_writer(store):
+    clock = Clock()
+    trail = trail_on(store, clock=clock)
+    for number in range(50):
+        clock.now = T0 + number
+        doc = trail.defer(Action.DEPLOY_REQUESTED, actor=OCTOCAT, app="whitehall", env="integration", tag=f"v{number}")
+        assert datetime.fromisoformat(doc["at"]).timestamp() == pytest.approx(T0 + number)
+    assert trail.flush(timeout=10)
+    stored = trail.read()
+    assert tags(stored) == [f"v{n}" for n in range(50)]
+    assert stored[7]["at"] == "2026-11-29T10:31:55.250Z"  # the time of the decision, not of the write
+
+
+def test_defer_checks_its_arguments_at_once(store):
+    trail = trail_on(store)
+    with pytest.raises(ValueError, match="unknown audit action"):
+        trail.defer("deployed", actor=CI)
+    with pytest.raises(TypeError):
+        trail.defer(Action.LINKED)  # no actor
+
+
+def test_defer_never_waits_for_a_store_that_does_not_answer(caplog):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections into the backlog and never answers
+    client = redis.Redis(
+        port=silent.getsockname()[1], socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 0)
+    )
+    trail = trail_on(Store(client, "silent:"))
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.audit"):
+            started = time.monotonic()
+            for number in range(3):
+                trail.defer(Action.DEPLOY_REFUSED, actor=OCTOCAT, app="whitehall", tag=f"v{number}", reason="x")
+            assert time.monotonic() - started < 0.1
+            assert trail.flush(timeout=30)
+        lines = [r for r in caplog.records if r.name == "bot.audit"]
+        assert [r.tag for r in lines] == ["v0", "v1", "v2"]
+        assert all(r.levelno == logging.WARNING and "NOT stored" in r.getMessage() for r in lines)
+    finally:
+        client.close()
+        silent.close()
 
 
 # -- the cap ------------------------------------------------------------------------------------
