@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, baseline, burst, deploys, interference, repos, startup
+from bench import ack, audit, baseline, burst, deploys, interference, repos, startup
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference")
+BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit")
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -39,6 +39,7 @@ SIZES = {
     },
     "quick": {"deploy_n": (5,), "ack_commands": 20, "ack_ci": 40, "ack_rounds": 1, "releases": 10, "full_clone": False},
 }
+AUDIT_RECORDS = {"full": 100_000, "quick": 10_000}
 TARGET_SPEEDUP = 10.0
 TARGET_N = 20
 
@@ -260,6 +261,34 @@ def show_interference(result: dict) -> str:
     )
 
 
+def show_audit(result: dict) -> str:
+    last = audit.LAST
+    rows = [
+        [
+            row["read"],
+            f"{row['baseline']['ms']:.1f} ms",
+            f"{row['baseline']['peak_kib']:,.0f} KiB",
+            f"{row['bot']['ms']:.1f} ms",
+            f"{row['bot']['peak_kib']:,.0f} KiB",
+            x(row["speedup"]),
+            x(row["memory_ratio"]),
+        ]
+        for row in result["rows"]
+    ]
+    return table(
+        f"6. Audit trail: {result['records']:,} records appended, then one app's last {last} read",
+        ["read", "baseline time", "baseline peak", "bot time", "bot peak", "speed-up", "memory saved"],
+        rows,
+        [
+            f"append: {result['records']:,} records one XADD (MAXLEN = {result['records']:,}) at a time in "
+            f"{result['append_seconds']:.1f} s ({result['appends_per_second']:,}/s); stream {result['stream_mb']} MB in Redis, "
+            f"{result['kept']:,} kept.",
+            "baseline: XRANGE of the whole stream, every record parsed, then filtered; bot: AuditTrail.read(app, limit=10),",
+            "     XREVRANGE pages of 50 doubling to 1,000 from the newest end. Time: best of 3; peak: tracemalloc (Python heap) in a separate run.",
+        ],
+    )
+
+
 # -- targets ------------------------------------------------------------------------------------
 
 
@@ -436,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
                 "5. (extra) a deploy during an alert burst",
                 lambda: interference.run(big.path, redis_url, releases=sizes["releases"], log=log),
                 show_interference,
+            ),
+            "audit": (
+                "6. audit trail: append, then read one app's last 10",
+                lambda: audit.run(redis_url, records=AUDIT_RECORDS[mode], log=log),
+                show_audit,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

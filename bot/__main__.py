@@ -1,14 +1,20 @@
-"""`python -m bot serve | console | check-config | manifest --url URL` (SPEC §1)."""
+"""`python -m bot serve | console | check-config | manifest --url URL | audit` (SPEC §1, §12)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
+
+from bot.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    configure_logging()
+    if argv[:1] == ["audit"]:  # its own parser: a bad argument is one line and exit 2, not argparse's usage
+        from bot.audit import command as audit_command
+
+        return audit_command(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot", description="govuk-deploy-bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="HTTP server for Slack and webhooks, plus the scheduler")
@@ -16,13 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check-config", help="load and validate configuration; exit 0 when it is usable")
     manifest = commands.add_parser("manifest", help="print the Slack app manifest")
     manifest.add_argument("--url", required=True, help="the bot's public base URL")
+    commands.add_parser("audit", help="print audit records: [--app APP] [--env ENV] [--since ISO8601] [--limit N]")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if args.command == "manifest":
         from bot.manifest import manifest as build_manifest
 

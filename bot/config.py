@@ -96,6 +96,8 @@ class Settings:
     workflows_tokens: Mapping[str, Secret] = field(default_factory=dict)
     reconcile_seconds: int = 30
     team_channels: Mapping[str, str] = field(default_factory=dict)
+    log_format: str = "text"
+    audit_max_entries: int = 100_000
 
     @property
     def environment_names(self) -> list[str]:
@@ -214,10 +216,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         workflows_tokens=_environment_tokens(env, "ARGO_WORKFLOWS_TOKEN_", environments),
         reconcile_seconds=integer("RECONCILE_SECONDS", 30, 0, 24 * 3600),
         team_channels=_parse_team_channels(file_config.get("team_channels"), problems),
+        log_format=_log_format(env, problems),
+        audit_max_entries=integer("AUDIT_MAX_ENTRIES", 100_000, 1, 1_000_000_000),
     )
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str], problems: list[str]) -> str:
+    value = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT must be text or json, got {_shown(env.get('LOG_FORMAT', ''))}.")
+        return "text"
+    return value
 
 
 def _shown(value: str) -> str:

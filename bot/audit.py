@@ -1,0 +1,405 @@
+"""The audit trail (SPEC §12): one record per decision, kept in a capped Redis stream and logged.
+
+A record is appended with `XADD … MAXLEN = N`: exact trimming, so the stream holds exactly the
+newest AUDIT_MAX_ENTRIES records. (`MAXLEN ~` would trim only whole stream nodes of 100 entries,
+keeping up to ~100 more than asked; exact trimming costs about 2 µs more per append on Redis 7.)
+XADD is one atomic command, so any number of replicas can write the same trail.
+
+Writing a record never blocks a decision: with the store down, the record is still logged, with
+a warning that says it was not stored, and the caller goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TextIO
+
+from bot.store import Store, StoreError
+
+log = logging.getLogger("bot.audit")
+
+STREAM = "audit"
+FIELD = "record"
+FIRST_PAGE = 50
+READ_PAGE = 1000
+# Filled only where given, in this order, after the fields every record has.
+OPTIONAL_FIELDS = ("outcome", "reason", "deploy_id", "commit")
+# Attributes of logging.LogRecord: an extra field with one of these names would break the log call.
+_LOG_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class Action(StrEnum):
+    DEPLOY_REQUESTED = "deploy_requested"
+    DEPLOY_REFUSED = "deploy_refused"
+    DEPLOY_COMMITTED = "deploy_committed"
+    DEPLOY_FAILED = "deploy_failed"
+    DEPLOY_HELD = "deploy_held"
+    HOLD_RELEASED = "hold_released"
+    PROMOTED = "promoted"
+    SYNC_OUTCOME = "sync_outcome"
+    TEST_OUTCOME = "test_outcome"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    OVERRIDE = "override"
+    ROLLBACK = "rollback"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+def actor_of(who: Any) -> str | dict[str, str | None]:
+    """`"CI"` or `{"slack": …, "github": …}` from a Requester-like object, a dict, None or "CI"."""
+    if who is None or who == "CI":
+        return "CI"
+    if isinstance(who, Mapping):
+        slack = who.get("slack", who.get("slack_user"))
+        github = who.get("github", who.get("login"))
+    elif hasattr(who, "slack_user") or hasattr(who, "login"):
+        slack, github = getattr(who, "slack_user", None), getattr(who, "login", None)
+    else:
+        raise TypeError(f"an audit actor is a Requester, a dict or 'CI', not {type(who).__name__}")
+    if slack is None and github is None:
+        return "CI"
+    return {"slack": slack, "github": github}
+
+
+def iso_utc(seconds: float) -> str:
+    """2026-11-29T10:31:48.123Z"""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_since(value: str | datetime) -> datetime:
+    """An aware datetime from an ISO 8601 date or date-time; one without an offset is taken as UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class AuditTrail:
+    def __init__(self, store: Store, max_entries: int, clock: Callable[[], float] = time.time) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.store = store
+        self.max_entries = max_entries
+        self.clock = clock
+        self.key = store.key(STREAM)
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._unwritten = 0
+        self._idle = threading.Condition()
+        self._writer: threading.Thread | None = None
+
+    def record(
+        self,
+        action: Action | str,
+        *,
+        actor: Any,
+        app: str | None = None,
+        env: str | None = None,
+        tag: str | None = None,
+        outcome: str | None = None,
+        reason: str | None = None,
+        deploy_id: str | None = None,
+        commit: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Append one record and log it; return it. Raises only on a programming error (bad action or field)."""
+        doc = self._build(action, actor, app, env, tag, outcome, reason, deploy_id, commit, extra)
+        self._append(doc)
+        return doc
+
+    def defer(self, action: Action | str, *, actor: Any, **fields: Any) -> dict[str, Any]:
+        """`record` for the ack path: the record is made (and checked) now, appended by a background thread.
+
+        Nothing waits for the store, even a store that does not answer; `flush` waits for the writes.
+        """
+        doc = self._build(
+            action,
+            actor,
+            *(fields.pop(name, None) for name in ("app", "env", "tag", *OPTIONAL_FIELDS)),
+            fields,
+        )
+        with self._idle:
+            self._unwritten += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_deferred, name="audit-writer", daemon=True)
+                self._writer.start()
+        self._queue.put(doc)
+        return doc
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every deferred record has been written (or found the store down); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unwritten == 0, timeout)
+
+    def _write_deferred(self) -> None:
+        while True:
+            doc = self._queue.get()
+            try:
+                self._append(doc)
+            except Exception:  # the writer must outlive anything one record does
+                log.exception("audit record could not be written: %s", summary(doc))
+            finally:
+                with self._idle:
+                    self._unwritten -= 1
+                    self._idle.notify_all()
+
+    def _build(
+        self,
+        action: Action | str,
+        actor: Any,
+        app: str | None,
+        env: str | None,
+        tag: str | None,
+        outcome: str | None,
+        reason: str | None,
+        deploy_id: str | None,
+        commit: str | None,
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        try:
+            action = Action(action)
+        except ValueError:
+            raise ValueError(f"unknown audit action {action!r}") from None
+        clashes = sorted(set(extra) & ({"at", "action", "actor"} | _LOG_RECORD_ATTRIBUTES))
+        if clashes:
+            raise ValueError(f"audit extra field(s) {', '.join(clashes)} clash with reserved names")
+        doc: dict[str, Any] = {
+            "at": iso_utc(self.clock()),
+            "action": action.value,
+            "actor": actor_of(actor),
+            "app": app,
+            "env": env,
+            "tag": tag,
+        }
+        for name, value in zip(OPTIONAL_FIELDS, (outcome, reason, deploy_id, commit), strict=True):
+            if value is not None:
+                doc[name] = value
+        doc.update((name, value) for name, value in extra.items() if value is not None)
+        return doc
+
+    def _append(self, doc: dict[str, Any]) -> None:
+        """One XADD, then one log line that says whether the record was stored; never raises for the store."""
+        encoded = json.dumps(doc, separators=(",", ":"), default=str)
+        try:
+            self.store.client.xadd(self.key, _entry(doc, encoded), maxlen=self.max_entries, approximate=False)
+        except (StoreError, OSError) as error:
+            log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
+        else:
+            log.info("audit %s", summary(doc), extra=doc)
+
+    def read(
+        self,
+        app: str | None = None,
+        env: str | None = None,
+        since: str | datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Matching records, oldest first; with `limit`, the newest `limit` of them.
+
+        The stream is read backwards a page at a time and only matches are kept, so the last few
+        records of one app cost pages up to the oldest of them, never the whole trail.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
+        start = None if since is None else parse_since(since)
+        found: list[dict[str, Any]] = []
+        if limit == 0:
+            return found
+        for fields in self._newest_first():
+            doc = _matching(fields, app, env, start)
+            if doc is None:
+                continue
+            found.append(doc)
+            if limit is not None and len(found) >= limit:
+                break
+        found.reverse()
+        return found
+
+    def each(
+        self, app: str | None = None, env: str | None = None, since: str | datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Matching records, oldest first, read forwards a page at a time: a whole trail without holding it."""
+        start = None if since is None else parse_since(since)
+        lower = "-"
+        while True:
+            page = self.store.client.xrange(self.key, min=lower, max="+", count=READ_PAGE)
+            for _, fields in page:
+                doc = _matching(fields, app, env, start)
+                if doc is not None:
+                    yield doc
+            if len(page) < READ_PAGE:
+                return
+            lower = _after(page[-1][0])
+
+    def _newest_first(self) -> Iterator[dict[str, str]]:
+        """Every entry's fields, newest first, in pages that grow: the last few records cost one small read."""
+        upper, count = "+", FIRST_PAGE
+        while True:
+            page = self.store.client.xrevrange(self.key, max=upper, min="-", count=count)
+            for _, fields in page:
+                yield fields
+            if len(page) < count:
+                return
+            upper = _before(page[-1][0])
+            if upper is None:
+                return
+            count = min(count * 2, READ_PAGE)
+
+
+def summary(doc: Mapping[str, Any]) -> str:
+    """`deploy_refused app=whitehall env=production tag=v1 actor=octocat/U012AB3CD reason="…"`: one line."""
+    parts = [str(doc["action"])]
+    for name, value in doc.items():
+        if name in ("at", "action") or value is None:
+            continue
+        if name == "actor" and isinstance(value, Mapping):
+            value = "/".join(str(v) for v in (value.get("github"), value.get("slack")) if v) or "unknown"
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        if not text or any(c.isspace() or c in '"=' for c in text):
+            text = json.dumps(text)
+        parts.append(f"{name}={text}")
+    return " ".join(parts)
+
+
+def _entry(doc: Mapping[str, Any], encoded: str) -> dict[str, str]:
+    entry = {name: doc[name] for name in ("app", "env") if isinstance(doc[name], str)}
+    entry[FIELD] = encoded
+    return entry
+
+
+def _matching(
+    fields: Mapping[str, str], app: str | None, env: str | None, start: datetime | None
+) -> dict[str, Any] | None:
+    # app and env are fields of their own, so most entries are passed over without parsing
+    if app is not None and fields.get("app") != app:
+        return None
+    if env is not None and fields.get("env") != env:
+        return None
+    doc = _parse(fields)
+    if doc is None or (start is not None and not _at_or_after(doc, start)):
+        return None
+    return doc
+
+
+def _parse(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(fields[FIELD])
+    except (KeyError, TypeError, ValueError):
+        log.warning("audit entry is not a record; skipped")
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _at_or_after(doc: Mapping[str, Any], start: datetime) -> bool:
+    try:
+        return parse_since(str(doc["at"])) >= start
+    except (KeyError, ValueError):
+        return False
+
+
+def _after(entry_id: str) -> str:
+    millis, _, sequence = entry_id.partition("-")
+    if int(sequence) < 2**64 - 1:
+        return f"{millis}-{int(sequence) + 1}"
+    return f"{int(millis) + 1}-0"
+
+
+def _before(entry_id: str) -> str | None:
+    """The greatest stream ID below `entry_id` (XREVRANGE's `(` needs Redis 6.2; this works everywhere)."""
+    millis, _, sequence = entry_id.partition("-")
+    if int(sequence) > 0:
+        return f"{millis}-{int(sequence) - 1}"
+    if int(millis) > 0:
+        return f"{int(millis) - 1}-18446744073709551615"
+    return None
+
+
+# -- python -m bot audit ------------------------------------------------------------------------
+
+
+class _BadArguments(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _BadArguments(message)
+
+
+def _whole_number(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, got {text!r}")
+    return int(text)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO 8601 date or time like 2026-11-29 or 2026-11-29T10:30:00Z, got {text!r}"
+        ) from None
+
+
+def command(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """`python -m bot audit [--app APP] [--env ENV] [--since ISO8601] [--limit N]`: 0 done, 1 store or config, 2 usage."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    parser = _Parser(
+        prog="python -m bot audit",
+        description="Print the audit trail's matching records, oldest first, one JSON object per line.",
+    )
+    parser.add_argument("--app", help="only records of this app")
+    parser.add_argument("--env", help="only records of this environment")
+    parser.add_argument("--since", type=_moment, help="only records at or after this ISO 8601 time (UTC if no offset)")
+    parser.add_argument("--limit", type=_whole_number, help="keep only the newest N matching records")
+    try:
+        args = parser.parse_args(argv)
+    except _BadArguments as error:
+        print(f"python -m bot audit: {error} (see --help)", file=stderr)
+        return 2
+
+    from bot.config import ConfigError, load_settings
+    from bot.store import StoreUnavailable, connect
+
+    try:
+        settings = load_settings(require_serve=False)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=stderr)
+        return 1
+    if settings.redis_url.reveal().startswith("memory://"):
+        print("error: REDIS_URL is memory:// (a store inside one process): set it to the bot's Redis", file=stderr)
+        return 1
+    store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
+    trail = AuditTrail(store, settings.audit_max_entries)
+    try:
+        store.ping()
+        if args.limit is None:  # the whole trail may be long: print it as it is read
+            records: Iterable[dict[str, Any]] = trail.each(app=args.app, env=args.env, since=args.since)
+        else:
+            records = trail.read(app=args.app, env=args.env, since=args.since, limit=args.limit)
+        for doc in records:
+            stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        stdout.flush()
+    except (StoreUnavailable, StoreError) as error:
+        print(f"error: cannot read the audit trail: state store unavailable ({error})", file=stderr)
+        return 1
+    except BrokenPipeError:  # `| head`: the reader has what it wanted; quiet the flush at exit too
+        if stdout is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        store.client.close()
+    return 0
