@@ -49,6 +49,9 @@ def wrong_word_count(count: int) -> str:
     return f"I expected three words (`<app> <tag> <environment>`) but got {count}."
 
 
+NOT_A_COMMAND = "I don't know that command."
+
+
 def unparsed(reason: str) -> str:
     return f"{reason}\n\n{USAGE}"
 

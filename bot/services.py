@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot import cards
+from bot import cards, commands
 from bot.buttons import ButtonSigner
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
@@ -29,6 +29,7 @@ from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
+from bot.router import Router
 from bot.scheduler import build_scheduler, exclusive, local
 from bot.store import Store, StoreUnavailable, connect
 from bot.teams import TeamChecker
@@ -49,6 +50,7 @@ class Services:
     outbox: Outbox
     replies: Replies
     deployer: Deployer
+    router: Router
     events: ReleaseEvents
     signer: ButtonSigner
     metrics: Metrics
@@ -157,6 +159,10 @@ def build(
         clock=clock,
         reply=replies.send,
     )
+    router = Router(metrics)
+    router.on_command(commands.Deploy, deployer.deploy)
+    router.on_command(commands.Promote, deployer.promote)
+    router.on_action("promote", deployer.click)
     events = ReleaseEvents(
         settings=settings, store=store, book=book, clock=clock, on_tests_passed=deployer.tests_passed
     )
@@ -177,6 +183,7 @@ def build(
         outbox=outbox,
         replies=replies,
         deployer=deployer,
+        router=router,
         events=events,
         signer=signer,
         metrics=metrics,

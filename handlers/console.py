@@ -60,14 +60,14 @@ class ConsoleChat:
     def __init__(self, out: TextIO, channel: str) -> None:
         self.out = out
         self.channel = channel
-        self.buttons: list[str] = []
+        self.buttons: list[tuple[str, str]] = []  # (action_id, value), numbered from 1
         self._next_ts = 0
 
     def _button_lines(self, blocks: list[dict[str, Any]] | None) -> list[str]:
         lines = []
         for block in blocks or []:
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                self.buttons.append(element["value"])
+                self.buttons.append((element["action_id"], element["value"]))
                 confirm = " (asks for confirmation)" if "confirm" in element else ""
                 lines.append(f"   [{len(self.buttons)}] {element['text']['text']}{confirm}")
         return lines
@@ -149,7 +149,7 @@ class Console:
             self.say(HELP)
         elif verb == "/deploy":
             text = line[len(words[0]) :].strip()
-            self.say(self.services.deployer.command(text, SANDBOX_USER, "console"))
+            self.say(self.services.router.command(text, SANDBOX_USER, "console"))
         elif verb in ("argocd", "smokey"):
             self._webhook(verb, words[1:])
         elif verb == "click":
@@ -204,7 +204,8 @@ class Console:
                 f"Say which button: `click <n>` with n from 1 to {len(buttons)}." if buttons else "No buttons yet."
             )
             return
-        refusal = self.services.deployer.click(buttons[int(args[0]) - 1], SANDBOX_USER, "console")
+        action_id, value = buttons[int(args[0]) - 1]
+        refusal = self.services.router.action(action_id, value, SANDBOX_USER, "console")
         if refusal:
             self._respond(refusal)
 

@@ -1,4 +1,4 @@
-"""Bolt listeners for `/deploy` and the promote button: acknowledge, make one call into the core, reply.
+"""Bolt listeners for `/deploy` and the card's buttons: acknowledge, make one call into the core, reply.
 
 The listeners run on the request's own thread (`process_before_response`) and never wait for
 git or GitHub: the core answers at once and queues the slow part on its own workers, so
@@ -50,17 +50,20 @@ class _TokenIgnoredFilter(logging.Filter):
 
 
 def register(app: App, services: Services) -> None:
-    deployer, replies = services.deployer, services.replies
+    router, replies = services.router, services.replies
 
     @app.command("/deploy")
     def deploy_command(ack, command) -> None:
-        text = deployer.command(command.get("text") or "", command.get("user_id") or "", command.get("response_url"))
+        text = router.command(command.get("text") or "", command.get("user_id") or "", command.get("response_url"))
         ack(text=text, response_type="ephemeral")
 
-    @app.action("promote")
-    def promote_button(ack, body, action) -> None:
+    def button(ack, body, action) -> None:
         ack()
         response_url = body.get("response_url")
-        refusal = deployer.click(action.get("value"), (body.get("user") or {}).get("id") or "", response_url)
+        user_id = (body.get("user") or {}).get("id") or ""
+        refusal = router.action(action.get("action_id") or "", action.get("value"), user_id, response_url)
         if refusal:
             replies.send(response_url, refusal)
+
+    for action_id in router.action_ids:
+        app.action(action_id)(button)

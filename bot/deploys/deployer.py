@@ -35,6 +35,9 @@ from bot.teams import Membership
 log = logging.getLogger(__name__)
 
 Reply = Callable[[str | None, str], None]  # (response_url, text): an ephemeral reply to the requester
+# A check a request must pass after the team's: None to go on, or what to tell the requester when it stops
+# there (a refusal, or word that it is held or waits for approval; the gate itself keeps what it must).
+Gate = Callable[[DeployRequest], "str | None"]
 MAX_AUTOMATIC_IN_FLIGHT = 200  # automatic promotions waiting at once; beyond this they are dropped, and logged
 TOO_OLD_SECONDS = 10 * 60
 
@@ -67,6 +70,7 @@ class Deployer:
         self.clock = clock
         self.reply = reply
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
+        self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
         self._in_flight = 0
         self._automatic_in_flight = 0
         self._idle = threading.Condition()
@@ -91,31 +95,35 @@ class Deployer:
 
     # -- on the ack path: answers at once, no I/O -------------------------------------------------
 
-    def command(self, text: str, user_id: str, response_url: str | None) -> str:
-        """Answer `/deploy <text>` at once; slow work continues in the background."""
-        command = commands.parse(text)
-        self.metrics.commands.labels(type(command).__name__.lower()).inc()
-        if isinstance(command, commands.Help):
-            return messages.USAGE
-        if isinstance(command, commands.Unparsed):
-            return messages.unparsed(command.reason)
-        if isinstance(command, commands.Deploy):
-            refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
-            source = None
-        else:
-            refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
-            source = None if refusal else self.settings.previous_environment(command.env).name
+    def deploy(self, command: commands.Deploy, user_id: str, response_url: str | None) -> str:
+        """`/deploy <app> <tag> <env>`: the ack text; the deploy goes on in the background."""
+        refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
         requester = refusal or identify(self.settings, user_id)
         if isinstance(requester, Refusal):
             return requester.text
-        tag = command.tag if isinstance(command, commands.Deploy) else None
         request = DeployRequest(
-            app=command.app, env=command.env, tag=tag, requester=requester, response_url=response_url, source_env=source
+            app=command.app, env=command.env, tag=command.tag, requester=requester, response_url=response_url
         )
         self._spawn(request, self._run)
-        if tag is None:
-            return messages.promoting(command.app, command.env, source)
-        return messages.deploying(command.app, tag, command.env)
+        return messages.deploying(command.app, command.tag, command.env)
+
+    def promote(self, command: commands.Promote, user_id: str, response_url: str | None) -> str:
+        """`/deploy promote <app> [to] <env>`: the ack text; the promotion goes on in the background."""
+        refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
+        requester = refusal or identify(self.settings, user_id)
+        if isinstance(requester, Refusal):
+            return requester.text
+        source = self.settings.previous_environment(command.env).name
+        request = DeployRequest(
+            app=command.app,
+            env=command.env,
+            tag=None,
+            requester=requester,
+            response_url=response_url,
+            source_env=source,
+        )
+        self._spawn(request, self._run)
+        return messages.promoting(command.app, command.env, source)
 
     def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         """A click on a promote button; an immediate refusal, or None when it goes on in the background."""
@@ -224,6 +232,11 @@ class Deployer:
                 self._tell(request, messages.nothing_to_promote(request.app, request.source_env))
                 return
             request = replace(request, tag=source.image_tag)
+        for gate in self.gates:
+            stopped = gate(request)
+            if stopped is not None:
+                self._tell(request, stopped)
+                return
         if request.is_promotion:
             self._promote(request)
         else:
