@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.audit import FIELD, Action, AuditTrail
-from bot.releases import Requester
+from bot.releases.model import Requester
 from bot.store import Store, connect
 
 APPS = 60

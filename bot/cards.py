@@ -16,16 +16,9 @@ from bot import messages
 from bot.buttons import ButtonSigner, PromoteStep
 from bot.chat.mrkdwn import link
 from bot.config import Settings
-from bot.releases.model import NOT_DEPLOYED_EMOJI, EnvEntry, Release, State
+from bot.releases.model import NOT_DEPLOYED_EMOJI, Button, EnvEntry, Release, State
 
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    value: str
-    confirm: bool
 
 
 @dataclass(frozen=True)
@@ -119,7 +112,9 @@ def card_view(settings: Settings, signer: ButtonSigner, release: Release, runs: 
     buttons = []
     if step is not None:
         last = settings.environments[-1].name
-        buttons.append(Button(messages.promote_label(step.to_env), signer.encode(step), confirm=step.to_env == last))
+        confirm = messages.confirm_production(release.app, release.tag) if step.to_env == last else None
+        label = messages.promote_label(step.to_env)
+        buttons.append(Button("promote", label, signer.encode(step), confirm=confirm, style="primary"))
     return CardView(
         app=release.app,
         tag=release.tag,
@@ -139,20 +134,34 @@ def to_blocks(view: CardView) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": f":rocket: *{view.app}* {shown_tag}"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(view.lines)[:3000]}},
     ]
-    for button in view.buttons:
-        element: dict[str, Any] = {
-            "type": "button",
-            "action_id": "promote",
-            "text": {"type": "plain_text", "text": button.label[:75]},
-            "value": button.value,
-            "style": "primary",
-        }
-        if button.confirm:
-            element["confirm"] = {
-                "title": {"type": "plain_text", "text": "Deploy to production?"},
-                "text": {"type": "mrkdwn", "text": messages.confirm_production(view.app, view.tag)},
-                "confirm": {"type": "plain_text", "text": button.label[:30]},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-            }
-        blocks.append({"type": "actions", "elements": [element]})
+    blocks.extend({"type": "actions", "elements": [button_element(button)]} for button in view.buttons)
     return blocks
+
+
+def reply_blocks(text: str, buttons: list[Button]) -> list[dict[str, Any]] | None:
+    """A thread reply with buttons as Block Kit; None for plain text, which needs no blocks."""
+    if not buttons:
+        return None
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "actions", "elements": [button_element(button) for button in buttons]},
+    ]
+
+
+def button_element(button: Button) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": button.action_id,
+        "text": {"type": "plain_text", "text": button.label[:75]},
+        "value": button.value,
+    }
+    if button.style:
+        element["style"] = button.style
+    if button.confirm:
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": button.confirm},
+            "confirm": {"type": "plain_text", "text": button.label[:30]},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return element

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
@@ -51,6 +52,7 @@ class Services:
     replies: Replies
     deployer: Deployer
     router: Router
+    audit: AuditTrail
     events: ReleaseEvents
     signer: ButtonSigner
     metrics: Metrics
@@ -83,6 +85,7 @@ class Services:
         self.charts.stop()
         self.outbox.drain(timeout=5)
         self.outbox.stop()
+        self.audit.flush(timeout=5)
         self.replies.wait(timeout=5)
         self.replies.stop()
         self.http.close()
@@ -111,6 +114,7 @@ def build(
     metrics = Metrics()
     http = httpx.Client(timeout=GITHUB_TIMEOUT, follow_redirects=False)
     journal = DeployJournal(store, instance)
+    audit = AuditTrail(store, settings.audit_max_entries, clock=clock)
     charts = ChartsRepo(
         url=settings.charts_repo_url.reveal(),
         branch=settings.charts_repo_branch,
@@ -145,7 +149,15 @@ def build(
         view = cards.card_view(settings, signer, release, runs=charts.current_tag)
         return cards.to_text(view), cards.to_blocks(view)
 
-    outbox = Outbox(chat=chat, book=book, queue=queue, pacer=pacer, render=render, channel=settings.alerts_channel)
+    outbox = Outbox(
+        chat=chat,
+        book=book,
+        queue=queue,
+        pacer=pacer,
+        render=render,
+        render_reply=cards.reply_blocks,
+        channel=settings.alerts_channel,
+    )
     replies = Replies(chat, pacer)
     deployer = Deployer(
         settings=settings,
@@ -155,6 +167,7 @@ def build(
         book=book,
         signer=signer,
         journal=journal,
+        audit=audit,
         metrics=metrics,
         clock=clock,
         reply=replies.send,
@@ -164,7 +177,7 @@ def build(
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
     events = ReleaseEvents(
-        settings=settings, store=store, book=book, clock=clock, on_tests_passed=deployer.tests_passed
+        settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
     )
     stuck_every = min(60, settings.stuck_after_minutes * 15)
     scheduled = [
@@ -184,6 +197,7 @@ def build(
         replies=replies,
         deployer=deployer,
         router=router,
+        audit=audit,
         events=events,
         signer=signer,
         metrics=metrics,

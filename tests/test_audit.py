@@ -22,7 +22,7 @@ from redis.retry import Retry
 from bot.audit import FIRST_PAGE, READ_PAGE, Action, AuditTrail, actor_of
 from bot.config import ConfigError, load_settings
 from bot.logs import JsonFormatter, configure_logging
-from bot.releases import CI, Requester
+from bot.releases.model import CI, Requester
 from bot.store import Store, connect
 from tests.support.app import ServeProcess
 from tests.support.local_servers import free_port

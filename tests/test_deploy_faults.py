@@ -134,6 +134,7 @@ def _outbox(book: ReleaseBook, queue: CardQueue, fake_slack: FakeSlack) -> Outbo
         queue=queue,
         pacer=Pacer(post_interval=0.0),
         render=lambda r: (f"card {r.app} {r.tag}", []),
+        render_reply=lambda text, buttons: None,
         channel="govuk-deploy-alerts",
     )
 

@@ -23,12 +23,13 @@ from bot.chat.post_once import PostOnce
 from bot.chat.queue import CardQueue
 from bot.chat.service import Chat, ChatRejected, ChatUnavailable, RateLimited
 from bot.releases.book import ReleaseBook
-from bot.releases.model import CardRef, Release
+from bot.releases.model import Button, CardRef, Release
 from bot.store import LockNotAcquired, StoreError
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[Release], tuple[str, list[dict[str, Any]]]]
+RenderReply = Callable[[str, list[Button]], "list[dict[str, Any]] | None"]
 MAX_BACKOFF = 30.0
 RENDER_LOCK_SECONDS = 60
 
@@ -42,6 +43,7 @@ class Outbox:
         queue: CardQueue,
         pacer: Pacer,
         render: Render,
+        render_reply: RenderReply,
         channel: str,
     ) -> None:
         self.chat = chat
@@ -50,6 +52,7 @@ class Outbox:
         self.pacer = pacer
         self.posts = PostOnce(chat, pacer)
         self.render = render
+        self.render_reply = render_reply
         self.channel = channel
         self._failures: dict[tuple[str, str], int] = {}
         self._busy = False
@@ -190,7 +193,8 @@ class Outbox:
             if wait > 0:
                 return wait
             key = (app, tag, reply.id)
-            self.posts.post(key, card.channel, card.ts, reply.id, reply.text, None, broadcast=reply.broadcast)
+            blocks = self.render_reply(reply.text, reply.buttons)
+            self.posts.post(key, card.channel, card.ts, reply.id, reply.text, blocks, broadcast=reply.broadcast)
             release = self.book.save_slack_view(app, tag, lambda r, rid=reply.id: r.mark_posted(rid))
             self.posts.saved(key)
             if release is None:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from bot import commands, messages
+from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.config import Settings
 from bot.deploys.checks import check_has_previous, check_tag, check_target
@@ -53,6 +54,7 @@ class Deployer:
         book: ReleaseBook,
         signer: ButtonSigner,
         journal: DeployJournal,
+        audit: AuditTrail,
         metrics: Metrics,
         clock: Callable[[], float],
         reply: Reply,
@@ -65,6 +67,7 @@ class Deployer:
         self.book = book
         self.signer = signer
         self.journal = journal
+        self.audit = audit
         self.promotions = Promotions(store)
         self.metrics = metrics
         self.clock = clock
@@ -100,11 +103,11 @@ class Deployer:
         refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
         requester = refusal or identify(self.settings, user_id)
         if isinstance(requester, Refusal):
-            return requester.text
+            return self._refused_at_once(requester, user_id, command.app, command.env, command.tag)
         request = DeployRequest(
             app=command.app, env=command.env, tag=command.tag, requester=requester, response_url=response_url
         )
-        self._spawn(request, self._run)
+        self._accept(request)
         return messages.deploying(command.app, command.tag, command.env)
 
     def promote(self, command: commands.Promote, user_id: str, response_url: str | None) -> str:
@@ -129,13 +132,13 @@ class Deployer:
         """A click on a promote button; an immediate refusal, or None when it goes on in the background."""
         step = self.signer.decode(value)
         if step is None or self.settings.environment(step.from_env) is None:
-            return messages.BUTTON_NOT_MINE
+            return self._refused_at_once(Refusal(messages.BUTTON_NOT_MINE), user_id, None, None, None)
         following = self.settings.next_environment(step.from_env)
         if following is None or following.name != step.to_env:
-            return messages.BUTTON_STALE_ENVIRONMENTS
+            return self._refused_at_once(Refusal(messages.BUTTON_STALE_ENVIRONMENTS), user_id, step.app, None, step.tag)
         requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id)
         if isinstance(requester, Refusal):
-            return requester.text
+            return self._refused_at_once(requester, user_id, step.app, step.to_env, step.tag)
         request = DeployRequest(
             app=step.app,
             env=step.to_env,
@@ -145,8 +148,40 @@ class Deployer:
             source_env=step.from_env,
             require_tests=True,
         )
-        self._spawn(request, self._run)
+        self._accept(request)
         return None
+
+    def _accept(self, request: DeployRequest) -> None:
+        self.audit.defer(
+            Action.DEPLOY_REQUESTED,
+            actor=request.requester,
+            app=request.app,
+            env=request.env,
+            tag=request.tag,
+            deploy_id=request.deploy_id,
+            source_env=request.source_env,
+        )
+        self._spawn(request, self._run)
+
+    def _refused_at_once(
+        self, refusal: Refusal, user_id: str, app: str | None, env: str | None, tag: str | None
+    ) -> str:
+        actor = {"slack": user_id, "github": self.settings.users.get(user_id)}
+        self.audit.defer(Action.DEPLOY_REFUSED, actor=actor, app=app, env=env, tag=tag, reason=refusal.text)
+        return refusal.text
+
+    def _refused(self, request: DeployRequest, text: str) -> None:
+        """Tell the requester why nothing was done, and keep it in the audit trail."""
+        self.audit.record(
+            Action.DEPLOY_REFUSED,
+            actor=request.requester,
+            app=request.app,
+            env=request.env,
+            tag=request.tag,
+            deploy_id=request.deploy_id,
+            reason=text,
+        )
+        self._tell(request, text)
 
     def _check_target(self, app: str, env: str) -> Refusal | None:
         return check_target(self.settings, self.charts.apps, self.charts.is_usable(), app, env)
@@ -224,18 +259,18 @@ class Deployer:
             membership = self.teams.check(request.requester.login, env.team)
             if not membership.member:
                 self.metrics.deploys.labels("refused").inc()
-                self._tell(request, self._team_refusal(request, env.team, membership))
+                self._refused(request, self._team_refusal(request, env.team, membership))
                 return
         if request.is_promotion and request.tag is None:
             source = self.charts.read(request.source_env, request.app, fresh=True)
             if source is None or not source.image_tag or not is_valid_image_tag(source.image_tag):
-                self._tell(request, messages.nothing_to_promote(request.app, request.source_env))
+                self._refused(request, messages.nothing_to_promote(request.app, request.source_env))
                 return
             request = replace(request, tag=source.image_tag)
         for gate in self.gates:
             stopped = gate(request)
             if stopped is not None:
-                self._tell(request, stopped)
+                self._tell(request, stopped)  # the gate keeps its own record of why
                 return
         if request.is_promotion:
             self._promote(request)
@@ -248,7 +283,7 @@ class Deployer:
             release = self.book.get(app, tag)
             entry = release.envs.get(source_env) if release else None
             if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
-                self._tell(request, messages.tests_not_passed(app, tag, source_env))
+                self._refused(request, messages.tests_not_passed(app, tag, source_env))
                 return
             taken = self.promotions.claim(app, tag, env, request.requester, self.clock())
             if isinstance(taken, Earlier) and taken.done and self._moved_off(request):
@@ -259,10 +294,10 @@ class Deployer:
             return
         if isinstance(taken, Earlier):
             by = taken.by.mention if taken.by.is_person else messages.PROMOTED_BY_CI
-            self._tell(request, messages.already_promoted(app, tag, env, by, taken.done, taken.at))
+            self._refused(request, messages.already_promoted(app, tag, env, by, taken.done, taken.at))
             return
         if taken is None:
-            self._tell(request, messages.PROMOTION_IN_PROGRESS)
+            self._refused(request, messages.PROMOTION_IN_PROGRESS)
             return
         self._commit(request, claim=taken)
 
@@ -310,6 +345,7 @@ class Deployer:
         self.metrics.deploys.labels(outcome.status).inc()
         app, env = request.app, request.env
         tag = outcome.tag or request.tag
+        self._audit_outcome(request, tag, outcome)
         if outcome.committed:
             self._tell(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
             try:
@@ -333,6 +369,22 @@ class Deployer:
             self._tell(request, messages.deploy_failed(app, tag, env, outcome.reason))
             if tag is not None:
                 self.book.apply(app, tag, DeployFailed(env, request.requester, outcome.reason))
+
+    def _audit_outcome(self, request: DeployRequest, tag: str | None, outcome: Outcome) -> None:
+        common = {"actor": request.requester, "app": request.app, "env": request.env, "tag": tag}
+        common["deploy_id"] = request.deploy_id
+        if outcome.committed:
+            self.audit.record(Action.DEPLOY_COMMITTED, commit=outcome.commit, **common)
+            if request.is_promotion:
+                self.audit.record(Action.PROMOTED, source_env=request.source_env, automatic=request.automatic, **common)
+        elif outcome.status == "unchanged":
+            self.audit.record(
+                Action.DEPLOY_REFUSED, outcome="unchanged", reason=f"{request.env} already runs {tag}", **common
+            )
+        elif outcome.status == "refused":
+            self.audit.record(Action.DEPLOY_REFUSED, reason=outcome.reason, **common)
+        else:
+            self.audit.record(Action.DEPLOY_FAILED, reason=outcome.reason, **common)
 
     def _settle_card_after_promotion(self, request: DeployRequest, tag: str, outcome: Outcome) -> None:
         """A promotion that found nothing to do: the card must stop offering it."""

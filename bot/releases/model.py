@@ -101,6 +101,30 @@ class Promotion:
         return cls(data["to"], Requester.from_json(data.get("by")), data.get("at") or 0.0)
 
 
+@dataclass(frozen=True)
+class Button:
+    """A button on a card or a thread reply; `value` is opaque to everyone but the bot."""
+
+    action_id: str
+    label: str
+    value: str
+    confirm: str | None = None  # the question of a confirmation dialog, if it needs one
+    style: str | None = None  # primary or danger
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action_id": self.action_id,
+            "label": self.label,
+            "value": self.value,
+            "confirm": self.confirm,
+            "style": self.style,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Button:
+        return cls(data["action_id"], data["label"], data["value"], data.get("confirm"), data.get("style"))
+
+
 @dataclass
 class Reply:
     """A message for the card's thread; `posted` once Slack has it."""
@@ -110,6 +134,7 @@ class Reply:
     urgent: bool = False  # a failure, or a person waiting: goes before new cards and edits
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     posted: bool = False
+    buttons: list[Button] = field(default_factory=list)
 
 
 @dataclass
@@ -197,8 +222,10 @@ class Release:
         """The environment's entry, made empty on first use."""
         return self.envs.setdefault(env, EnvEntry())
 
-    def add_reply(self, text: str, *, broadcast: bool = False, urgent: bool = False) -> None:
-        self.replies.append(Reply(text, broadcast=broadcast, urgent=urgent or broadcast))
+    def add_reply(
+        self, text: str, *, broadcast: bool = False, urgent: bool = False, buttons: list[Button] | None = None
+    ) -> None:
+        self.replies.append(Reply(text, broadcast=broadcast, urgent=urgent or broadcast, buttons=list(buttons or [])))
         self._bound_replies()
 
     def _bound_replies(self) -> None:
@@ -238,7 +265,14 @@ class Release:
             "card": {"channel": self.card.channel, "ts": self.card.ts} if self.card else None,
             "envs": {name: entry.to_json() for name, entry in self.envs.items()},
             "replies": [
-                {"id": r.id, "text": r.text, "broadcast": r.broadcast, "urgent": r.urgent, "posted": r.posted}
+                {
+                    "id": r.id,
+                    "text": r.text,
+                    "broadcast": r.broadcast,
+                    "urgent": r.urgent,
+                    "posted": r.posted,
+                    **({"buttons": [b.to_json() for b in r.buttons]} if r.buttons else {}),
+                }
                 for r in self.replies
             ],
         }
@@ -262,6 +296,7 @@ class Release:
                     urgent=bool(r.get("urgent", r.get("broadcast"))),
                     id=r["id"],
                     posted=bool(r.get("posted")),
+                    buttons=[Button.from_json(b) for b in r.get("buttons") or []],
                 )
                 for r in data.get("replies") or []
             ],

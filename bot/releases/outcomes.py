@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot import messages
+from bot.audit import Action, AuditTrail
 from bot.config import Settings
 from bot.releases.book import ReleaseBook
 from bot.releases.model import State
@@ -45,12 +46,14 @@ class ReleaseEvents:
         settings: Settings,
         store: Store,
         book: ReleaseBook,
+        audit: AuditTrail,
         clock: Callable[[], float],
         on_tests_passed: TestsPassed,
     ) -> None:
         self.settings = settings
         self.store = store
         self.book = book
+        self.audit = audit
         self.clock = clock
         self.on_tests_passed = on_tests_passed
 
@@ -66,7 +69,18 @@ class ReleaseEvents:
             draft=is_draft_stack(event.application, event.app),
             argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
         )
-        return self.book.apply(event.app, event.tag, outcome).result.value
+        result = self.book.apply(event.app, event.tag, outcome).result
+        if result is Result.APPLIED:
+            self.audit.record(
+                Action.SYNC_OUTCOME,
+                actor="CI",
+                app=event.app,
+                env=event.env,
+                tag=event.tag,
+                outcome=outcome.state.code,
+                application=event.application,
+            )
+        return result.value
 
     def tests(self, event: SmokeEvent) -> str:
         """Apply a test outcome; answers `applied`, `duplicate` or `stale`."""
@@ -87,6 +101,17 @@ class ReleaseEvents:
             argocd_url=environment.argocd_app_url(event.application),
         )
         result = self.book.apply(event.app, event.tag, outcome).result
+        if result is Result.APPLIED:
+            self.audit.record(
+                Action.TEST_OUTCOME,
+                actor="CI",
+                app=event.app,
+                env=event.env,
+                tag=event.tag,
+                outcome="tests_passed" if outcome.passed else "tests_failed",
+                application=event.application,
+                suite=event.suite,
+            )
         if result is Result.APPLIED and outcome.passed and not draft and promotes_automatically(event.application):
             self.on_tests_passed(event.app, event.tag, event.env)
         return result.value
