@@ -17,6 +17,7 @@ import httpx
 from bot import cards, commands
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
+from bot.chat.notices import NoticeBoard
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
 from bot.chat.queue import CardQueue
@@ -48,6 +49,7 @@ class Services:
     store: Store
     charts: ChartsRepo
     book: ReleaseBook
+    notices: NoticeBoard
     outbox: Outbox
     replies: Replies
     deployer: Deployer
@@ -140,7 +142,9 @@ def build(
 
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)
-    book = ReleaseBook(store, clock, on_change=queue.touch)  # a changed release is a card to bring up to date
+    # a changed release or notice is something to bring up to date on Slack
+    book = ReleaseBook(store, clock, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
+    notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
         post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
     )
@@ -152,6 +156,7 @@ def build(
     outbox = Outbox(
         chat=chat,
         book=book,
+        notices=notices,
         queue=queue,
         pacer=pacer,
         render=render,
@@ -193,6 +198,7 @@ def build(
         store=store,
         charts=charts,
         book=book,
+        notices=notices,
         outbox=outbox,
         replies=replies,
         deployer=deployer,

@@ -22,9 +22,9 @@ def test_an_urgent_card_goes_before_cards_queued_earlier() -> None:
     clock = Clock()
     queue = CardQueue(clock)
     for n in range(20):
-        queue.touch("app", f"v{n}")
+        queue.touch(("app", f"v{n}"))
         clock.now += 0.01
-    queue.touch("app", "failed", urgent=True)
+    queue.touch(("app", "failed"), urgent=True)
     assert take(queue)[0] == ("app", "failed")
     assert take(queue)[0] == ("app", "v0")
 
@@ -32,14 +32,14 @@ def test_an_urgent_card_goes_before_cards_queued_earlier() -> None:
 def test_many_touches_of_one_card_are_one_visit() -> None:
     queue = CardQueue(Clock())
     for _ in range(5):
-        queue.touch("app", "v1")
+        queue.touch(("app", "v1"))
     assert len(queue) == 1
 
 
 def test_a_delayed_card_is_not_due_yet_and_says_when_it_will_be() -> None:
     clock = Clock()
     queue = CardQueue(clock)
-    queue.touch("app", "v1", delay=2.0)
+    queue.touch(("app", "v1"), delay=2.0)
     key, wait = take(queue)
     assert key is None and wait == 2.0
     clock.now += 2.0
@@ -49,13 +49,13 @@ def test_a_delayed_card_is_not_due_yet_and_says_when_it_will_be() -> None:
 def test_an_urgent_card_stays_urgent_through_a_retry_until_settled() -> None:
     clock = Clock()
     queue = CardQueue(clock)
-    queue.touch("app", "failed", urgent=True)
+    queue.touch(("app", "failed"), urgent=True)
     assert take(queue)[0] == ("app", "failed")
-    queue.touch("app", "routine")
-    queue.touch("app", "failed", delay=1.0)  # paced: try again in a second
+    queue.touch(("app", "routine"))
+    queue.touch(("app", "failed"), delay=1.0)  # paced: try again in a second
     clock.now += 1.0
     assert take(queue)[0] == ("app", "failed")
-    queue.settled("app", "failed")
-    queue.touch("app", "failed")
+    queue.settled(("app", "failed"))
+    queue.touch(("app", "failed"))
     clock.now += 1.0
     assert take(queue)[0] == ("app", "routine")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.chat.notices import NoticeBoard
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
 from bot.chat.queue import CardQueue
@@ -131,6 +132,7 @@ def _outbox(book: ReleaseBook, queue: CardQueue, fake_slack: FakeSlack) -> Outbo
     return Outbox(
         chat=chat,
         book=book,
+        notices=NoticeBoard(book.store, time.time, on_change=lambda notice_id, urgent: None),
         queue=queue,
         pacer=Pacer(post_interval=0.0),
         render=lambda r: (f"card {r.app} {r.tag}", []),
@@ -142,7 +144,9 @@ def _outbox(book: ReleaseBook, queue: CardQueue, fake_slack: FakeSlack) -> Outbo
 @pytest.mark.parametrize("what", ["card", "reply"])
 def test_a_post_whose_save_failed_is_not_posted_again(store: Store, fake_slack: FakeSlack, what: str) -> None:
     queue = CardQueue()
-    book = FlakySaveBook(store, time.time, on_change=queue.touch)
+    book = FlakySaveBook(
+        store, time.time, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent)
+    )
     book.fail_saves = 0
     if what == "reply":
         book.apply("whitehall", "v1", ThreadNote("first card"))
@@ -166,14 +170,14 @@ def test_a_post_whose_save_failed_is_not_posted_again(store: Store, fake_slack: 
 
 def test_the_outbox_outlives_a_release_it_cannot_read(store: Store, fake_slack: FakeSlack) -> None:
     queue = CardQueue()
-    book = ReleaseBook(store, time.time, on_change=queue.touch)
+    book = ReleaseBook(store, time.time, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
     broken = Release(app="whitehall", tag="v9", created=0.0).to_json()
     broken["envs"] = {"integration": {"state": "exploded"}}
     store.client.set(store.key("release", "whitehall", "v9"), json.dumps(broken))
     outbox = _outbox(book, queue, fake_slack)
     outbox.start()
     try:
-        queue.touch("whitehall", "v9")
+        queue.touch(("release", "whitehall", "v9"))
         book.apply("whitehall", "v10", ThreadNote("still working"))
         assert outbox.drain(timeout=20)
         assert outbox.is_alive()

@@ -1,4 +1,4 @@
-"""The worker that makes every card on Slack match its release in the store.
+"""The worker that makes every card (and notice) on Slack match what the store says.
 
 The store says what each release's card should show; a changed release is queued
 (`CardQueue`); one worker thread visits each queued release and does the Slack writes it
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.chat.notices import Notice, NoticeBoard
 from bot.chat.pacing import Pacer
 from bot.chat.post_once import PostOnce
 from bot.chat.queue import CardQueue
@@ -40,6 +41,7 @@ class Outbox:
         *,
         chat: Chat,
         book: ReleaseBook,
+        notices: NoticeBoard,
         queue: CardQueue,
         pacer: Pacer,
         render: Render,
@@ -48,13 +50,14 @@ class Outbox:
     ) -> None:
         self.chat = chat
         self.book = book
+        self.notices = notices
         self.queue = queue
         self.pacer = pacer
         self.posts = PostOnce(chat, pacer)
         self.render = render
         self.render_reply = render_reply
         self.channel = channel
-        self._failures: dict[tuple[str, str], int] = {}
+        self._failures: dict[tuple[str, ...], int] = {}
         self._busy = False
         self._worker: threading.Thread | None = None
         self._running = False
@@ -80,10 +83,11 @@ class Outbox:
         return self._worker is None or self._worker.is_alive()
 
     def recover(self) -> int:
-        """Queue every release the store still marks as not yet shown on Slack (start-up, other replicas)."""
-        pending = self.book.not_on_slack()
-        for app, tag in pending:
-            self.queue.touch(app, tag)
+        """Queue every card and notice the store still marks as not yet on Slack (start-up, other replicas)."""
+        pending = [("release", app, tag) for app, tag in self.book.not_on_slack()]
+        pending += [("notice", notice_id) for notice_id in self.notices.not_on_slack()]
+        for key in pending:
+            self.queue.touch(key)
         return len(pending)
 
     def idle(self) -> bool:
@@ -128,49 +132,83 @@ class Outbox:
                     self._busy = False
                     self.queue.changed.notify_all()
 
-    def _visit(self, key: tuple[str, str]) -> None:
-        app, tag = key
+    def _visit(self, key: tuple[str, ...]) -> None:
         try:
-            retry_in = self._reconcile(app, tag)
+            retry_in = self._reconcile(key)
             self._failures.pop(key, None)
         except RateLimited as limited:
             retry_in = limited.retry_after
         except (ChatUnavailable, StoreError) as error:
             retry_in = self._backoff(key)
-            log.warning("slack card %s %s not updated yet (%s); retrying in %.1fs", app, tag, error, retry_in)
+            log.warning("slack %s not updated yet (%s); retrying in %.1fs", " ".join(key), error, retry_in)
         except ChatRejected as error:
-            log.error("slack refused the card for %s %s: %s; giving up until it changes again", app, tag, error)
+            log.error("slack refused %s: %s; giving up until it changes again", " ".join(key), error)
             retry_in = self._give_up(key)
         except Exception:  # the worker must outlive any one card, or no card is ever updated again
-            log.exception("could not bring the card of %s %s up to date; giving up until it changes again", app, tag)
+            log.exception("could not bring %s up to date; giving up until it changes again", " ".join(key))
             retry_in = self._give_up(key)
         if retry_in is None:
-            self.queue.settled(app, tag)
+            self.queue.settled(key)
         else:
-            self.queue.touch(app, tag, delay=retry_in)
+            self.queue.touch(key, delay=retry_in)
 
-    def _backoff(self, key: tuple[str, str]) -> float:
+    def _backoff(self, key: tuple[str, ...]) -> float:
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         return min(MAX_BACKOFF, 0.25 * 2**failures)
 
-    def _give_up(self, key: tuple[str, str]) -> None:
+    def _give_up(self, key: tuple[str, ...]) -> None:
         self._failures.pop(key, None)
         try:
-            self.book.give_up_on_slack(*key)
+            if key[0] == "release":
+                self.book.give_up_on_slack(key[1], key[2])
+            else:
+                self.notices.give_up_on_slack(key[1])
         except StoreError:
-            log.warning("could not take %s %s off the list of cards to retry", *key)
+            log.warning("could not take %s off the list to retry", " ".join(key))
 
     # -- making Slack match the store -----------------------------------------------------------
 
-    def _reconcile(self, app: str, tag: str) -> float | None:
-        """Do the next Slack writes this release needs; return seconds until it may go on, or None when done."""
+    def _reconcile(self, key: tuple[str, ...]) -> float | None:
+        """Do the next Slack writes this card or notice needs; return seconds until it may go on, or None when done."""
         try:
-            with self.book.store.locked(f"render:{app}:{tag}", timeout=RENDER_LOCK_SECONDS, wait=0):
-                return self._reconcile_locked(app, tag)
+            with self.book.store.locked("render:" + ":".join(key[1:]), timeout=RENDER_LOCK_SECONDS, wait=0):
+                if key[0] == "release":
+                    return self._reconcile_release(key[1], key[2])
+                return self._reconcile_notice(key[1])
         except LockNotAcquired:
-            return 0.5  # another replica is showing this card right now; look again shortly
+            return 0.5  # another replica is showing this right now; look again shortly
 
-    def _reconcile_locked(self, app: str, tag: str) -> float | None:
+    def _reconcile_notice(self, notice_id: str) -> float | None:
+        notice = self.notices.get(notice_id)
+        if notice is None:
+            self.notices.give_up_on_slack(notice_id)  # expired: nothing left to show
+            return None
+        blocks = self.render_reply(notice.text, notice.buttons)
+        version = notice.version
+        if notice.posted is None:
+            wait = self.pacer.post_wait(notice.channel)
+            if wait > 0:
+                return wait
+            key = ("notice", notice_id)
+            posted = self.posts.post(
+                key, notice.channel, None, f"notice {notice_id}", notice.text, blocks, broadcast=False
+            )
+
+            def keep_post(n: Notice) -> None:
+                n.posted, n.rendered = CardRef(posted.channel, posted.ts), max(n.rendered, version)
+
+            notice = self.notices.save_slack_view(notice_id, keep_post)
+            self.posts.saved(key)
+        elif notice.rendered < version:
+            wait = self.pacer.paused_for("chat.update")
+            if wait > 0:
+                return wait
+            posted = notice.posted
+            self.pacer.call("chat.update", lambda: self.chat.update(posted.channel, posted.ts, notice.text, blocks))
+            notice = self.notices.save_slack_view(notice_id, lambda n: setattr(n, "rendered", max(n.rendered, version)))
+        return 0.0 if notice is not None and notice.needs_slack else None
+
+    def _reconcile_release(self, app: str, tag: str) -> float | None:
         release = self.book.get(app, tag)
         if release is None:
             self.book.give_up_on_slack(app, tag)  # expired: nothing left to show

@@ -1,4 +1,4 @@
-"""Which release's card to bring up to date next.
+"""Which card (or notice) to bring up to date next.
 
 Many changes to one card between two visits become one visit. A release with something a
 person must read (a failure, a reply to someone waiting) goes before new cards and edits, so
@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-Key = tuple[str, str]  # (app, tag)
+Key = tuple[str, ...]  # ("release", app, tag) or ("notice", id)
 
 
 class CardQueue:
@@ -21,12 +21,11 @@ class CardQueue:
         self._urgent: set[Key] = set()
         self.changed = threading.Condition()
 
-    def touch(self, app: str, tag: str, urgent: bool = False, delay: float = 0.0) -> None:
+    def touch(self, key: Key, urgent: bool = False, delay: float = 0.0) -> None:
         """Visit this release's card soon (coalesces with any visit already queued).
 
         An urgent card stays urgent through retries and waits until it is `settled`."""
         due = self.clock() + delay
-        key = (app, tag)
         with self.changed:
             if key not in self._due or self._due[key] > due:
                 self._due[key] = due
@@ -47,11 +46,11 @@ class CardQueue:
         del self._due[key]
         return key, None
 
-    def settled(self, app: str, tag: str) -> None:
+    def settled(self, key: Key) -> None:
         """The card is up to date: it is urgent no longer (until it is touched as urgent again)."""
         with self.changed:
-            if (app, tag) not in self._due:
-                self._urgent.discard((app, tag))
+            if key not in self._due:
+                self._urgent.discard(key)
 
     def waiting(self) -> int:
         """How many cards are queued; call with `changed` held."""
