@@ -235,6 +235,37 @@ def tests_failed(
     )
 
 
+def tests_restarted(mention: str, tag: str, env: str, workflow: str) -> str:
+    return f":arrows_counterclockwise: {mention} started the tests of {tag} in {env} again (workflow `{workflow}`)."
+
+
+RETRY_TESTS_LABEL = "Retry the tests"
+
+
+def cannot_retry_here(env: str) -> str:
+    return f"I can't resubmit tests in `{shown(env)}`: the bot has no Argo Workflows token there. Nothing was done."
+
+
+def tests_already_retried(app: str, tag: str, env: str, by: str) -> str:
+    return f"The tests of *{app}* `{tag}` in *{env}* were already started again by {by}. Nothing more was done."
+
+
+def retry_failed(app: str, tag: str, env: str, reason: str) -> str:
+    return f":x: I couldn't resubmit the tests of *{app}* `{tag}` in *{env}*: Argo Workflows {escape(reason)}."
+
+
+def tests_retried(app: str, tag: str, env: str) -> str:
+    return f":arrows_counterclockwise: The tests of *{app}* `{tag}` in *{env}* are running again."
+
+
+def team_failure(app: str, tag: str, env: str, what: str, alerts_channel: str, card) -> str:
+    if card is not None:
+        where = link(f"https://slack.com/archives/{card.channel}/p{card.ts.replace('.', '')}", "the card's thread")
+    else:
+        where = f"the card in #{alerts_channel}"
+    return f":rotating_light: *{app}* `{tag}`: {what} in *{env}*. See {where} for why."
+
+
 def stuck(person: str | None, app: str, tag: str, env: str, minutes: int, argocd_url: str | None) -> str:
     argocd = f" {link(argocd_url, 'Check Argo CD')}" if argocd_url else ""
     return (

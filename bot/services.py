@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.argo.followups import FailureFollowUps
+from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
@@ -54,6 +56,9 @@ class Services:
     replies: Replies
     deployer: Deployer
     router: Router
+    reconciler: Reconciler
+    followups: FailureFollowUps
+    argo: ArgoClients
     audit: AuditTrail
     events: ReleaseEvents
     signer: ButtonSigner
@@ -84,6 +89,8 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         self.deployer.stop()
+        self.followups.stop()
+        self.argo.close()
         self.charts.stop()
         self.outbox.drain(timeout=5)
         self.outbox.stop()
@@ -181,8 +188,40 @@ def build(
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    environments = argo_environments(settings)
+    argo = ArgoClients(environments)
+    followups = FailureFollowUps(
+        settings=settings,
+        store=store,
+        book=book,
+        notices=notices,
+        teams=teams,
+        signer=signer,
+        audit=audit,
+        argocd=argo.argocd,
+        workflows=argo.workflows,
+        recorded_channel=lambda env, app: (recorded_application(store, env, app) or {}).get("channel"),
+        reply=replies.send,
+    )
+    router.on_action("retry_tests", followups.retry_clicked)
     events = ReleaseEvents(
-        settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
+        settings=settings,
+        store=store,
+        book=book,
+        audit=audit,
+        clock=clock,
+        on_tests_passed=deployer.tests_passed,
+        on_failure=followups.failed,
+        test_failure_buttons=followups.retry_button,
+    )
+    reconciler = Reconciler(
+        environments,
+        store,
+        on_sync=events.sync,
+        on_tests=events.tests,
+        on_error=lambda env, source, reason: metrics.reconcile_errors.labels(env, source).inc(),
+        argocd_factory=lambda environment: argo.argocd(environment.name),
+        workflows_factory=lambda environment: argo.workflows(environment.name),
     )
     stuck_every = min(60, settings.stuck_after_minutes * 15)
     scheduled = [
@@ -193,6 +232,16 @@ def build(
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
         ("charts-refresh", local("charts-refresh", charts.refresh), 60),
     ]
+    if settings.reconcile_seconds:
+        # a pass reads each environment once; it must end before the next is due
+        timeout = max(30, 2 * settings.reconcile_seconds)
+        scheduled.append(
+            (
+                "reconcile",
+                exclusive(store, "reconcile", reconciler.run_once, timeout=timeout),
+                settings.reconcile_seconds,
+            )
+        )
     return Services(
         settings=settings,
         store=store,
@@ -203,6 +252,9 @@ def build(
         replies=replies,
         deployer=deployer,
         router=router,
+        reconciler=reconciler,
+        followups=followups,
+        argo=argo,
         audit=audit,
         events=events,
         signer=signer,

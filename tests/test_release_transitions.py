@@ -14,6 +14,7 @@ from bot.releases.transitions import (
     Result,
     SyncOutcome,
     TestOutcome,
+    TestsRestarted,
     ThreadNote,
     apply,
     sync_state,
@@ -119,9 +120,13 @@ def test_a_test_outcome_is_the_same_event_whatever_its_suite() -> None:
         ("Succeeded", "Degraded", State.DEGRADED),
         ("Succeeded", "Healthy", State.SYNCED),
         ("Succeeded", None, State.SYNCED),
+        ("Succeeded", "Progressing", State.SYNCING),
+        ("Succeeded", "Unknown", State.SYNCING),
+        ("Running", "Degraded", State.SYNCING),
+        (None, "Degraded", State.DEGRADED),
     ],
 )
-def test_sync_state_of_a_webhook(phase: str, health: str | None, state: State) -> None:
+def test_sync_state_of_a_phase_and_health(phase: str | None, health: str | None, state: State) -> None:
     assert sync_state(phase, health) is state
 
 
@@ -184,3 +189,17 @@ def test_the_order_of_states_lives_on_the_state() -> None:
     assert ranks == sorted(ranks) and len(set(ranks)) == 4
     assert State.DEPLOY_FAILED.rank == State.REQUESTED.rank
     assert {s.code for s in State} == {s.code for s in State if State.from_code(s.code) is s}
+
+
+def test_tests_restarted_count_the_next_outcome_afresh() -> None:
+    r = apply(release(), outcome_of_tests("Failed"), NOW).release
+    t = apply(r, TestsRestarted("integration", PERSON, "post-sync-abc"), NOW)
+    assert t.release.envs["integration"].state is State.TESTS_RUNNING
+    assert "started the tests" in t.release.replies[-1].text
+    again = apply(t.release, outcome_of_tests("Failed"), NOW)
+    assert again.result is Result.APPLIED and again.release.envs["integration"].state is State.TESTS_FAILED
+
+
+def test_a_sync_outcome_does_not_undo_tests_running_again() -> None:
+    r = apply(release(integration=State.TESTS_FAILED), TestsRestarted("integration", PERSON, "wf"), NOW).release
+    assert apply(r, sync(State.SYNCED, outcome="whitehall:other"), NOW).result is Result.STALE

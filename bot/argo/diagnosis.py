@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.argo.models import ArgoUnavailable, KubeEvent, ResourceNode
-from bot.mrkdwn import clip, escape
+from bot.chat.mrkdwn import clip, escape
 
 MAX_DIAGNOSIS = 2900
 MAX_NODES = 5

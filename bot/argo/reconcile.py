@@ -65,6 +65,38 @@ def argo_environments(settings: Any) -> list[ArgoEnvironment]:
     ]
 
 
+def recorded_application(store: Store, env: str, application: str) -> dict[str, Any] | None:
+    """What the last pass recorded of an application: `tag`, `outcome`, `channel` (its slackChannel)."""
+    raw = store.client.hget(_recorded_key(store, env, ARGOCD), application)
+    return json.loads(raw) if raw else None
+
+
+def _recorded_key(store: Store, env: str, source: str) -> str:
+    return store.key("argo", env, source)
+
+
+class ArgoClients:
+    """One Argo CD and one Argo Workflows client per environment that has a token for it."""
+
+    def __init__(self, environments: Sequence[ArgoEnvironment]) -> None:
+        self._argocd = {e.name: ArgoCD(e.argocd_url, e.argocd_token) for e in environments if _token(e.argocd_token)}
+        self._workflows = {
+            e.name: ArgoWorkflows(e.workflows_url, e.workflows_namespace, e.workflows_token)
+            for e in environments
+            if _token(e.workflows_token)
+        }
+
+    def argocd(self, env: str) -> ArgoCD | None:
+        return self._argocd.get(env)
+
+    def workflows(self, env: str) -> ArgoWorkflows | None:
+        return self._workflows.get(env)
+
+    def close(self) -> None:
+        for client in [*self._argocd.values(), *self._workflows.values()]:
+            client.close()
+
+
 class ApplicationsReader(Protocol):
     def applications(self) -> list[AppState]: ...
 
@@ -127,8 +159,7 @@ class Reconciler:
 
     def recorded_application(self, env: str, application: str) -> dict[str, Any] | None:
         """What the last pass recorded of an application: `tag`, `outcome`, `channel` (its slackChannel)."""
-        raw = self.store.client.hget(self._key(env, ARGOCD), application)
-        return json.loads(raw) if raw else None
+        return recorded_application(self.store, env, application)
 
     def close(self) -> None:
         for client in [*self._argocd.values(), *self._workflows.values()]:
@@ -150,7 +181,7 @@ class Reconciler:
         return report
 
     def _key(self, env: str, source: str) -> str:
-        return self.store.key("argo", env, source)
+        return _recorded_key(self.store, env, source)
 
     def _baseline_key(self, env: str, source: str) -> str:
         return self.store.key("argo", env, source, "baseline")

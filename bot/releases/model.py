@@ -28,6 +28,7 @@ class State(Enum):
     SYNCING = ("syncing", 1, "syncing", ":arrows_counterclockwise:")
     SYNCED = ("synced", 2, "synced", ":large_blue_circle:")
     SYNC_FAILED = ("sync_failed", 2, "sync failed", ":red_circle:")
+    TESTS_RUNNING = ("tests_running", 2, "tests running again", ":arrows_counterclockwise:")
     DEGRADED = ("degraded", 3, "degraded", ":warning:")  # Degraded after its tests passed still matters
     TESTS_PASSED = ("tests_passed", 3, "tests passed", ":white_check_mark:")
     TESTS_FAILED = ("tests_failed", 3, "tests failed", ":x:")

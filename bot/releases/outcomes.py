@@ -15,7 +15,7 @@ from bot import messages
 from bot.audit import Action, AuditTrail
 from bot.config import Settings
 from bot.releases.book import ReleaseBook
-from bot.releases.model import State
+from bot.releases.model import Button, State
 from bot.releases.transitions import Result, SyncOutcome, TestOutcome, ThreadNote, sync_state
 from bot.store import Store
 from bot.webhooks import SmokeEvent, SyncEvent
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 STUCK_FLAG_SECONDS = 7 * 24 * 3600
 TestsPassed = Callable[[str, str, str], None]  # (app, tag, env)
+Failed = Callable[[str, str, str, str, str], None]  # (app, tag, env, application, what failed)
+FailureButtons = Callable[[str, str, str, str], tuple[Button, ...]]  # (app, tag, env, workflow) -> buttons
 
 
 def is_draft_stack(application: str, app: str) -> bool:
@@ -49,6 +51,8 @@ class ReleaseEvents:
         audit: AuditTrail,
         clock: Callable[[], float],
         on_tests_passed: TestsPassed,
+        on_failure: Failed = lambda app, tag, env, application, what: None,
+        test_failure_buttons: FailureButtons = lambda app, tag, env, workflow: (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -56,14 +60,18 @@ class ReleaseEvents:
         self.audit = audit
         self.clock = clock
         self.on_tests_passed = on_tests_passed
+        self.on_failure = on_failure
+        self.test_failure_buttons = test_failure_buttons
 
     def sync(self, event: SyncEvent) -> str:
         """Apply a sync outcome; answers `applied`, `duplicate` or `stale`."""
+        state = sync_state(event.state, event.health)
         outcome = SyncOutcome(
             env=event.env,
             application=event.application,
-            state=sync_state(event.state, event.health),
-            outcome=f"{event.application}:{event.state}:{event.health or ''}",
+            state=state,
+            # the same outcome, whether a webhook or the Argo CD API told it, and however it was worded
+            outcome=f"{event.application}:{state.code}",
             message=event.message,
             revision=event.revision,
             draft=is_draft_stack(event.application, event.app),
@@ -80,15 +88,19 @@ class ReleaseEvents:
                 outcome=outcome.state.code,
                 application=event.application,
             )
+            if state.is_failure and not outcome.draft:
+                self.on_failure(event.app, event.tag, event.env, event.application, state.words)
         return result.value
 
     def tests(self, event: SmokeEvent) -> str:
         """Apply a test outcome; answers `applied`, `duplicate` or `stale`."""
         environment = self.settings.environment(event.env)
         if event.workflow_url is None and re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,252}", event.workflow_name):
-            # no link given: GOV.UK's post-sync workflows run in the `apps` namespace of Argo Workflows
-            event = replace(event, workflow_url=f"{environment.workflows_url}/workflows/apps/{event.workflow_name}")
+            # no link given: the post-sync workflows run in the environment's workflows_namespace
+            workflows = f"{environment.workflows_url}/workflows/{environment.workflows_namespace}"
+            event = replace(event, workflow_url=f"{workflows}/{event.workflow_name}")
         draft = is_draft_stack(event.application, event.app)
+        passed = event.status == "Succeeded"
         outcome = TestOutcome(
             env=event.env,
             application=event.application,
@@ -99,6 +111,7 @@ class ReleaseEvents:
             workflow_url=event.workflow_url,
             draft=draft,
             argocd_url=environment.argocd_app_url(event.application),
+            buttons=() if passed else self.test_failure_buttons(event.app, event.tag, event.env, event.workflow_name),
         )
         result = self.book.apply(event.app, event.tag, outcome).result
         if result is Result.APPLIED:
@@ -112,7 +125,9 @@ class ReleaseEvents:
                 application=event.application,
                 suite=event.suite,
             )
-        if result is Result.APPLIED and outcome.passed and not draft and promotes_automatically(event.application):
+        if result is Result.APPLIED and not passed and not draft:
+            self.on_failure(event.app, event.tag, event.env, event.application, State.TESTS_FAILED.words)
+        if result is Result.APPLIED and passed and not draft and promotes_automatically(event.application):
             self.on_tests_passed(event.app, event.tag, event.env)
         return result.value
 

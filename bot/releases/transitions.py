@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bot import messages
-from bot.releases.model import MAX_DRAFTS, MAX_SEEN, EnvEntry, Promotion, Release, Requester, State
+from bot.releases.model import MAX_DRAFTS, MAX_SEEN, Button, EnvEntry, Promotion, Release, Requester, State
 
 
 class Result(Enum):
@@ -57,6 +57,7 @@ class SyncOutcome:
     revision: str = ""
     draft: bool = False  # a draft stack: shown beside the environment, never moves it
     argocd_url: str = ""
+    buttons: tuple[Button, ...] = ()  # on the failure reply (roll back)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class TestOutcome:
     workflow_url: str | None = None
     draft: bool = False
     argocd_url: str = ""
+    buttons: tuple[Button, ...] = ()  # on the failure reply (retry the tests, roll back)
 
     @property
     def passed(self) -> bool:
@@ -89,6 +91,17 @@ class Promoted:
 
 
 @dataclass(frozen=True)
+class TestsRestarted:
+    """Someone resubmitted the post-sync tests in `env`: the next test outcome counts afresh."""
+
+    __test__ = False  # a release event, not a test class
+
+    env: str
+    by: Requester
+    workflow: str
+
+
+@dataclass(frozen=True)
 class ThreadNote:
     """Something to say in the card's thread (a stuck deploy, say)."""
 
@@ -102,7 +115,7 @@ class Refresh:
     """Show the card again: what the charts repo says changed, not the release itself."""
 
 
-Event = DeployRequested | DeployFailed | SyncOutcome | TestOutcome | Promoted | ThreadNote | Refresh
+Event = DeployRequested | DeployFailed | SyncOutcome | TestOutcome | TestsRestarted | Promoted | ThreadNote | Refresh
 
 
 @dataclass(frozen=True)
@@ -114,11 +127,20 @@ class Transition:
 
 
 def sync_state(phase: str, health: str | None) -> State:
-    """A webhook's Argo CD operation phase and app health as a state."""
+    """An Argo CD operation phase and app health as a state.
+
+    `Succeeded` is synced only once the app is Healthy (Argo CD's on-deployed trigger has fired
+    while still Progressing); a webhook without any health is taken at its word, as GOV.UK's
+    on-deployed payload carries none.
+    """
     if phase in ("Failed", "Error"):
         return State.SYNC_FAILED
-    if phase == "Succeeded":
-        return State.DEGRADED if health == "Degraded" else State.SYNCED
+    if phase in ("Running", "Terminating"):
+        return State.SYNCING
+    if health == "Degraded":
+        return State.DEGRADED
+    if phase == "Succeeded" and health in ("Healthy", None):
+        return State.SYNCED
     return State.SYNCING
 
 
@@ -137,6 +159,12 @@ def apply(release: Release, event: Event, now: float) -> Transition:
             return Transition(release, Result.APPLIED, Change.CARD)
         case ThreadNote():
             release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent)
+            return Transition(release, Result.APPLIED, Change.CARD)
+        case TestsRestarted():
+            entry = release.entry(event.env)
+            entry.state, entry.at = State.TESTS_RUNNING, now
+            entry.seen = [fingerprint for fingerprint in entry.seen if not fingerprint.startswith("tests:")]
+            release.add_reply(messages.tests_restarted(event.by.mention, release.tag, event.env, event.workflow))
             return Transition(release, Result.APPLIED, Change.CARD)
         case Refresh():
             return Transition(release, Result.APPLIED, Change.CARD)
@@ -186,6 +214,8 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
         return Transition(release, Result.APPLIED, Change.CARD)
     if entry.state is not None and state.rank < entry.state.rank:
         return Transition(release, Result.STALE, Change.QUIET)
+    if entry.state is State.TESTS_RUNNING and isinstance(event, SyncOutcome):
+        return Transition(release, Result.STALE, Change.QUIET)  # the tests run again on what has synced
     entry.state, entry.at, entry.application = state, now, event.application
     if isinstance(event, SyncOutcome):
         entry.message = event.message or entry.message
@@ -216,4 +246,4 @@ def _reply_to_outcome(release: Release, entry: EnvEntry, event: SyncOutcome | Te
         )
     else:
         return
-    release.add_reply(text, broadcast=True)
+    release.add_reply(text, broadcast=True, buttons=list(event.buttons))

@@ -148,6 +148,7 @@ class BotHarness(Client):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.services.deployer.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+            self.services.followups.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             if (
                 self.services.outbox.drain(timeout=max(0.0, deadline - time.monotonic()))
                 and self.services.replies.wait(timeout=max(0.0, deadline - time.monotonic()))
