@@ -145,7 +145,6 @@ def tests_not_passed(app: str, tag: str, source_env: str) -> str:
     return f"{app} {tag} has not passed its tests in {source_env}, so it can't be promoted."
 
 
-PROMOTION_STORE_DOWN = "The state store is unavailable, so I can't promote safely right now. Nothing was done."
 PROMOTION_IN_PROGRESS = "Someone else is promoting this release at this moment. Nothing more was done."
 
 
@@ -187,7 +186,10 @@ def not_done_after_restart(app: str, tag: str | None, env: str, why: str) -> str
     return f":x: The deploy of *{app}* `{tag}` to *{env}* was not done: {why}. Nothing was committed."
 
 
-STORE_DOWN_DURING_DEPLOY = "The bot's state store is unavailable, so nothing was done. Try again in a minute."
+TOO_OLD_AFTER_RESTART = "the bot restarted, and by then the request was over 10 minutes old"
+OVERTAKEN_AFTER_RESTART = (
+    "the bot restarted, and by then a newer deploy of the app to that environment had been asked for"
+)
 SOMETHING_WENT_WRONG = ":x: Something went wrong inside the bot; nothing was committed. Please try again."
 
 

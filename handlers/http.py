@@ -192,7 +192,8 @@ class HttpApp:
             return _error(503, not_ready)
         if not is_valid_app_name(deploy.app) or deploy.app not in self.services.charts.apps(deploy.env):
             return _error(400, f"no app called {deploy.app} in {deploy.env}")
-        self.services.deployer.ci_deploy(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment)
+        if not self.services.deployer.ci_deploy(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment):
+            return _error(503, "state store unavailable; retry later")  # not recorded, so not accepted
         return _json(202, {"ok": True})
 
 

@@ -54,7 +54,7 @@ def test_a_refused_identity_is_a_refusal_and_carries_no_authority() -> None:
 # -- promotion claims ------------------------------------------------------------------------------------
 
 
-def test_a_promotion_whose_journal_write_fails_can_still_be_promoted_later(
+def test_a_promotion_interrupted_by_the_store_keeps_no_claim_and_is_finished_later(
     bot: BotHarness, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for path, body in [
@@ -67,26 +67,29 @@ def test_a_promotion_whose_journal_write_fails_can_still_be_promoted_later(
     value = fake_slack.roots()[0].button("promote")["value"]
 
     journal = bot.services.deployer.journal
-    real_record = journal.record
+    real_record = journal.keep_claim
 
     def store_down(*args, **kwargs):
         raise redis.ConnectionError("store down while writing the journal")
 
-    monkeypatch.setattr(journal, "record", store_down)
+    monkeypatch.setattr(journal, "keep_claim", store_down)
     bot.click(value, user=MEMBER, response_url=fake_slack.response_url("down"))
-    assert "unavailable" in fake_slack.wait_for_response("down", timeout=30)[0]["text"]
+    bot.settle()
+    assert "down" not in fake_slack.responses  # recorded, so it is not given up: recovery finishes it
 
-    monkeypatch.setattr(journal, "record", real_record)
-    bot.click(value, user=MEMBER, response_url=fake_slack.response_url("again"))
-    assert "Committed" in fake_slack.wait_for_response("again", timeout=30)[0]["text"]
+    monkeypatch.setattr(journal, "keep_claim", real_record)
+    assert bot.services.deployer.recover() == 1  # the store is back: the click is finished, claim and all
+    bot.settle()
+    assert "Committed" in fake_slack.wait_for_response("down", timeout=30)[0]["text"]
+    assert len(fake_slack.responses["down"]) == 1
 
 
 def test_two_stale_clicks_at_once_take_the_claim_once_and_keep_the_winners_record(store: Store) -> None:
     promotions = Promotions(store)
-    first = promotions.claim("whitehall", "v1", "staging", ALICE, 1.0)
+    first = promotions.claim("whitehall", "v1", "staging", ALICE, 1.0, "d1")
     assert isinstance(first, Claim)
     promotions.done(first)
-    earlier = promotions.claim("whitehall", "v1", "staging", BOB, 2.0)
+    earlier = promotions.claim("whitehall", "v1", "staging", BOB, 2.0, "d2")
     assert isinstance(earlier, Earlier) and earlier.done
 
     results: list = []
@@ -94,7 +97,7 @@ def test_two_stale_clicks_at_once_take_the_claim_once_and_keep_the_winners_recor
 
     def click(who: Requester) -> None:
         barrier.wait()
-        results.append((who, promotions.take_over("whitehall", "v1", "staging", earlier, who, 3.0)))
+        results.append((who, promotions.take_over("whitehall", "v1", "staging", earlier, who, 3.0, who.login)))
 
     threads = [threading.Thread(target=click, args=(who,)) for who in (ALICE, BOB)]
     for thread in threads:
@@ -107,7 +110,8 @@ def test_two_stale_clicks_at_once_take_the_claim_once_and_keep_the_winners_recor
     assert stored["by"] == winners[0][0].to_json() and stored["done"] is False
 
     loser = BOB if winners[0][0] == ALICE else ALICE
-    loser_claim = Claim(winners[0][1].key, json.dumps({"by": loser.to_json(), "at": 3.0, "done": False}))
+    record = {"by": loser.to_json(), "at": 3.0, "done": False, "deploy_id": loser.login}
+    loser_claim = Claim(winners[0][1].key, json.dumps(record))
     promotions.release(loser_claim)  # a loser releasing what it thinks it holds deletes nothing
     assert store.client.get(store.key("promotion", "whitehall", "v1", "staging")) is not None
 
@@ -281,8 +285,8 @@ def test_a_paused_replica_whose_deploy_was_taken_over_neither_pushes_nor_speaks(
 ) -> None:
     paused, other = DeployJournal(store, "replica-a"), DeployJournal(store, "replica-b")
     request = DeployRequest(app="whitehall", env="integration", tag="v5004", requester=ALICE)
-    paused.record(request, None, time.time())
-    taken = other.take_over(is_alive=lambda owner: False)  # replica-a's heartbeat ran out while it was paused
+    paused.record(request, time.time())
+    taken = other.take_over(lambda owner: False, set())  # replica-a's heartbeat ran out while it was paused
     assert [entry.request.deploy_id for entry in taken] == [request.deploy_id]
 
     charts = make_repo(charts_remote.url, tmp_path / "wc", store, owned=paused.owned)

@@ -1,10 +1,15 @@
-"""The path every deploy request takes, from the team check to the requester's answer.
+"""The path every deploy request takes, from its acknowledgement to the requester's answer.
 
 Requests arrive from the slash command, the promote button, CI and automatic promotion. The
-quick checks (`checks`, `identity`) answer at once; the rest runs on this module's workers:
-the team check with GitHub, the promotion claim, the journal entry, the charts writer, and
-the answer to the requester and the card. Nothing slow ever runs on the thread that
-acknowledges Slack.
+quick checks (`checks`, `identity`) answer at once; then the request is recorded in the store
+(`journal`) before it is acknowledged, so that a crash never loses it. The rest runs on this
+module's workers: the team check with GitHub, the gates (freezes, windows, approvals), the
+promotion claim, the charts writer, and the answer to the requester and the card. Nothing slow
+ever runs on the thread that acknowledges Slack.
+
+A crash is no reason for a deploy to fail: a request whose replica died (or whose work a store
+outage interrupted) is taken over by the recovery job, here or on another replica, and done
+again from the start with every check made again; it is committed once and reported once.
 """
 
 from __future__ import annotations
@@ -74,7 +79,8 @@ class Deployer:
         self.reply = reply
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
-        self._in_flight = 0
+        self._in_flight = 0  # steps running or queued, for wait_idle
+        self._in_hand: set[str] = set()  # requests this process is working on, which recovery leaves alone
         self._automatic_in_flight = 0
         self._idle = threading.Condition()
 
@@ -92,11 +98,7 @@ class Deployer:
             self._in_flight += delta
             self._idle.notify_all()
 
-    def _spawn(self, request: DeployRequest, step: Callable[[DeployRequest], None]) -> None:
-        self._track(+1)
-        self.jobs.submit(self._guarded, request, step)
-
-    # -- on the ack path: answers at once, no I/O -------------------------------------------------
+    # -- on the ack path: quick checks, then the request is recorded before it is acknowledged ---------
 
     def deploy(self, command: commands.Deploy, user_id: str, response_url: str | None) -> str:
         """`/deploy <app> <tag> <env>`: the ack text; the deploy goes on in the background."""
@@ -107,15 +109,14 @@ class Deployer:
         request = DeployRequest(
             app=command.app, env=command.env, tag=command.tag, requester=requester, response_url=response_url
         )
-        self._accept(request)
-        return messages.deploying(command.app, command.tag, command.env)
+        return self.accept(request) or messages.deploying(command.app, command.tag, command.env)
 
     def promote(self, command: commands.Promote, user_id: str, response_url: str | None) -> str:
         """`/deploy promote <app> [to] <env>`: the ack text; the promotion goes on in the background."""
         refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
         requester = refusal or identify(self.settings, user_id)
         if isinstance(requester, Refusal):
-            return requester.text
+            return self._refused_at_once(requester, user_id, command.app, command.env, None)
         source = self.settings.previous_environment(command.env).name
         request = DeployRequest(
             app=command.app,
@@ -125,8 +126,7 @@ class Deployer:
             response_url=response_url,
             source_env=source,
         )
-        self._spawn(request, self._run)
-        return messages.promoting(command.app, command.env, source)
+        return self.accept(request) or messages.promoting(command.app, command.env, source)
 
     def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         """A click on a promote button; an immediate refusal, or None when it goes on in the background."""
@@ -148,10 +148,20 @@ class Deployer:
             source_env=step.from_env,
             require_tests=True,
         )
-        self._accept(request)
-        return None
+        return self.accept(request)
 
-    def _accept(self, request: DeployRequest) -> None:
+    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool) -> bool:
+        """A deploy from CI; False when it could not be recorded (the caller answers 503: retry)."""
+        request = DeployRequest(app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment)
+        return self.accept(request) is None
+
+    def accept(self, request: DeployRequest) -> str | None:
+        """Record the request, then start it; None once it is safely recorded, else the words to say."""
+        try:
+            self.journal.record(request, self.clock())
+        except StoreError as error:
+            log.warning("could not record a deploy request, so it was refused: %s", error)
+            return messages.STORE_DOWN
         self.audit.defer(
             Action.DEPLOY_REQUESTED,
             actor=request.requester,
@@ -161,7 +171,15 @@ class Deployer:
             deploy_id=request.deploy_id,
             source_env=request.source_env,
         )
-        self._spawn(request, self._run)
+        self._start(request)
+        return None
+
+    def _start(self, request: DeployRequest) -> None:
+        with self._idle:
+            self._in_hand.add(request.deploy_id)
+        self._track(+1)
+        step = self._auto_promote if request.automatic else self._run
+        self.jobs.submit(self._guarded, request, step)
 
     def _refused_at_once(
         self, refusal: Refusal, user_id: str, app: str | None, env: str | None, tag: str | None
@@ -170,28 +188,10 @@ class Deployer:
         self.audit.defer(Action.DEPLOY_REFUSED, actor=actor, app=app, env=env, tag=tag, reason=refusal.text)
         return refusal.text
 
-    def _refused(self, request: DeployRequest, text: str) -> None:
-        """Tell the requester why nothing was done, and keep it in the audit trail."""
-        self.audit.record(
-            Action.DEPLOY_REFUSED,
-            actor=request.requester,
-            app=request.app,
-            env=request.env,
-            tag=request.tag,
-            deploy_id=request.deploy_id,
-            reason=text,
-        )
-        self._tell(request, text)
-
     def _check_target(self, app: str, env: str) -> Refusal | None:
         return check_target(self.settings, self.charts.apps, self.charts.is_usable(), app, env)
 
-    # -- CI and automatic promotion ------------------------------------------------------------------
-
-    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool) -> None:
-        self._spawn(
-            DeployRequest(app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment), self._run
-        )
+    # -- automatic promotion -------------------------------------------------------------------------------
 
     def tests_passed(self, app: str, tag: str, env: str) -> None:
         """Promote automatically when the environment's image-tag file asks for it, as GOV.UK's post-sync does."""
@@ -213,16 +213,22 @@ class Deployer:
             automatic=True,
             require_tests=True,
         )
-        self._spawn(request, self._auto_promote)
+        if self.accept(request) is not None:
+            with self._idle:
+                self._automatic_in_flight -= 1
+            log.error("automatic promotion of %s %s to %s could not be recorded", app, tag, following.name)
 
     def _auto_promote(self, request: DeployRequest) -> None:
         try:
-            self._decide_auto_promotion(request)
+            if self._promotion_is_due(request):
+                self._run(request)
+            else:
+                self._close(request)
         finally:
             with self._idle:
-                self._automatic_in_flight -= 1
+                self._automatic_in_flight = max(0, self._automatic_in_flight - 1)
 
-    def _decide_auto_promotion(self, request: DeployRequest) -> None:
+    def _promotion_is_due(self, request: DeployRequest) -> bool:
         app, tag, env, to_env = request.app, request.tag, request.source_env, request.env
         # Decide from the writer's snapshot, fetched only if the branch moved: in a burst of passing
         # tests one fetch serves them all, instead of one each holding up the deploys behind it.
@@ -230,26 +236,28 @@ class Deployer:
         known = self.charts.current(env, app)
         if self.charts.current_tag(to_env, app) == tag or (known is not None and known.image_tag != tag):
             self.book.apply(app, tag, Refresh())  # the charts repo says the card's button must go
-            return
+            return False
         if known is None or not known.promotes_automatically:
-            return
+            return False
         flags = self.charts.read(env, app, fresh=True)  # about to promote: confirm on the fresh head
-        if flags is None or not flags.promotes_automatically or flags.image_tag != tag:
-            return
-        self._run(request)
+        return flags is not None and flags.promotes_automatically and flags.image_tag == tag
 
-    # -- in the background ------------------------------------------------------------------------------
+    # -- in the background -------------------------------------------------------------------------------------
 
     def _guarded(self, request: DeployRequest, step: Callable[[DeployRequest], None]) -> None:
-        """Run one step of a request; whatever happens, the request is answered and counted down."""
+        """Run one step of a request; whatever happens, the request is answered or left for recovery."""
         try:
             step(request)
-        except StoreError:
-            log.warning("state store unavailable during a deploy step")
-            self._tell(request, messages.STORE_DOWN_DURING_DEPLOY)
+        except StoreError as error:
+            # recorded, so not lost: the recovery job finishes it once the store answers again
+            log.warning(
+                "state store unavailable during deploy %s (%s); it will be finished later", request.deploy_id, error
+            )
+            with self._idle:
+                self._in_hand.discard(request.deploy_id)
         except Exception:  # a request must never die silently; the requester hears something
-            log.exception("deploy request failed")
-            self._tell(request, messages.SOMETHING_WENT_WRONG)
+            log.exception("deploy request %s failed", request.deploy_id)
+            self._final(request, messages.SOMETHING_WENT_WRONG)
         finally:
             self._track(-1)
 
@@ -270,28 +278,26 @@ class Deployer:
         for gate in self.gates:
             stopped = gate(request)
             if stopped is not None:
-                self._tell(request, stopped)  # the gate keeps its own record of why
+                self._final(request, stopped)  # the gate keeps its own record of why
                 return
         if request.is_promotion:
             self._promote(request)
         else:
-            self._commit(request, claim=None)
+            self._submit(request, claim=None)
 
     def _promote(self, request: DeployRequest) -> None:
         app, tag, env, source_env = request.app, request.tag, request.env, request.source_env
-        try:
-            release = self.book.get(app, tag)
-            entry = release.envs.get(source_env) if release else None
-            if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
-                self._refused(request, messages.tests_not_passed(app, tag, source_env))
-                return
-            taken = self.promotions.claim(app, tag, env, request.requester, self.clock())
-            if isinstance(taken, Earlier) and taken.done and self._moved_off(request):
-                # the earlier promotion no longer stands (the environment was moved off the tag since)
-                taken = self.promotions.take_over(app, tag, env, taken, request.requester, self.clock())
-        except StoreError:
-            self._tell(request, messages.PROMOTION_STORE_DOWN)
+        release = self.book.get(app, tag)
+        entry = release.envs.get(source_env) if release else None
+        if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
+            self._refused(request, messages.tests_not_passed(app, tag, source_env))
             return
+        taken = self.promotions.claim(app, tag, env, request.requester, self.clock(), request.deploy_id)
+        if isinstance(taken, Earlier) and taken.deploy_id == request.deploy_id:
+            taken = Claim(self.promotions.key(app, tag, env), taken.raw)  # ours, from before a restart
+        elif isinstance(taken, Earlier) and taken.done and self._moved_off(request):
+            # the earlier promotion no longer stands (the environment was moved off the tag since)
+            taken = self.promotions.take_over(app, tag, env, taken, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier):
             by = taken.by.mention if taken.by.is_person else messages.PROMOTED_BY_CI
             self._refused(request, messages.already_promoted(app, tag, env, by, taken.done, taken.at))
@@ -299,20 +305,19 @@ class Deployer:
         if taken is None:
             self._refused(request, messages.PROMOTION_IN_PROGRESS)
             return
-        self._commit(request, claim=taken)
+        try:
+            kept = self.journal.keep_claim(request.deploy_id, (taken.key, taken.record))
+        except StoreError:
+            self._release_claim(taken)  # nothing will be committed now: nobody may be kept from promoting it
+            raise
+        if not kept:
+            self._release_claim(taken)  # another replica owns this request now; it claims for itself
+            return
+        self._submit(request, taken)
 
     def _moved_off(self, request: DeployRequest) -> bool:
         current = self.charts.read(request.env, request.app, fresh=True)
         return current is not None and current.image_tag != request.tag
-
-    def _commit(self, request: DeployRequest, claim: Claim | None) -> None:
-        try:
-            self.journal.record(request, (claim.key, claim.record) if claim else None, self.clock())
-        except StoreError:
-            if claim is not None:  # nothing will be committed: nobody may be kept from promoting it
-                self._release_claim(claim)
-            raise
-        self._submit(request, claim)
 
     def _submit(self, request: DeployRequest, claim: Claim | None) -> None:
         change = Change(
@@ -331,12 +336,14 @@ class Deployer:
 
     def _finish(self, request: DeployRequest, claim: Claim | None, outcome: Outcome) -> None:
         if outcome.status == "taken_over":
-            return  # another replica took this deploy over while we were paused; it answers
+            self._let_go(request)  # another replica took this deploy over while we were paused; it answers
+            return
         if outcome.status == "unknown":
             self.journal.set_aside(request.deploy_id)  # the recovery job finds out and answers
+            self._let_go(request)
             self._tell(request, messages.push_unknown(request.app, request.tag, request.env, outcome.reason))
             return
-        if not self.journal.finish(request.deploy_id):
+        if not self._close(request):
             log.warning("deploy %s was taken over by another replica; it tells the requester", request.deploy_id)
             return
         self._report(request, claim, outcome)
@@ -378,9 +385,8 @@ class Deployer:
             if request.is_promotion:
                 self.audit.record(Action.PROMOTED, source_env=request.source_env, automatic=request.automatic, **common)
         elif outcome.status == "unchanged":
-            self.audit.record(
-                Action.DEPLOY_REFUSED, outcome="unchanged", reason=f"{request.env} already runs {tag}", **common
-            )
+            reason = f"{request.env} already runs {tag}"
+            self.audit.record(Action.DEPLOY_REFUSED, outcome="unchanged", reason=reason, **common)
         elif outcome.status == "refused":
             self.audit.record(Action.DEPLOY_REFUSED, reason=outcome.reason, **common)
         else:
@@ -392,6 +398,39 @@ class Deployer:
             self.book.apply(request.app, tag, Promoted(request.source_env, request.env, None, self.clock()))
         elif outcome.status == "refused":
             self.book.apply(request.app, tag, Refresh())
+
+    # -- ending a request: closed in the journal first, so it is told once --------------------------------------
+
+    def _close(self, request: DeployRequest) -> bool:
+        """Take the request off the journal; False when another replica owns it (and will answer)."""
+        self._let_go(request)
+        return self.journal.finish(request.deploy_id)
+
+    def _let_go(self, request: DeployRequest) -> None:
+        with self._idle:
+            self._in_hand.discard(request.deploy_id)
+
+    def _final(self, request: DeployRequest, text: str) -> None:
+        """Tell the requester how it ended, once: only the replica that closes the request speaks."""
+        try:
+            closed = self._close(request)
+        except StoreError:
+            closed = True  # the store is down: better told twice than never
+        if closed:
+            self._tell(request, text)
+
+    def _refused(self, request: DeployRequest, text: str) -> None:
+        """Tell the requester why nothing was done, and keep it in the audit trail."""
+        self.audit.record(
+            Action.DEPLOY_REFUSED,
+            actor=request.requester,
+            app=request.app,
+            env=request.env,
+            tag=request.tag,
+            deploy_id=request.deploy_id,
+            reason=text,
+        )
+        self._final(request, text)
 
     def _release_claim(self, claim: Claim) -> None:
         try:
@@ -409,18 +448,23 @@ class Deployer:
             return messages.team_unreachable(login, request.env, org, team, membership.reason)
         return messages.team_refusal(request.env, org, team, membership.reason)
 
-    # -- after a crash: finish what a replica accepted and did not answer --------------------------------
+    # -- after a crash: finish what was acknowledged and not answered ------------------------------------------
 
     def recover(self) -> int:
-        """Take over the deploys of replicas that are gone (or whose push had an unknown fate) and finish them."""
+        """Take over the requests nobody is working on (their replica is gone, or a store outage or an
+        unknown push interrupted them) and finish each; returns how many."""
         for owner in self.journal.dead_owners(self.store.is_alive):
             if self.store.break_lock("charts-writer", owner):
                 log.warning("freed the charts lock held by replica %s, which is gone", owner)
-        entries = self.journal.take_over(self.store.is_alive)
+        with self._idle:
+            in_hand = set(self._in_hand)
+        entries = self.journal.take_over(self.store.is_alive, in_hand)
         if not entries:
             return 0
         landed = self.charts.landed({entry.request.deploy_id for entry in entries})
         for entry in entries:
+            with self._idle:
+                self._in_hand.add(entry.request.deploy_id)
             self._track(+1)
             self._guarded(entry.request, lambda request, e=entry: self._resume(e, landed))
         return len(entries)
@@ -430,15 +474,22 @@ class Deployer:
         claim = Claim(*entry.claim) if entry.claim else None
         if request.deploy_id in landed:
             log.warning("deploy %s of %s %s to %s had landed", request.deploy_id, request.app, request.tag, request.env)
-            if self.journal.finish(request.deploy_id):
+            if self._close(request):
                 self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
             return
+        why = None
         if self.clock() - entry.recorded_at > TOO_OLD_SECONDS:
-            if self.journal.finish(request.deploy_id):
-                if claim is not None:
-                    self._release_claim(claim)
-                why = "the bot restarted and the request was over 10 minutes old by then"
-                self._tell(request, messages.not_done_after_restart(request.app, request.tag, request.env, why))
+            why = messages.TOO_OLD_AFTER_RESTART
+        elif not self.journal.is_latest(request):
+            why = messages.OVERTAKEN_AFTER_RESTART
+        if why is not None:
+            if claim is not None:
+                self._release_claim(claim)
+            self.audit.record(
+                Action.DEPLOY_FAILED, actor=request.requester, app=request.app, env=request.env, tag=request.tag,
+                deploy_id=request.deploy_id, reason=why,
+            )  # fmt: skip
+            self._final(request, messages.not_done_after_restart(request.app, request.tag, request.env, why))
             return
         log.warning("finishing deploy %s of %s %s to %s", request.deploy_id, request.app, request.tag, request.env)
-        self._submit(request, claim)
+        self._start(request)  # from the start, every check made again

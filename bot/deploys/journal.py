@@ -1,4 +1,5 @@
-"""Accepted deploys recorded in the store until their requester has heard how they ended.
+"""Every accepted deploy request, recorded in the store before it is acknowledged, until its
+requester has heard how it ended.
 
 Each entry names the replica that owns it. A replica that dies (no heartbeat) leaves its
 entries behind; another replica, or the same one restarted, takes them over and finishes
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.deploys.request import DeployRequest
@@ -24,13 +26,14 @@ _DELETE_IF_OWNER = """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
   return 1
 end
 return 0
 """
-_SET_OWNER_IF = """
+_SET_IF_OWNER = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
   return 1
 end
 return 0
@@ -40,7 +43,7 @@ return 0
 @dataclass(frozen=True)
 class Entry:
     request: DeployRequest
-    claim: tuple[str, str] | None  # the promotion claim (key, record) held for it
+    claim: tuple[str, str] | None  # the promotion claim (key, record) held for it, if any
     recorded_at: float
 
 
@@ -49,55 +52,74 @@ class DeployJournal:
         self.store = store
         self.instance = instance
 
-    @property
-    def _entries_key(self) -> str:
-        return self.store.key("deploy-journal")
+    def _key(self, part: str) -> str:
+        return self.store.key("deploy-journal", part)
 
     @property
-    def _owners_key(self) -> str:
-        return self.store.key("deploy-journal-owners")
+    def _keys(self) -> tuple[str, str, str]:
+        return self._key("requests"), self._key("owners"), self._key("claims")
 
-    def record(self, request: DeployRequest, claim: tuple[str, str] | None, at: float) -> None:
-        entry = {"request": request.to_json(), "claim": list(claim) if claim else None, "at": at}
+    def record(self, request: DeployRequest, at: float) -> None:
+        """Keep the request, owned by this replica; it is the newest request for its app and environment."""
+        entry = {"request": request.to_json(), "at": at}
+        requests, owners, _ = self._keys
         pipe = self.store.client.pipeline()
-        pipe.hset(self._entries_key, request.deploy_id, json.dumps(entry))
-        pipe.hset(self._owners_key, request.deploy_id, self.instance)
+        pipe.hset(requests, request.deploy_id, json.dumps(entry))
+        pipe.hset(owners, request.deploy_id, self.instance)
+        pipe.hset(self._key("latest"), f"{request.app}\n{request.env}", request.deploy_id)
         pipe.execute()
+
+    def is_latest(self, request: DeployRequest) -> bool:
+        """False when a newer request for the same app and environment was recorded since."""
+        latest = self.store.client.hget(self._key("latest"), f"{request.app}\n{request.env}")
+        return latest in (None, request.deploy_id)
+
+    def keep_claim(self, deploy_id: str, claim: tuple[str, str]) -> bool:
+        """Note the promotion claim taken for this request; False when another replica owns it now."""
+        _, owners, claims = self._keys
+        keys = (owners, claims)
+        return bool(self.store.client.eval(_SET_IF_OWNER, 2, *keys, deploy_id, self.instance, json.dumps(claim)))
 
     def owned(self, deploy_ids: list[str]) -> set[str]:
         """Those of these deploys this replica still owns."""
         if not deploy_ids:
             return set()
-        owners = self.store.client.hmget(self._owners_key, deploy_ids)
+        owners = self.store.client.hmget(self._keys[1], deploy_ids)
         return {deploy_id for deploy_id, owner in zip(deploy_ids, owners, strict=True) if owner == self.instance}
 
     def finish(self, deploy_id: str) -> bool:
         """Remove the entry if this replica owns it; False when another replica took it over."""
-        keys = (self._entries_key, self._owners_key)
-        return bool(self.store.client.eval(_DELETE_IF_OWNER, 2, *keys, deploy_id, self.instance))
+        return bool(self.store.client.eval(_DELETE_IF_OWNER, 3, *self._keys, deploy_id, self.instance))
 
     def set_aside(self, deploy_id: str) -> None:
         """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown."""
-        self.store.client.eval(_SET_OWNER_IF, 1, self._owners_key, deploy_id, self.instance, UNKNOWN)
+        _, owners, _ = self._keys
+        self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN)
 
-    def take_over(self, is_alive) -> list[Entry]:
-        """Make this replica the owner of every entry whose owner is gone (or set aside), and return them."""
-        owners = self.store.client.hgetall(self._owners_key)
+    def take_over(self, is_alive: Callable[[str], bool], in_hand: set[str]) -> list[Entry]:
+        """Own every entry nobody is working on: its replica is gone, its fate was set aside, or it is
+        this replica's own and no longer in hand (a store outage interrupted it). Returns them."""
+        requests, owners, claims = self._keys
         taken = []
-        for deploy_id, owner in owners.items():
-            if owner == self.instance or (owner != UNKNOWN and is_alive(owner)):
+        for deploy_id, owner in self.store.client.hgetall(owners).items():
+            if owner == self.instance and deploy_id in in_hand:
                 continue
-            if self.store.client.eval(_SET_OWNER_IF, 1, self._owners_key, deploy_id, owner, self.instance):
-                raw = self.store.client.hget(self._entries_key, deploy_id)
-                if raw is None:
-                    self.store.client.hdel(self._owners_key, deploy_id)
-                    continue
-                data = json.loads(raw)
-                claim = tuple(data["claim"]) if data.get("claim") else None
-                taken.append(Entry(DeployRequest.from_json(data["request"]), claim, data.get("at") or 0.0))
+            if owner not in (self.instance, UNKNOWN) and is_alive(owner):
+                continue
+            if not self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, owner, self.instance):
+                continue  # another replica took it first
+            raw, claim = self.store.client.hmget(requests, deploy_id), self.store.client.hget(claims, deploy_id)
+            if raw[0] is None:
+                self.store.client.hdel(owners, deploy_id)
+                continue
+            data = json.loads(raw[0])
+            taken.append(
+                Entry(DeployRequest.from_json(data["request"]), tuple(json.loads(claim)) if claim else None, data["at"])
+            )
+            if owner != self.instance:
                 log.warning("took over deploy %s from replica %s", deploy_id, owner)
         return taken
 
-    def dead_owners(self, is_alive) -> set[str]:
-        owners = set(self.store.client.hvals(self._owners_key))
+    def dead_owners(self, is_alive: Callable[[str], bool]) -> set[str]:
+        owners = set(self.store.client.hvals(self._keys[1]))
         return {owner for owner in owners if owner not in (self.instance, UNKNOWN) and not is_alive(owner)}

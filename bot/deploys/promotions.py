@@ -51,33 +51,35 @@ class Earlier:
     at: float
     done: bool
     raw: str
+    deploy_id: str | None  # the request that took it
 
 
 class Promotions:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _key(self, app: str, tag: str, env: str) -> str:
+    def key(self, app: str, tag: str, env: str) -> str:
         return self.store.key("promotion", app, tag, env)
 
-    def claim(self, app: str, tag: str, env: str, by: Requester, at: float) -> Claim | Earlier | None:
+    def claim(self, app: str, tag: str, env: str, by: Requester, at: float, deploy_id: str) -> Claim | Earlier | None:
         """Our claim, the earlier one that stands in the way, or None when it vanished meanwhile."""
-        key = self._key(app, tag, env)
-        record = json.dumps({"by": by.to_json(), "at": at, "done": False})
+        key = self.key(app, tag, env)
+        record = json.dumps({"by": by.to_json(), "at": at, "done": False, "deploy_id": deploy_id})
         if self.store.claim(key, RECORD_SECONDS, record):
             return Claim(key, record)
         raw = self.store.client.get(key)
         if raw is None:
             return None
         data = json.loads(raw)
-        return Earlier(
-            Requester.from_json(data.get("by")) or Requester(), data.get("at") or 0.0, bool(data["done"]), raw
-        )
+        by_whom = Requester.from_json(data.get("by")) or Requester()
+        return Earlier(by_whom, data.get("at") or 0.0, bool(data["done"]), raw, data.get("deploy_id"))
 
-    def take_over(self, app: str, tag: str, env: str, earlier: Earlier, by: Requester, at: float) -> Claim | None:
+    def take_over(
+        self, app: str, tag: str, env: str, earlier: Earlier, by: Requester, at: float, deploy_id: str
+    ) -> Claim | None:
         """Replace an undone promotion's claim with ours, if nobody changed it since it was read."""
-        key = self._key(app, tag, env)
-        record = json.dumps({"by": by.to_json(), "at": at, "done": False})
+        key = self.key(app, tag, env)
+        record = json.dumps({"by": by.to_json(), "at": at, "done": False, "deploy_id": deploy_id})
         replaced = self.store.client.eval(_REPLACE_IF_SAME, 1, key, earlier.raw, record, RECORD_SECONDS)
         return Claim(key, record) if replaced else None
 

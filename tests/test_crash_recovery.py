@@ -1,0 +1,178 @@
+"""A crash is no reason for a deploy to fail (issue 13; section 5 of the contract).
+
+A burst of people deploy at once; every request is acknowledged; then the bot's process is
+killed (SIGKILL) at one step or another of their way. Whether the same process restarts or a
+second replica takes over, every acknowledged deploy must land exactly once and its requester
+be told exactly once, never "failed" because of the crash, and never silence.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeGitHub, FakeSlack
+from tests.support.app import MEMBER, ServeProcess, add_standard_members, bot_environment, run_concurrently
+from tests.support.charts import DEFAULT_APPS, ChartsRemote
+
+APPS = sorted(DEFAULT_APPS["integration"])  # eight apps: one deploy each, so none overtakes another
+
+
+def _env(tmp_path: Path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, name: str) -> dict:
+    add_standard_members(fake_github)
+    folder = tmp_path / name
+    folder.mkdir()
+    return bot_environment(
+        tmp_path=folder,
+        fake_slack=fake_slack,
+        fake_github=fake_github,
+        charts_url=charts_remote.url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+    )
+
+
+def _burst(bot: ServeProcess, slack: FakeSlack) -> list[str]:
+    """Eight /deploy commands at once; the names of the requests that were acknowledged."""
+    calls = [
+        lambda app=app, n=n: bot.slash(
+            f"{app} v77{n:02d} integration", user=MEMBER, response_url=slack.response_url(app)
+        )
+        for n, app in enumerate(APPS)
+    ]
+    answers = run_concurrently(calls)
+    acknowledged = [app for app, answer in zip(APPS, answers, strict=True) if "Deploying" in answer.text]
+    assert acknowledged == APPS, [a.text for a in answers]
+    return acknowledged
+
+
+def _wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _kill_when(moment: str, bot: ServeProcess, charts_remote: ChartsRemote, fake_github: FakeGitHub, tmp_path) -> None:
+    marker = tmp_path / "pushed"
+    if moment == "right after the acks":
+        time.sleep(0.05)
+    elif moment == "during the team check":
+        time.sleep(0.5)  # GitHub takes 2 s to answer each membership question
+    elif moment == "between commit and push":
+        _wait_until(marker.exists, 30, "the push never started")
+    elif moment == "after the push, before the reply":
+        _wait_until(marker.exists, 30, "nothing was pushed")
+    bot.kill(with_children=True)
+
+
+def _arrange(moment: str, charts_remote: ChartsRemote, fake_github: FakeGitHub, fake_slack: FakeSlack, tmp_path):
+    marker = tmp_path / "pushed"
+    if moment == "during the team check":
+        fake_github.slow_seconds = 2
+    elif moment == "between commit and push":
+        hook = charts_remote.path / "hooks" / "pre-receive"
+        hook.write_text(f"#!/bin/sh\ntouch {marker}\nsleep 3\n")
+        hook.chmod(0o755)
+    elif moment == "after the push, before the reply":
+        hook = charts_remote.path / "hooks" / "post-receive"
+        hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        hook.chmod(0o755)
+        fake_slack.latency_seconds = 1.5  # replies and cards are slow to leave
+
+
+def _heal(charts_remote: ChartsRemote, fake_github: FakeGitHub, fake_slack: FakeSlack) -> None:
+    fake_github.slow_seconds = 0
+    fake_slack.latency_seconds = 0
+    for hook in ("pre-receive", "post-receive"):
+        (charts_remote.path / "hooks" / hook).unlink(missing_ok=True)
+
+
+MOMENTS = [
+    "right after the acks",
+    "during the team check",
+    "between commit and push",
+    "after the push, before the reply",
+]
+
+
+@pytest.mark.parametrize("takeover", ["same process restarted", "second replica"])
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_every_acknowledged_deploy_lands_once_and_is_told_once_whenever_the_bot_dies(
+    tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, moment, takeover
+) -> None:
+    env = _env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "first")
+    commits = charts_remote.commit_count()
+    survivor = None
+    if takeover == "second replica":
+        other = _env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "second")
+        survivor = ServeProcess(other, log_path=tmp_path / "second.log")
+    first = ServeProcess(env, log_path=tmp_path / "first.log")
+    try:
+        _arrange(moment, charts_remote, fake_github, fake_slack, tmp_path)
+        acknowledged = _burst(first, fake_slack)
+        _kill_when(moment, first, charts_remote, fake_github, tmp_path)
+        _heal(charts_remote, fake_github, fake_slack)
+        if survivor is None:
+            survivor = ServeProcess(env, log_path=tmp_path / "restarted.log")
+
+        def all_told() -> bool:
+            return all(fake_slack.responses.get(app) for app in acknowledged)
+
+        _wait_until(all_told, 60, f"not every requester was told: {sorted(fake_slack.responses)}")
+        time.sleep(1.5)  # room for a second, contradicting answer, which must not come
+        subjects = [subject for _, subject, _ in charts_remote.log()]
+        for n, app in enumerate(APPS):
+            told = [r["text"] for r in fake_slack.responses[app]]
+            assert len(told) == 1 and "Committed" in told[0], (app, told)
+            assert subjects.count(f"Update {app} image tag to v77{n:02d} for integration") == 1, app
+        assert charts_remote.commit_count() == commits + len(APPS)
+    finally:
+        _heal(charts_remote, fake_github, fake_slack)
+        if survivor is not None:
+            survivor.stop()
+        if first.process.poll() is None:
+            first.stop()
+
+
+def test_a_request_older_than_ten_minutes_at_recovery_is_reported_as_not_done(bot, fake_slack, charts_remote) -> None:
+    from bot.deploys.request import DeployRequest
+    from bot.releases.model import Requester
+
+    request = DeployRequest(
+        app="router", env="integration", tag="v7800", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("old"),
+    )  # fmt: skip
+    journal = bot.services.deployer.journal
+    journal.record(request, bot.fake_clock() - 11 * 60)
+    bot.services.store.client.hset(journal._key("owners"), request.deploy_id, "a-replica-that-died")
+    assert bot.services.deployer.recover() == 1
+    bot.settle()
+    [told] = fake_slack.wait_for_response("old", timeout=30)
+    assert "was not done" in told["text"] and "10 minutes" in told["text"]
+    assert "v7800" not in charts_remote.read("integration", "router")
+
+
+def test_a_request_overtaken_by_a_newer_deploy_is_reported_as_not_done(bot, fake_slack, charts_remote) -> None:
+    from bot.deploys.request import DeployRequest
+    from bot.releases.model import Requester
+
+    def request(tag: str, name: str) -> DeployRequest:
+        return DeployRequest(
+            app="router", env="integration", tag=tag, requester=Requester(MEMBER, "octocat"),
+            response_url=fake_slack.response_url(name),
+        )  # fmt: skip
+
+    journal = bot.services.deployer.journal
+    older, newer = request("v7801", "older"), request("v7802", "newer")
+    journal.record(older, bot.fake_clock())
+    journal.record(newer, bot.fake_clock())
+    for dead in (older, newer):
+        bot.services.store.client.hset(journal._key("owners"), dead.deploy_id, "a-replica-that-died")
+    assert bot.services.deployer.recover() == 2
+    bot.settle()
+    assert "newer deploy" in fake_slack.wait_for_response("older", timeout=30)[0]["text"]
+    assert "Committed" in fake_slack.wait_for_response("newer", timeout=30)[0]["text"]
+    assert "v7802" in charts_remote.read("integration", "router")
