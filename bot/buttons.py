@@ -26,12 +26,19 @@ class PromoteStep:
     to_env: str
 
 
-class ButtonSigner:
-    def __init__(self, key: bytes) -> None:
-        self._key = hashlib.sha256(b"govuk-deploy-bot promote button\0" + key).digest()
+def _derive(key: bytes) -> bytes:
+    return hashlib.sha256(b"govuk-deploy-bot promote button\0" + key).digest()
 
-    def _mac(self, body: bytes) -> str:
-        return hmac.new(self._key, body, hashlib.sha256).hexdigest()[:32]
+
+class ButtonSigner:
+    """Signs with `key`; accepts values signed with `key` or, during a rotation, with `previous`."""
+
+    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
+        self._key = _derive(key)
+        self._accepted = [self._key] + ([_derive(previous)] if previous else [])
+
+    def _mac(self, body: bytes, key: bytes | None = None) -> str:
+        return hmac.new(key or self._key, body, hashlib.sha256).hexdigest()[:32]
 
     def encode(self, step: PromoteStep) -> str:
         body = json.dumps([step.app, step.tag, step.from_env, step.to_env], separators=(",", ":")).encode()
@@ -46,7 +53,9 @@ class ButtonSigner:
             body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (ValueError, TypeError):
             return None
-        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+        # every accepted key is tried, so the time taken does not say which one signed it
+        verified = [hmac.compare_digest(mac.encode(), self._mac(body, key).encode()) for key in self._accepted]
+        if not any(verified):
             return None
         try:
             fields = json.loads(body)

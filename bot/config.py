@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.names import is_valid_app_name
+from bot.tokens import variable_for
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),
@@ -90,6 +91,10 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     config_path: str | None = None
+    webhook_env_tokens: Mapping[str, Secret] = field(default_factory=dict)  # environment -> its own token
+    ci_environments: tuple[str, ...] = ()  # where WEBHOOK_TOKEN may deploy directly; () means the first
+    button_signing_key: Secret = field(default_factory=lambda: Secret(""))
+    button_signing_key_previous: Secret = field(default_factory=lambda: Secret(""))
 
     @property
     def environment_names(self) -> list[str]:
@@ -205,6 +210,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         host=env.get("HOST", "").strip() or "0.0.0.0",
         port=integer("PORT", 3000, 0, 65535),  # 0: any free port (tests)
         config_path=config_path,
+        webhook_env_tokens=_parse_webhook_env_tokens(env, environments, problems),
+        ci_environments=_parse_ci_environments(file_config.get("ci_environments"), environments, problems),
+        button_signing_key=_button_key(env, "BUTTON_SIGNING_KEY", problems),
+        button_signing_key_previous=_button_key(env, "BUTTON_SIGNING_KEY_PREVIOUS", problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -239,7 +248,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
     if not isinstance(data, dict):
         problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
         return {}, path
-    known = {"github_org", "alerts_channel", "environments", "users"}
+    known = {"github_org", "alerts_channel", "environments", "users", "ci_environments"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -303,3 +312,54 @@ def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:
         else:
             users[slack_id] = login
     return users
+
+
+MIN_BUTTON_KEY = 16
+
+
+def _parse_webhook_env_tokens(
+    env: Mapping[str, str], environments: tuple[Environment, ...], problems: list[str]
+) -> dict[str, Secret]:
+    """`WEBHOOK_TOKEN_<ENV>` for each configured environment; every token must differ from every other."""
+    by_variable = {variable_for(e.name): e.name for e in environments}
+    tokens: dict[str, Secret] = {}
+    for variable in sorted(name for name in env if name.startswith("WEBHOOK_TOKEN_")):
+        value = env[variable].strip()
+        if variable not in by_variable:
+            known = ", ".join(sorted(by_variable)) or "none"
+            problems.append(f"{variable} names no configured environment (known: {known}).")
+        elif value:
+            tokens[by_variable[variable]] = Secret(value)
+    seen = {env.get("WEBHOOK_TOKEN", "").strip(): "WEBHOOK_TOKEN"} if env.get("WEBHOOK_TOKEN", "").strip() else {}
+    for name, token in tokens.items():
+        variable = variable_for(name)
+        if token.reveal() in seen:
+            problems.append(f"{variable} is the same as {seen[token.reveal()]}; every webhook token must differ.")
+        else:
+            seen[token.reveal()] = variable
+    return tokens
+
+
+def _parse_ci_environments(
+    raw: object, environments: tuple[Environment, ...], problems: list[str]
+) -> tuple[str, ...]:
+    names = [e.name for e in environments]
+    if raw is None:
+        return tuple(names[:1])
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        problems.append("ci_environments must be a list of environment names.")
+        return tuple(names[:1])
+    unknown = [item for item in raw if item not in names]
+    if unknown and names:
+        problems.append(
+            f"ci_environments: {', '.join(_shown(item) for item in unknown)} is not a configured environment "
+            f"(known: {', '.join(names)})."
+        )
+    return tuple(item for item in dict.fromkeys(raw) if item in names)
+
+
+def _button_key(env: Mapping[str, str], name: str, problems: list[str]) -> Secret:
+    value = env.get(name, "").strip()
+    if value and len(value) < MIN_BUTTON_KEY:
+        problems.append(f"{name} must be at least {MIN_BUTTON_KEY} characters long.")
+    return Secret(value)

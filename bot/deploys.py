@@ -192,8 +192,11 @@ class Deployer:
 
     # -- CI and automatic promotion -------------------------------------------------------
 
-    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool) -> None:
-        job = DeployJob(app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment)
+    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool, source_env: str | None = None) -> None:
+        """A deploy by CI; with `source_env`, a promotion of the tag that environment runs (checked again on commit)."""
+        job = DeployJob(
+            app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment, source_env=source_env
+        )
         self._spawn(self._run, job)
 
     def tests_passed(self, app: str, tag: str, env: str, application: str) -> None:
