@@ -340,9 +340,7 @@ def _parse_webhook_env_tokens(
     return tokens
 
 
-def _parse_ci_environments(
-    raw: object, environments: tuple[Environment, ...], problems: list[str]
-) -> tuple[str, ...]:
+def _parse_ci_environments(raw: object, environments: tuple[Environment, ...], problems: list[str]) -> tuple[str, ...]:
     names = [e.name for e in environments]
     if raw is None:
         return tuple(names[:1])

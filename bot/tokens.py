@@ -93,7 +93,4 @@ def promotion_refusal(grant: Grant, env: str, source_env: str, tag: str, source_
     if source_runs is not None and source_runs == tag:
         return None
     runs = f"runs {source_runs}" if source_runs else "runs no tag of it"
-    return (
-        f"{grant.name} may deploy to {env} only the tag {source_env} runs now ({source_env} {runs}), "
-        f"not {tag}"
-    )
+    return f"{grant.name} may deploy to {env} only the tag {source_env} runs now ({source_env} {runs}), not {tag}"
