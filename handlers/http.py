@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from slack_bolt import App, BoltRequest
 
 from bot import tokens, webhooks
+from bot.charts import ChartsError
 from bot.names import is_valid_app_name
 from bot.services import Services
 from bot.store import LockNotAcquired, StoreError, StoreUnavailable
@@ -205,11 +206,19 @@ class HttpApp:
         return self._unknown_app(env, app)
 
     def _unknown_app(self, env: str, app: str) -> Response | None:
-        if is_valid_app_name(app) and app in self.services.charts.apps(env):
+        charts = self.services.charts
+        if is_valid_app_name(app) and app in charts.apps(env):
             return None
-        not_ready = self.services.charts.is_usable()
+        not_ready = charts.is_usable()
         if not_ready:
             return _error(503, not_ready)
+        if is_valid_app_name(app):
+            try:
+                charts.catch_up()  # an app added since the last sync is not unknown; costs one ls-remote
+            except ChartsError:
+                return _error(503, "the charts repository cannot be read right now; retry later")
+            if app in charts.apps(env):
+                return None
         return _error(400, f"no app called {app} in {env}")
 
     def update_image_tag(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
@@ -244,7 +253,10 @@ class HttpApp:
         )
         if refusal is None:
             return None
-        charts.catch_up()
+        try:
+            charts.catch_up()
+        except ChartsError:
+            return f"{refusal}; the charts repository could not be read to check again"
         return tokens.promotion_refusal(
             grant, deploy.env, source_env, deploy.tag, charts.current_tag(source_env, deploy.app)
         )

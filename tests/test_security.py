@@ -188,6 +188,16 @@ def test_an_outcome_for_an_app_with_no_image_tag_file_is_400_and_posts_no_card(
     assert fake_slack.calls == []
 
 
+def test_an_outcome_for_an_app_added_since_the_last_sync_is_accepted(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    charts_remote.commit_directly("integration", "brand-new-app", "image_tag: v1\n", "Add brand-new-app")
+    answer = bot.webhook("/webhooks/argocd", outcome_body("/webhooks/argocd", "integration", "v1", app="brand-new-app"))
+    assert answer.status_code == 202, answer.text
+    bot.settle()
+    assert [m for m in fake_slack.roots() if "*brand-new-app* `v1`" in m.text]
+
+
 # -- /webhooks/tests ------------------------------------------------------------------------------------
 
 
