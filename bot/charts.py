@@ -186,11 +186,11 @@ class ChartsRepo:
         folder, say) must never be wiped. A clone of the charts repo made by an older bot is adopted."""
         if self._marker.is_file():
             return
-        if self.workdir.is_dir() and not self.workdir.is_symlink():
+        if self.workdir.is_dir():
             if not any(self.workdir.iterdir()) or self._is_clone_of_charts():
                 self._write_marker()
                 return
-        elif not self.workdir.exists() and not self.workdir.is_symlink():
+        elif not self.workdir.exists() and not self.workdir.is_symlink():  # a dangling link is not "missing"
             self._write_marker()
             return
         raise ChartsError(
@@ -229,8 +229,8 @@ class ChartsRepo:
         return False
 
     def _clone(self) -> None:
-        if self.workdir.exists():
-            shutil.rmtree(self.workdir)
+        if self.workdir.is_dir() and any(self.workdir.iterdir()):
+            shutil.rmtree(self.workdir)  # only ever a folder the bot made (_check_ownership)
         self.workdir.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._repo = git.Repo.clone_from(

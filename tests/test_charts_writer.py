@@ -547,3 +547,17 @@ def test_a_linked_environment_folder_is_absent(tmp_path, store):
         charts.stop()
     assert (outside / "whitehall").read_text(encoding="utf-8") == "image_tag: precious\n"
     assert remote.read("integration", "whitehall") == "image_tag: v1\n"
+
+
+def test_a_charts_workdir_that_links_to_an_empty_folder_is_fine(charts_remote, tmp_path, store):
+    target = tmp_path / "big-disk" / "charts"
+    target.mkdir(parents=True)
+    workdir = tmp_path / "wc"
+    workdir.symlink_to(target)
+    charts = make_repo(charts_remote.url, workdir, store)
+    charts.prepare()
+    try:
+        assert charts.apps("integration") == sorted(DEFAULT_APPS["integration"])
+        assert (target / ".git").is_dir()
+    finally:
+        charts.stop()
