@@ -92,7 +92,7 @@ class Settings:
     port: int = 3000
     config_path: str | None = None
     webhook_env_tokens: Mapping[str, Secret] = field(default_factory=dict)  # environment -> its own token
-    ci_environments: tuple[str, ...] = ()  # where WEBHOOK_TOKEN may deploy directly; () means the first
+    ci_environments: tuple[str, ...] = ()  # where WEBHOOK_TOKEN may deploy directly (load_settings: the first)
     button_signing_key: Secret = field(default_factory=lambda: Secret(""))
     button_signing_key_previous: Secret = field(default_factory=lambda: Secret(""))
 
