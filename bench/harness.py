@@ -123,6 +123,10 @@ def start_bot(
     )
     if workdir is not None:
         env["CHARTS_WORKDIR"] = str(workdir)
+    # The benches measure the writer under CI's direct deploys to every environment, as GOV.UK's CI
+    # did before tokens were bound to environments (SPEC §13).
+    with open(env["BOT_CONFIG"], "a", encoding="utf-8") as config:
+        config.write("ci_environments: [integration, staging, production]\n")
     started = time.monotonic()
     process = ServeProcess(env, log_path=folder / "bot.log")  # returns once /healthz answers
     if not wait_ready(process.http, time.monotonic() + 120):

@@ -26,19 +26,25 @@ class PromoteStep:
     to_env: str
 
 
+def _derive(key: bytes) -> bytes:
+    return hashlib.sha256(b"govuk-deploy-bot promote button\0" + key).digest()
+
+
 class ButtonSigner:
-    def __init__(self, key: bytes) -> None:
-        self._key = hashlib.sha256(b"govuk-deploy-bot promote button\0" + key).digest()
+    """Signs with `key`; accepts values signed with `key` or, during a rotation, with `previous`."""
 
-    def _mac(self, body: bytes) -> str:
-        return hmac.new(self._key, body, hashlib.sha256).hexdigest()[:32]
+    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
+        self._key = _derive(key)
+        self._accepted = [self._key] + ([_derive(previous)] if previous else [])
 
-    def encode(self, step: PromoteStep) -> str:
-        body = json.dumps([step.app, step.tag, step.from_env, step.to_env], separators=(",", ":")).encode()
+    def _mac(self, body: bytes, key: bytes | None = None) -> str:
+        return hmac.new(key or self._key, body, hashlib.sha256).hexdigest()[:32]
+
+    def _signed(self, body: bytes) -> str:
         return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + self._mac(body)
 
-    def decode(self, value: object) -> PromoteStep | None:
-        """The step a genuine value names, or None for anything forged, tampered with or malformed."""
+    def _verified(self, value: object) -> list | None:
+        """The JSON list a genuine value carries, or None for anything forged, tampered with or malformed."""
         if not isinstance(value, str) or len(value) > MAX_VALUE or not value.isascii() or value.count(".") != 1:
             return None
         encoded, mac = value.split(".")
@@ -46,38 +52,39 @@ class ButtonSigner:
             body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (ValueError, TypeError):
             return None
-        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+        # every accepted key is tried, so the time taken does not say which one signed it
+        verified = [hmac.compare_digest(mac.encode(), self._mac(body, key).encode()) for key in self._accepted]
+        if not any(verified):
             return None
         try:
             fields = json.loads(body)
         except ValueError:
             return None
-        if not (isinstance(fields, list) and len(fields) == 4 and all(isinstance(f, str) for f in fields)):
+        if not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+            return None
+        return fields
+
+    def encode(self, step: PromoteStep) -> str:
+        return self._signed(json.dumps([step.app, step.tag, step.from_env, step.to_env], separators=(",", ":")).encode())
+
+    def decode(self, value: object) -> PromoteStep | None:
+        """The step a genuine promote value names, or None for anything else."""
+        fields = self._verified(value)
+        if fields is None or len(fields) != 4:
             return None
         app, tag, from_env, to_env = fields
         if not (is_valid_app_name(app) and is_valid_image_tag(tag)):
             return None
         return PromoteStep(app, tag, from_env, to_env)
 
+    def sign(self, kind: str, *fields: str) -> str:
+        """The value of another kind of button (retry the tests, deploy a held tag…): as opaque and
+        tamper-proof as a promote value, and never mistaken for one (its first field is the kind)."""
+        return self._signed(json.dumps([kind, *fields], separators=(",", ":")).encode())
 
-def sign_fields(signer: ButtonSigner, kind: str, *fields: str) -> str:
-    """A signed button value for another kind of button: `kind` and its fields, as opaque as a promote value."""
-    body = json.dumps([kind, *fields], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + signer._mac(body)
-
-
-def verify_fields(signer: ButtonSigner, kind: str, value: object, count: int) -> list[str] | None:
-    """The `count` fields of a genuine value of this kind, or None for anything else."""
-    if not isinstance(value, str) or len(value) > MAX_VALUE or not value.isascii() or value.count(".") != 1:
-        return None
-    encoded, mac = value.split(".")
-    try:
-        body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        fields = json.loads(body)
-    except (ValueError, TypeError):
-        return None
-    if not hmac.compare_digest(mac.encode(), signer._mac(body).encode()):
-        return None
-    if not (isinstance(fields, list) and len(fields) == count + 1 and all(isinstance(f, str) for f in fields)):
-        return None
-    return fields[1:] if fields[0] == kind else None
+    def verify(self, kind: str, value: object, count: int) -> list[str] | None:
+        """The `count` fields of a genuine value of this kind, or None for anything else."""
+        fields = self._verified(value)
+        if fields is None or len(fields) != count + 1 or fields[0] != kind:
+            return None
+        return fields[1:]

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.names import is_valid_app_name
+from bot.tokens import variable_for
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),
@@ -98,6 +99,10 @@ class Settings:
     team_channels: Mapping[str, str] = field(default_factory=dict)
     log_format: str = "text"
     audit_max_entries: int = 100_000
+    webhook_env_tokens: Mapping[str, Secret] = field(default_factory=dict)  # environment -> its own token
+    ci_environments: tuple[str, ...] = ()  # where WEBHOOK_TOKEN may deploy directly (load_settings: the first)
+    button_signing_key: Secret = field(default_factory=lambda: Secret(""))
+    button_signing_key_previous: Secret = field(default_factory=lambda: Secret(""))
 
     @property
     def environment_names(self) -> list[str]:
@@ -218,6 +223,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         team_channels=_parse_team_channels(file_config.get("team_channels"), problems),
         log_format=_log_format(env, problems),
         audit_max_entries=integer("AUDIT_MAX_ENTRIES", 100_000, 1, 1_000_000_000),
+        webhook_env_tokens=_parse_webhook_env_tokens(env, environments, problems),
+        ci_environments=_parse_ci_environments(file_config.get("ci_environments"), environments, problems),
+        button_signing_key=_button_key(env, "BUTTON_SIGNING_KEY", problems),
+        button_signing_key_previous=_button_key(env, "BUTTON_SIGNING_KEY_PREVIOUS", problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -263,7 +272,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
     if not isinstance(data, dict):
         problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
         return {}, path
-    known = {"github_org", "alerts_channel", "environments", "users", "team_channels"}
+    known = {"github_org", "alerts_channel", "environments", "users", "team_channels", "ci_environments"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -363,3 +372,50 @@ def _parse_team_channels(raw: object, problems: list[str]) -> dict[str, str]:
         else:
             channels[app] = channel
     return channels
+MIN_BUTTON_KEY = 16
+
+
+def _parse_webhook_env_tokens(
+    env: Mapping[str, str], environments: tuple[Environment, ...], problems: list[str]
+) -> dict[str, Secret]:
+    """`WEBHOOK_TOKEN_<ENV>` for each configured environment; every token must differ from every other."""
+    by_variable = {variable_for(e.name): e.name for e in environments}
+    tokens: dict[str, Secret] = {}
+    for variable in sorted(name for name in env if name.startswith("WEBHOOK_TOKEN_")):
+        value = env[variable].strip()
+        if variable not in by_variable:
+            known = ", ".join(sorted(by_variable)) or "none"
+            problems.append(f"{variable} names no configured environment (known: {known}).")
+        elif value:
+            tokens[by_variable[variable]] = Secret(value)
+    seen = {env.get("WEBHOOK_TOKEN", "").strip(): "WEBHOOK_TOKEN"} if env.get("WEBHOOK_TOKEN", "").strip() else {}
+    for name, token in tokens.items():
+        variable = variable_for(name)
+        if token.reveal() in seen:
+            problems.append(f"{variable} is the same as {seen[token.reveal()]}; every webhook token must differ.")
+        else:
+            seen[token.reveal()] = variable
+    return tokens
+
+
+def _parse_ci_environments(raw: object, environments: tuple[Environment, ...], problems: list[str]) -> tuple[str, ...]:
+    names = [e.name for e in environments]
+    if raw is None:
+        return tuple(names[:1])
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        problems.append("ci_environments must be a list of environment names.")
+        return tuple(names[:1])
+    unknown = [item for item in raw if item not in names]
+    if unknown and names:
+        problems.append(
+            f"ci_environments: {', '.join(_shown(item) for item in unknown)} is not a configured environment "
+            f"(known: {', '.join(names)})."
+        )
+    return tuple(item for item in dict.fromkeys(raw) if item in names)
+
+
+def _button_key(env: Mapping[str, str], name: str, problems: list[str]) -> Secret:
+    value = env.get(name, "").strip()
+    if value and len(value) < MIN_BUTTON_KEY:
+        problems.append(f"{name} must be at least {MIN_BUTTON_KEY} characters long.")
+    return Secret(value)

@@ -110,6 +110,13 @@ class Services:
         return self.charts.is_usable()
 
 
+def button_signer(settings: Settings) -> ButtonSigner:
+    """BUTTON_SIGNING_KEY when set, so rotating the Slack signing secret leaves live buttons working."""
+    key = settings.button_signing_key.reveal() or settings.slack_signing_secret.reveal() or "console-sandbox"
+    previous = settings.button_signing_key_previous.reveal()
+    return ButtonSigner(key.encode(), previous.encode() if previous else None)
+
+
 def build(
     settings: Settings,
     *,
@@ -142,10 +149,9 @@ def build(
             api_url=settings.github_api_url,
             token=settings.github_token.reveal(),
             org=settings.github_org,
-            store=store,
             http=http,
         )
-    signer = ButtonSigner((settings.slack_signing_secret.reveal() or "console-sandbox").encode())
+    signer = button_signer(settings)
 
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)

@@ -132,7 +132,7 @@ def sync_event(data: dict[str, Any], environments: list[str]) -> SyncEvent:
     )
 
 
-def smoke_event(data: dict[str, Any], environments: list[str]) -> SmokeEvent:
+def smoke_event(data: dict[str, Any], environments: list[str], *, default_suite: str = "smokey") -> SmokeEvent:
     application, app, env, tag = _release(data, environments, application_required=True)
     status = _text(data, "status", required=True)
     if status not in TEST_STATUSES:
@@ -149,7 +149,7 @@ def smoke_event(data: dict[str, Any], environments: list[str]) -> SmokeEvent:
         env=env,
         tag=tag,
         status=status,
-        suite=_text(data, "suite", required=False) or "smokey",
+        suite=_text(data, "suite", required=False) or default_suite,
         workflow_name=_text(data, "workflowName", required=False),
         workflow_url=workflow_url,
         failures=[f[:MAX_TEXT] for f in failures[:MAX_FAILURES]],

@@ -18,7 +18,8 @@ from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
 
-from bot import messages, webhooks
+from bot import messages, tokens, webhooks
+from bot.gitops.charts import ChartsError
 from bot.names import is_valid_app_name
 from bot.services import Services
 from bot.store import LockNotAcquired, StoreError, StoreUnavailable
@@ -31,6 +32,7 @@ STATUS_TEXT = {
     202: "Accepted",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
@@ -54,6 +56,7 @@ class HttpApp:
         self.clock = clock
         self.signing_secret = services.settings.slack_signing_secret.reveal().encode()
         self.webhook_token = services.settings.webhook_token.reveal().encode()
+        self.env_tokens = {env: token.reveal().encode() for env, token in services.settings.webhook_env_tokens.items()}
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any]], Response]] = {
             ("GET", "/healthz"): lambda environ: _json(200, {"ok": True}),
             ("GET", "/readyz"): self.readyz,
@@ -61,6 +64,7 @@ class HttpApp:
             ("POST", "/slack/events"): self.slack_events,
             ("POST", "/webhooks/argocd"): self.webhook(self.argocd),
             ("POST", "/webhooks/smokey"): self.webhook(self.smokey),
+            ("POST", "/webhooks/tests"): self.webhook(self.tests),
             ("POST", "/update-image-tag"): self.webhook(self.update_image_tag),
         }
 
@@ -134,11 +138,9 @@ class HttpApp:
 
     def _signed_by_slack(self, body: bytes, timestamp: str, signature: str) -> bool:
         """Slack's v0 signature over `v0:{timestamp}:{body}`, within five minutes of now."""
-        if (
-            not self.signing_secret
-            or not (timestamp.isascii() and timestamp.isdigit())
-            or abs(self.clock() - int(timestamp)) > 300
-        ):
+        if not self.signing_secret or not _plausible_unix_time(timestamp):
+            return False
+        if abs(self.clock() - int(timestamp)) > 300:
             return False
         expected = (
             "v0=" + hmac.new(self.signing_secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
@@ -147,11 +149,14 @@ class HttpApp:
 
     # -- webhooks ---------------------------------------------------------------------------
 
-    def webhook(self, handle: Callable[[dict[str, Any]], Response]) -> Callable[[dict[str, Any]], Response]:
+    def webhook(
+        self, handle: Callable[[dict[str, Any], tokens.Grant], Response]
+    ) -> Callable[[dict[str, Any]], Response]:
         endpoint = handle.__name__
 
         def route(environ: dict[str, Any]) -> Response:
-            if not self._authorised(environ.get("HTTP_AUTHORIZATION", "")):
+            grant = self._authorised(environ.get("HTTP_AUTHORIZATION", ""))
+            if grant is None:
                 self.services.metrics.webhooks.labels(endpoint, "unauthorised").inc()
                 status, headers, body = _error(401, "missing or wrong bearer token")
                 return status, {**headers, "WWW-Authenticate": "Bearer"}, body
@@ -160,7 +165,7 @@ class HttpApp:
                 self.services.metrics.webhooks.labels(endpoint, "too_large").inc()
                 return _error(413, f"the body is larger than {webhooks.MAX_BODY} bytes")
             try:
-                response = handle(webhooks.parse_json(body))
+                response = handle(webhooks.parse_json(body), grant)
             except webhooks.Invalid as invalid:
                 self.services.metrics.webhooks.labels(endpoint, "invalid").inc()
                 return _error(400, str(invalid))
@@ -172,35 +177,110 @@ class HttpApp:
 
         return route
 
-    def _authorised(self, header: str) -> bool:
+    def _authorised(self, header: str) -> tokens.Grant | None:
         scheme, _, token = header.partition(" ")
-        expected = self.webhook_token
-        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
+        grant = tokens.identify(token.strip().encode("utf-8", "replace"), self.webhook_token, self.env_tokens)
+        return grant if scheme.lower() == "bearer" else None
 
-    def argocd(self, data: dict[str, Any]) -> Response:
+    def argocd(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.sync_event(data, self.services.settings.environment_names)
-        return _event_answer(self.services.events.sync(event))
+        refused = self._outcome_refused(grant, event.env, event.app)
+        return refused or _event_answer(self.services.events.sync(event))
 
-    def smokey(self, data: dict[str, Any]) -> Response:
+    def smokey(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.smoke_event(data, self.services.settings.environment_names)
-        return _event_answer(self.services.events.tests(event))
+        refused = self._outcome_refused(grant, event.env, event.app)
+        return refused or _event_answer(self.services.events.tests(event))
 
-    def update_image_tag(self, data: dict[str, Any]) -> Response:
-        deploy = webhooks.ci_deploy(data, self.services.settings.environment_names)
+    def tests(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
+        event = webhooks.smoke_event(data, self.services.settings.environment_names, default_suite="e2e")
+        refused = self._outcome_refused(grant, event.env, event.app)
+        return refused or _event_answer(self.services.events.tests(event))
+
+    def _outcome_refused(self, grant: tokens.Grant, env: str, app: str) -> Response | None:
+        """403 for a token that may not report for `env`; 400 for an app with no image-tag file there."""
+        refusal = tokens.may_report(grant, env)
+        if refusal:
+            return _error(403, refusal)
+        return self._unknown_app(env, app)
+
+    def _unknown_app(self, env: str, app: str) -> Response | None:
+        charts = self.services.charts
+        if is_valid_app_name(app) and app in charts.apps(env):
+            return None
+        not_ready = charts.is_usable()
+        if not_ready:
+            return _error(503, not_ready)
+        if is_valid_app_name(app):
+            try:
+                charts.catch_up()  # an app added since the last sync is not unknown; costs one ls-remote
+            except ChartsError:
+                return _error(503, "the charts repository cannot be read right now; retry later")
+            if app in charts.apps(env):
+                return None
+        return _error(400, f"no app called {app} in {env}")
+
+    def update_image_tag(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
+        settings = self.services.settings
+        deploy = webhooks.ci_deploy(data, settings.environment_names)
+        right = tokens.deploy_right(grant, deploy.env, settings.environment_names, settings.ci_environments)
+        if not right.allowed:
+            return _error(403, right.refusal or "")
         not_ready = self.services.charts.is_usable()
         if not_ready:
             return _error(503, not_ready)
-        if not is_valid_app_name(deploy.app) or deploy.app not in self.services.charts.apps(deploy.env):
-            return _error(400, f"no app called {deploy.app} in {deploy.env}")
-        if not self.services.deployer.ci_deploy(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment):
+        unknown = self._unknown_app(deploy.env, deploy.app)
+        if unknown:
+            return unknown
+        if right.source_env is not None:
+            refusal = self._promotion_refusal(grant, deploy, right.source_env)
+            if refusal:
+                return _error(403, refusal)
+        recorded = self.services.deployer.ci_deploy(
+            deploy.app, deploy.env, deploy.tag, deploy.promote_deployment, source_env=right.source_env
+        )
+        if not recorded:
             return _error(503, "state store unavailable; retry later")  # not recorded, so not accepted
         return _json(202, {"ok": True})
+
+    def _promotion_refusal(self, grant: tokens.Grant, deploy: webhooks.CiDeploy, source_env: str) -> str | None:
+        """Checked on the snapshot at once; only when it disagrees is the remote asked whether it moved.
+
+        The charts writer checks again on the fresh head before committing (the deploy carries its source).
+        """
+        charts = self.services.charts
+        refusal = tokens.promotion_refusal(
+            grant, deploy.env, source_env, deploy.tag, charts.current_tag(source_env, deploy.app)
+        )
+        if refusal is None:
+            return self._untested(deploy, source_env)
+        try:
+            charts.catch_up()
+        except ChartsError:
+            return f"{refusal}; the charts repository could not be read to check again"
+        return tokens.promotion_refusal(
+            grant, deploy.env, source_env, deploy.tag, charts.current_tag(source_env, deploy.app)
+        ) or self._untested(deploy, source_env)
+
+    def _untested(self, deploy: webhooks.CiDeploy, source_env: str) -> str | None:
+        """Where the bot reads an environment's tests itself, only a release whose tests passed there moves on."""
+        if source_env not in self.services.settings.workflows_tokens:
+            return None
+        if self.services.book.passed_tests(deploy.app, deploy.tag, source_env):
+            return None
+        return f"{deploy.tag} has not passed its tests in {source_env}, so it may not be promoted to {deploy.env}"
 
 
 def _event_answer(result: str) -> Response:
     if result == "duplicate":
         return _json(200, {"ok": True, "duplicate": True})
     return _json(202, {"ok": True})
+
+
+def _plausible_unix_time(timestamp: str) -> bool:
+    """ASCII digits only and at most 11 of them (until the year 5138): anything longer would overflow
+    the comparison with the clock, and no genuine Slack request carries it."""
+    return 0 < len(timestamp) <= 11 and timestamp.isascii() and timestamp.isdigit()
 
 
 def _slack_shaped(text: str, content_type: str) -> bool:

@@ -15,9 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.gitops.charts import Change, ChartsRepo, Outcome, split_credentials
+from bot.gitops.charts import Change, ChartsError, ChartsRepo, Outcome, split_credentials
 from bot.store import Store
-from tests.support.charts import DEFAULT_APPS, ENVIRONMENTS, IMAGE_TAGS_PATH, ChartsRemote, git
+from tests.support.charts import (
+    DEFAULT_APPS,
+    ENVIRONMENTS,
+    IMAGE_TAGS_PATH,
+    ChartsRemote,
+    commit_symlink,
+    git,
+    make_charts_remote,
+)
 
 AUTHOR = ("govuk-deploy-bot", "govuk-deploy-bot@users.noreply.github.com")
 TOKEN = "ghp_s3cr3tTokenValue0123456789"
@@ -251,18 +259,67 @@ def test_the_working_copy_is_shallow_and_reused_after_a_restart(charts_remote, t
     assert charts_remote.read("integration", "whitehall").startswith("image_tag: v4006\n")
 
 
-def test_a_working_copy_of_another_repository_is_replaced(charts_remote, tmp_path, store):
+def other_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "other"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def test_a_working_copy_the_bot_made_of_another_repository_is_replaced(charts_remote, tmp_path, store):
+    other = make_charts_remote(other_folder(tmp_path), {"integration": {"stray-app": "image_tag: v1\n"}})
+    workdir = tmp_path / "wc"
+    earlier = make_repo(other.url, workdir, store)  # the bot, when CHARTS_REPO_URL pointed elsewhere
+    earlier.prepare()
+    earlier.stop()
+    charts = make_repo(charts_remote.url, workdir, store)
+    charts.prepare()
+    try:
+        assert charts.apps("integration") == sorted(DEFAULT_APPS["integration"])
+    finally:
+        charts.stop()
+
+
+def test_a_folder_the_bot_did_not_make_is_never_deleted(charts_remote, tmp_path, store):
     workdir = tmp_path / "wc"
     workdir.mkdir()
     git("init", "--quiet", str(workdir))
     (workdir / "stray").write_text("not the charts repo\n", encoding="utf-8")
     charts = make_repo(charts_remote.url, workdir, store)
+    with pytest.raises(ChartsError, match="CHARTS_WORKDIR") as refused:
+        charts.prepare()
+    charts.stop()
+    assert str(workdir) in str(refused.value)
+    assert (workdir / "stray").read_text(encoding="utf-8") == "not the charts repo\n"
+    assert (workdir / ".git").is_dir()
+
+
+def test_an_empty_folder_is_fine(charts_remote, tmp_path, store):
+    workdir = tmp_path / "wc"
+    workdir.mkdir()
+    charts = make_repo(charts_remote.url, workdir, store)
     charts.prepare()
     try:
-        assert not (workdir / "stray").exists()
         assert charts.apps("integration") == sorted(DEFAULT_APPS["integration"])
     finally:
         charts.stop()
+
+
+def test_a_clone_made_by_an_older_bot_is_adopted_not_recloned(charts_remote, tmp_path, store):
+    workdir = tmp_path / "wc"
+    git("clone", "--quiet", "--depth=1", charts_remote.url, str(workdir))  # no marker: an older bot's clone
+    (workdir / ".git" / "kept").write_text("same clone\n", encoding="utf-8")
+    charts = make_repo(charts_remote.url, workdir, store)
+    charts.prepare()
+    charts.stop()
+    assert (workdir / ".git" / "kept").exists()
+    # adopted: from now on it is the bot's, even once it points elsewhere
+    other = make_charts_remote(other_folder(tmp_path), {"integration": {"other-app": "image_tag: v1\n"}})
+    moved = make_repo(other.url, workdir, store)
+    moved.prepare()
+    try:
+        assert moved.apps("integration") == ["other-app"]
+    finally:
+        moved.stop()
 
 
 # -- names that must never become git options or paths ------------------------------------------
@@ -440,3 +497,66 @@ def test_concurrent_submits_from_many_threads_all_resolve(repo, charts_remote):
     assert len(results) == 10 and all(o.committed for o in results), results
     assert charts_remote.commit_count() == count + 10
     assert len({o.commit for o in results}) == 10
+
+
+# -- symbolic links in the image-tags folder are absent (SPEC §13) -----------------------------------
+
+
+def test_a_linked_image_tag_file_is_not_an_app_and_its_target_is_never_read_or_written(charts_remote, tmp_path, store):
+    outside = tmp_path / "outside-file"
+    outside.write_text("image_tag: precious\n", encoding="utf-8")
+    commit_symlink(charts_remote, f"{IMAGE_TAGS_PATH}/integration/x", str(outside))
+    commit_symlink(charts_remote, f"{IMAGE_TAGS_PATH}/integration/inside-link", "whitehall")
+    charts = make_repo(charts_remote.url, tmp_path / "wc", store)
+    charts.prepare()
+    charts.start()
+    try:
+        assert "x" not in charts.apps("integration") and "inside-link" not in charts.apps("integration")
+        assert "whitehall" in charts.apps("integration")
+        assert charts.read("integration", "x") is None
+        head = charts_remote.head()
+        for app in ("x", "inside-link"):
+            outcome = deploy(charts, change(app, "v1"))
+            assert outcome.status == "refused" and "no image-tag file" in outcome.reason, outcome
+        assert charts_remote.head() == head
+    finally:
+        charts.stop()
+    assert outside.read_text(encoding="utf-8") == "image_tag: precious\n"
+
+
+def test_a_linked_environment_folder_is_absent(tmp_path, store):
+    outside = tmp_path / "outside-folder"
+    outside.mkdir()
+    (outside / "whitehall").write_text("image_tag: precious\n", encoding="utf-8")
+    remote = make_charts_remote(other_folder(tmp_path), {"integration": {"whitehall": "image_tag: v1\n"}})
+    commit_symlink(remote, f"{IMAGE_TAGS_PATH}/staging", str(outside))
+    commit_symlink(remote, f"{IMAGE_TAGS_PATH}/production", "integration")
+    charts = make_repo(remote.url, tmp_path / "wc", store)
+    charts.prepare()
+    charts.start()
+    try:
+        assert charts.apps("staging") == [] and charts.apps("production") == []
+        assert charts.read("staging", "whitehall") is None and charts.read("production", "whitehall") is None
+        for env in ("staging", "production"):
+            outcome = deploy(charts, change("whitehall", "v2", env))
+            assert outcome.status == "refused", outcome
+        promoted = deploy(charts, change("whitehall", None, "integration", source_env="production"))
+        assert promoted.status == "refused", promoted
+    finally:
+        charts.stop()
+    assert (outside / "whitehall").read_text(encoding="utf-8") == "image_tag: precious\n"
+    assert remote.read("integration", "whitehall") == "image_tag: v1\n"
+
+
+def test_a_charts_workdir_that_links_to_an_empty_folder_is_fine(charts_remote, tmp_path, store):
+    target = tmp_path / "big-disk" / "charts"
+    target.mkdir(parents=True)
+    workdir = tmp_path / "wc"
+    workdir.symlink_to(target)
+    charts = make_repo(charts_remote.url, workdir, store)
+    charts.prepare()
+    try:
+        assert charts.apps("integration") == sorted(DEFAULT_APPS["integration"])
+        assert (target / ".git").is_dir()
+    finally:
+        charts.stop()

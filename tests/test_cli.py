@@ -140,3 +140,44 @@ def test_manifest_with_a_bad_url_exits_1_without_a_traceback(tmp_path, url):
     assert "Traceback" not in result.stdout + result.stderr
     assert "--url" in result.stderr
     assert result.stdout == ""
+
+
+# -- serve never deletes a folder it did not make ----------------------------------------------------
+
+
+def test_serve_refuses_a_charts_workdir_it_did_not_make_and_keeps_every_file(tmp_path):
+    from tests.support.charts import make_charts_remote
+
+    remote = make_charts_remote(tmp_path)
+    home = tmp_path / "someones-home"
+    home.mkdir()
+    (home / "precious.txt").write_text("years of work\n", encoding="utf-8")
+    (home / "notes").mkdir()
+    env = clean_env(
+        tmp_path,
+        **{
+            **valid_settings(tmp_path),
+            "CHARTS_REPO_URL": remote.url,
+            "CHARTS_WORKDIR": str(home),
+            "REDIS_URL": "memory://",
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+        },
+    )
+    result = bot("serve", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if "CHARTS_WORKDIR" in line]
+    assert len(lines) == 1 and str(home) in lines[0], output
+    assert (home / "precious.txt").read_text(encoding="utf-8") == "years of work\n"
+    assert sorted(p.name for p in home.iterdir()) == ["notes", "precious.txt"]
+
+
+def test_check_config_reports_a_webhook_token_for_an_unknown_environment(tmp_path):
+    env = clean_env(tmp_path, **valid_settings(tmp_path), WEBHOOK_TOKEN_PRODUCTON="typo-token-4242")
+    result = bot("check-config", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "WEBHOOK_TOKEN_PRODUCTON names no configured environment" in output
+    assert "typo-token-4242" not in output

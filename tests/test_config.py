@@ -17,6 +17,9 @@ SERVE_ENV = {
     "REDIS_URL": "rediss://:redisPassw0rd@redis.example:6380/0",
     "ARGOCD_TOKEN_INTEGRATION": "argocd-int-secret",
     "ARGOCD_TOKEN_PRODUCTION": "argocd-prod-secret",
+    "WEBHOOK_TOKEN_INTEGRATION": "webhook-int-secret",
+    "BUTTON_SIGNING_KEY": "button-key-secret-000001",
+    "BUTTON_SIGNING_KEY_PREVIOUS": "button-key-secret-000000",
 }
 SECRET_VALUES = [
     "xoxb-very-secret-bot-token",
@@ -27,6 +30,9 @@ SECRET_VALUES = [
     "redisPassw0rd",
     "argocd-int-secret",
     "argocd-prod-secret",
+    "webhook-int-secret",
+    "button-key-secret-000001",
+    "button-key-secret-000000",
 ]
 
 FULL_CONFIG = """\
@@ -315,3 +321,71 @@ def test_problems_never_show_secrets() -> None:
     problems = problems_for({**SERVE_ENV, "REDIS_URL": "mysql://:redisPassw0rd@db", "PORT": "x"})
     for value in SECRET_VALUES:
         assert all(value not in problem for problem in problems)
+
+
+# -- tokens bound to environments, ci_environments and button keys (SPEC §2, §13) -------------------
+
+
+def test_each_environment_may_have_its_own_webhook_token(tmp_path: Path) -> None:
+    settings = load_settings({**SERVE_ENV, "WEBHOOK_TOKEN_STAGING": "webhook-stg-secret"})
+    assert {env: token.reveal() for env, token in settings.webhook_env_tokens.items()} == {
+        "integration": "webhook-int-secret",
+        "staging": "webhook-stg-secret",
+    }
+    assert all(isinstance(token, Secret) for token in settings.webhook_env_tokens.values())
+    path = config_file(tmp_path, "environments:\n  - name: test-env\n    team: platform\n")
+    custom = load_settings({"BOT_CONFIG": path, "WEBHOOK_TOKEN_TEST_ENV": "t1"}, require_serve=False)
+    assert custom.webhook_env_tokens["test-env"].reveal() == "t1"
+
+
+def test_a_webhook_token_for_no_configured_environment_is_a_problem() -> None:
+    problems = problems_for({"WEBHOOK_TOKEN_PRODUCTON": "webhook-typo-secret"})
+    assert problems == [
+        "WEBHOOK_TOKEN_PRODUCTON names no configured environment (known: WEBHOOK_TOKEN_INTEGRATION, "
+        "WEBHOOK_TOKEN_PRODUCTION, WEBHOOK_TOKEN_STAGING)."
+    ]
+
+
+def test_webhook_tokens_must_all_differ() -> None:
+    problems = problems_for(
+        {"WEBHOOK_TOKEN": "same-secret", "WEBHOOK_TOKEN_STAGING": "same-secret", "WEBHOOK_TOKEN_PRODUCTION": "other"}
+    )
+    assert problems == ["WEBHOOK_TOKEN_STAGING is the same as WEBHOOK_TOKEN; every webhook token must differ."]
+    problems = problems_for({"WEBHOOK_TOKEN_STAGING": "same-secret", "WEBHOOK_TOKEN_PRODUCTION": "same-secret"})
+    assert problems == [
+        "WEBHOOK_TOKEN_STAGING is the same as WEBHOOK_TOKEN_PRODUCTION; every webhook token must differ."
+    ]
+
+
+def test_ci_environments_default_to_the_first_environment(tmp_path: Path) -> None:
+    assert load_settings({}, require_serve=False).ci_environments == ("integration",)
+    path = config_file(tmp_path, "environments:\n  - {name: dev, team: t}\n  - {name: live, team: t}\n")
+    assert load_settings({"BOT_CONFIG": path}, require_serve=False).ci_environments == ("dev",)
+    path = config_file(tmp_path, "ci_environments: [integration, staging]\n", name="two.yaml")
+    assert load_settings({"BOT_CONFIG": path}, require_serve=False).ci_environments == ("integration", "staging")
+    path = config_file(tmp_path, "ci_environments: []\n", name="none.yaml")
+    assert load_settings({"BOT_CONFIG": path}, require_serve=False).ci_environments == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ci_environments: [integraton]\n", "ci_environments: 'integraton' is not a configured environment"),
+        ("ci_environments: integration\n", "ci_environments must be a list of environment names"),
+        ("ci_environments: [1]\n", "ci_environments must be a list of environment names"),
+    ],
+)
+def test_bad_ci_environments_are_a_problem(tmp_path: Path, text: str, expected: str) -> None:
+    problems = problems_for({"BOT_CONFIG": config_file(tmp_path, text)})
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_button_keys_are_secrets_of_a_useful_length() -> None:
+    settings = load_settings(SERVE_ENV)
+    assert settings.button_signing_key == Secret("button-key-secret-000001")
+    assert settings.button_signing_key_previous == Secret("button-key-secret-000000")
+    assert load_settings({}, require_serve=False).button_signing_key == Secret("")
+    assert problems_for({"BUTTON_SIGNING_KEY": "short", "BUTTON_SIGNING_KEY_PREVIOUS": "tiny"}) == [
+        "BUTTON_SIGNING_KEY must be at least 16 characters long.",
+        "BUTTON_SIGNING_KEY_PREVIOUS must be at least 16 characters long.",
+    ]

@@ -199,3 +199,99 @@ def test_nothing_but_the_image_tag_line_changes(tag: str, before: list[str], aft
 def test_parse_never_raises_on_shallow_text(text: str) -> None:
     result = imagetags.parse(text)
     assert result.image_tag is None or isinstance(result.image_tag, str)
+
+
+# -- the edit is linear: no file, however odd, holds the charts writer up ----------------------
+
+
+def _set_key_before_the_linear_rewrite(text: str, key: str, rendered: str) -> str:
+    """The regex edit the bot used before (quadratic on long runs of blanks), kept as the oracle of its output."""
+    import re
+
+    line = re.compile(
+        rf"^{re.escape(key)}[ \t]*:(?P<space>[ \t]*)(?P<value>[^\r\n#]*?)(?P<tail>[ \t]*(?:#[^\r\n]*)?\r?)$", re.M
+    )
+    match = line.search(text)
+    if match:
+        space = match.group("space") or " "
+        return text[: match.start()] + f"{key}:{space}{rendered}{match.group('tail')}" + text[match.end() :]
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if text and not text.endswith("\n"):
+        text += newline
+    return text + f"{key}: {rendered}{newline}"
+
+
+def _with_values_before(text: str, **values: str | bool) -> str:
+    for key, value in values.items():
+        rendered = ("true" if value else "false") if isinstance(value, bool) else imagetags.scalar(value)
+        text = _set_key_before_the_linear_rewrite(text, key, rendered)
+    return text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "image_tag: a" + " " * 20_000 + "b\n",
+        "image_tag: a" + "\t" * 20_000 + "b\npromote_deployment: false\n",
+        "image_tag:" + " " * 20_000 + "#" + " " * 20_000 + "\rx\n",
+        ("image_tag: a" + " " * 2_000 + "b\n") * 20,
+        "image_tag " * 20_000,
+    ],
+    ids=["spaces", "tabs", "blanks-around-a-comment", "many-long-lines", "no-colon"],
+)
+def test_editing_a_file_with_long_runs_of_blanks_is_fast(text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    edited = imagetags.with_values(text, image_tag="v2", promote_deployment=True)
+    assert time.perf_counter() - started < 0.5
+    assert "v2" in edited
+
+
+def test_a_value_with_blanks_inside_is_replaced_whole() -> None:
+    text = "image_tag: a" + " " * 20_000 + "b\n"
+    assert imagetags.with_values(text, image_tag="v2") == "image_tag: v2\n"
+
+
+def test_a_line_with_a_stray_carriage_return_is_not_edited_in_place() -> None:
+    text = "image_tag: a\rb\nother: x\n"
+    assert imagetags.with_values(text, image_tag="v2") == text + "image_tag: v2\n"
+
+
+file_keys = st.sampled_from(["image_tag", "promote_deployment", "automatic_deploys_enabled", "image_tags", "other"])
+file_values = st.text(alphabet=st.sampled_from(list("av1 \t#:'\"\r-_.")), max_size=12)
+file_lines = st.lists(
+    st.one_of(
+        st.builds(
+            lambda indent, key, gap, value: f"{indent}{key}{gap}:{value}",
+            st.sampled_from(["", "", "", " ", "  "]),
+            file_keys,
+            st.sampled_from(["", "", " ", "\t"]),
+            file_values,
+        ),
+        st.sampled_from(["", "# a comment", "---", "list:", "  - item", "\r"]),
+        st.text(max_size=10),
+    ),
+    max_size=8,
+)
+
+
+@given(
+    lines=file_lines,
+    newline=st.sampled_from(["\n", "\r\n"]),
+    final=st.booleans(),
+    tag=st.from_regex(IMAGE_TAG, fullmatch=True),
+    promote=st.booleans(),
+)
+def test_the_linear_edit_writes_exactly_what_the_regex_edit_wrote(
+    lines: list[str], newline: str, final: bool, tag: str, promote: bool
+) -> None:
+    text = newline.join(lines) + (newline if final and lines else "")
+    assert imagetags.with_values(text, image_tag=tag, promote_deployment=promote) == _with_values_before(
+        text, image_tag=tag, promote_deployment=promote
+    )
+
+
+@given(text=st.text(max_size=200), tag=st.from_regex(IMAGE_TAG, fullmatch=True))
+def test_the_linear_edit_matches_the_regex_edit_on_any_text(text: str, tag: str) -> None:
+    assert imagetags.with_values(text, image_tag=tag) == _with_values_before(text, image_tag=tag)

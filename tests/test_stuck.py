@@ -134,7 +134,8 @@ def test_a_sync_still_running_after_stuck_after_minutes_is_flagged(bot: BotHarne
 def test_a_stuck_ci_deploy_is_flagged_with_the_argo_cd_link_and_no_mention(
     bot: BotHarness, fake_slack: FakeSlack
 ) -> None:
-    body = {"environment": "staging", "repoName": "collections", "imageTag": "v1591", "promoteDeployment": "false"}
+    # what integration runs: the shared WEBHOOK_TOKEN promotes to staging only that (SPEC §13)
+    body = {"environment": "staging", "repoName": "collections", "imageTag": "v1590", "promoteDeployment": "false"}
     assert bot.webhook("/update-image-tag", body).status_code == 202
     bot.settle()
     root = fake_slack.roots()[0]

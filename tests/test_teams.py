@@ -1,30 +1,28 @@
-"""bot.teams against FakeGitHub over real HTTP, with a real httpx client and a real Redis store."""
+"""bot.teams against FakeGitHub over real HTTP, with a real httpx client; its cache lives in memory only."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from bot.store import Store
 from bot.teams import CACHE_SECONDS, TeamChecker
 from tests.fakes import FakeGitHub
 
 TEAM = "gov-uk-production"
 
 
-@pytest.fixture
-def store(redis_url: str, redis_prefix: str) -> Iterator[Store]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield Store(client, redis_prefix)
-    finally:
-        client.close()
+class Clock:
+    """A monotonic clock the tests move instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -34,12 +32,13 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def checker(fake_github: FakeGitHub, store: Store, http: httpx.Client) -> TeamChecker:
-    return TeamChecker(api_url=fake_github.url, token=fake_github.token, org="alphagov", store=store, http=http)
+def clock() -> Clock:
+    return Clock()
 
 
-def cached_keys(store: Store) -> list[str]:
-    return list(store.client.scan_iter(match=store.prefix + "*"))
+@pytest.fixture
+def checker(fake_github: FakeGitHub, http: httpx.Client, clock: Clock) -> TeamChecker:
+    return TeamChecker(api_url=fake_github.url, token=fake_github.token, org="alphagov", http=http, clock=clock)
 
 
 def test_active_member_is_allowed(checker: TeamChecker, fake_github: FakeGitHub) -> None:
@@ -98,22 +97,22 @@ def test_time_out_is_a_refusal(checker: TeamChecker, fake_github: FakeGitHub) ->
     assert not membership.member and membership.github_unreachable
 
 
-def test_unreachable_github_is_a_refusal(store: Store, http: httpx.Client, fake_github: FakeGitHub) -> None:
+def test_unreachable_github_is_a_refusal(http: httpx.Client, fake_github: FakeGitHub) -> None:
     url = fake_github.url
     fake_github.stop()  # nothing listens there any more
-    checker = TeamChecker(api_url=url, token="t", org="alphagov", store=store, http=http)
+    checker = TeamChecker(api_url=url, token="t", org="alphagov", http=http)
     assert checker.check("octocat", TEAM).github_unreachable
 
 
-def test_no_token_is_a_refusal_without_asking(fake_github: FakeGitHub, store: Store, http: httpx.Client) -> None:
+def test_no_token_is_a_refusal_without_asking(fake_github: FakeGitHub, http: httpx.Client) -> None:
     fake_github.add_member(TEAM, "octocat")
-    checker = TeamChecker(api_url=fake_github.url, token="", org="alphagov", store=store, http=http)
+    checker = TeamChecker(api_url=fake_github.url, token="", org="alphagov", http=http)
     membership = checker.check("octocat", TEAM)
     assert not membership.member and "GITHUB_TOKEN" in membership.reason
     assert fake_github.request_count == 0
 
 
-def test_answers_are_cached_for_at_most_a_minute(checker: TeamChecker, fake_github: FakeGitHub, store: Store) -> None:
+def test_answers_are_cached_for_at_most_a_minute(checker: TeamChecker, fake_github: FakeGitHub, clock: Clock) -> None:
     assert CACHE_SECONDS <= 60
     fake_github.add_member(TEAM, "octocat")
     assert checker.check("octocat", TEAM).member
@@ -124,10 +123,11 @@ def test_answers_are_cached_for_at_most_a_minute(checker: TeamChecker, fake_gith
     assert not checker.check("stranger", TEAM).member
     assert not checker.check("stranger", TEAM).member
     assert len(fake_github.membership_requests(login="stranger")) == 1
+    assert checker.cached_count() == 2
 
-    keys = cached_keys(store)
-    assert len(keys) == 2
-    assert all(0 < store.client.ttl(key) <= 60 for key in keys)
+    clock.now += CACHE_SECONDS - 1
+    assert checker.check("octocat", TEAM).member
+    assert fake_github.request_count == 2  # octocat still cached, stranger's second ask counted above
 
 
 def test_cache_is_per_team(checker: TeamChecker, fake_github: FakeGitHub) -> None:
@@ -137,37 +137,61 @@ def test_cache_is_per_team(checker: TeamChecker, fake_github: FakeGitHub) -> Non
     assert fake_github.request_count == 2
 
 
-def test_an_expired_answer_is_asked_again(checker: TeamChecker, fake_github: FakeGitHub, store: Store) -> None:
+def test_an_expired_answer_is_asked_again(checker: TeamChecker, fake_github: FakeGitHub, clock: Clock) -> None:
     fake_github.add_member(TEAM, "octocat")
     assert checker.check("octocat", TEAM).member
     fake_github.remove_member(TEAM, "octocat")
-    for key in cached_keys(store):
-        store.client.pexpire(key, 1)  # what 60 seconds would do, without waiting for them
-    time.sleep(0.01)
+    clock.now += CACHE_SECONDS
     assert not checker.check("octocat", TEAM).member
     assert fake_github.request_count == 2
 
 
-def test_failures_are_not_cached(checker: TeamChecker, fake_github: FakeGitHub, store: Store) -> None:
+def test_a_clock_that_goes_back_does_not_stretch_an_answer(
+    checker: TeamChecker, fake_github: FakeGitHub, clock: Clock
+) -> None:
+    fake_github.add_member(TEAM, "octocat")
+    assert checker.check("octocat", TEAM).member
+    fake_github.remove_member(TEAM, "octocat")
+    clock.now -= 3600
+    assert not checker.check("octocat", TEAM).member
+
+
+def test_failures_are_not_cached(checker: TeamChecker, fake_github: FakeGitHub) -> None:
     fake_github.add_member(TEAM, "octocat")
     fake_github.down = True
     assert checker.check("octocat", TEAM).github_unreachable
-    assert cached_keys(store) == []
+    assert checker.cached_count() == 0
     fake_github.down = False
     assert checker.check("octocat", TEAM).member
     assert fake_github.request_count == 2
 
 
-def test_a_store_outage_does_not_stop_the_check(fake_github: FakeGitHub, http: httpx.Client) -> None:
+def test_the_cache_is_bounded_and_forgets_the_oldest_first(fake_github: FakeGitHub, http: httpx.Client) -> None:
+    fake_github.add_member(TEAM, "first")
+    checker = TeamChecker(api_url=fake_github.url, token=fake_github.token, org="alphagov", http=http, max_cached=3)
+    for login in ("first", "second", "third", "fourth"):
+        checker.check(login, TEAM)
+    assert checker.cached_count() == 3
+    assert checker.check("first", TEAM).member
+    assert len(fake_github.membership_requests(login="first")) == 2  # forgotten, so asked again
+    assert len(fake_github.membership_requests(login="fourth")) == 1
+
+
+def test_concurrent_checks_share_one_cache_safely(checker: TeamChecker, fake_github: FakeGitHub) -> None:
     fake_github.add_member(TEAM, "octocat")
-    dead = redis.Redis(
-        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0), decode_responses=True
-    )
-    checker = TeamChecker(
-        api_url=fake_github.url, token=fake_github.token, org="alphagov", store=Store(dead, "x:"), http=http
-    )
-    assert checker.check("octocat", TEAM).member
-    assert fake_github.request_count == 1
+    results: list[bool] = []
+
+    def ask() -> None:
+        for _ in range(20):
+            results.append(checker.check("octocat", TEAM).member)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == [True] * 160
+    assert checker.cached_count() == 1
 
 
 def test_names_are_escaped_in_the_url(checker: TeamChecker, fake_github: FakeGitHub) -> None:

@@ -1,4 +1,4 @@
-"""`/webhooks/argocd`, `/webhooks/smokey` and `/update-image-tag` from outside (SPEC §3, §4, §5).
+"""`/webhooks/argocd`, `/webhooks/smokey` and `/update-image-tag` from outside (SPEC §3, §4, §5; tokens: test_security).
 
 Everything goes through the real HTTP app on loopback: bearer-token auth, the 64 KiB limit, every
 kind of bad body (each a 400 with `{"ok": false, "error": ...}` that never reaches Slack or the
@@ -29,7 +29,7 @@ SMOKEY = "/webhooks/smokey"
 CI = "/update-image-tag"
 ENDPOINTS = (ARGO, SMOKEY, CI)
 MAX_BODY = 64 * 1024
-ALLOWED_STATUSES = {200, 202, 400, 401, 413}
+ALLOWED_STATUSES = {200, 202, 400, 401, 403, 413}  # 403: a token used beyond its rights (SPEC §13)
 _tags = itertools.count(1)
 
 
@@ -432,19 +432,19 @@ def test_the_bot_still_works_after_the_fuzz(shared: Shared) -> None:
 
 
 CI_DEPLOYS = [
-    # (environment, app, promoteDeployment as sent, promote_deployment expected in the file)
-    ("integration", "whitehall", "false", "false"),  # integration's file has promote_deployment: true
-    ("staging", "collections", False, "false"),
-    ("production", "whitehall", "true", "true"),  # production's file has promote_deployment: false
-    ("production", "signon", True, "true"),
+    # (environment, app, tag, promoteDeployment as sent, promote_deployment expected in the file); beyond
+    # integration the shared WEBHOOK_TOKEN promotes only what the environment before runs (SPEC §13)
+    ("integration", "whitehall", "v4000", "false", "false"),  # integration's file has promote_deployment: true
+    ("staging", "collections", "v1590", False, "false"),
+    ("production", "whitehall", "v3231", "true", "true"),  # production's file has promote_deployment: false
+    ("production", "signon", "v1200", True, "true"),
 ]
 
 
 def test_update_image_tag_commits_through_the_writer_and_the_card_names_ci(
     bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
-    for number, (env, app, value, expected) in enumerate(CI_DEPLOYS):
-        tag = f"v400{number}"
+    for env, app, tag, value, expected in CI_DEPLOYS:
         case = (env, app, value)
         before = charts_remote.commit_count()
         old = charts_remote.read(env, app)

@@ -20,7 +20,7 @@ from bot.argo.diagnosis import diagnose
 from bot.argo.models import ArgoUnavailable
 from bot.argo.outcomes import team_channel
 from bot.audit import Action, AuditTrail
-from bot.buttons import ButtonSigner, sign_fields, verify_fields
+from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
 from bot.config import Settings
 from bot.deploys.identity import Refusal, identify
@@ -95,7 +95,7 @@ class FailureFollowUps:
         """The failed-tests reply's `retry_tests` button, where the bot can resubmit the workflow."""
         if not workflow or self.workflows(env) is None:
             return ()
-        value = sign_fields(self.signer, RETRY_KIND, app, tag, env, workflow)
+        value = self.signer.sign(RETRY_KIND, app, tag, env, workflow)
         return (Button("retry_tests", messages.RETRY_TESTS_LABEL, value),)
 
     def failed(self, app: str, tag: str, env: str, application: str, what: str) -> None:
@@ -125,7 +125,7 @@ class FailureFollowUps:
     # -- the retry_tests button -----------------------------------------------------------------------
 
     def retry_clicked(self, value: object, user_id: str, response_url: str | None) -> str | None:
-        fields = verify_fields(self.signer, RETRY_KIND, value, 4)
+        fields = self.signer.verify(RETRY_KIND, value, 4)
         if fields is None:
             return messages.BUTTON_NOT_MINE
         app, tag, env, workflow = fields

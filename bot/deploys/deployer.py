@@ -150,9 +150,20 @@ class Deployer:
         )
         return self.accept(request)
 
-    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool) -> bool:
-        """A deploy from CI; False when it could not be recorded (the caller answers 503: retry)."""
-        request = DeployRequest(app=app, env=env, tag=tag, requester=CI, promote_deployment=promote_deployment)
+    def ci_deploy(
+        self, app: str, env: str, tag: str, promote_deployment: bool, source_env: str | None = None
+    ) -> bool:
+        """A deploy from CI; with `source_env`, a promotion of the tag that environment runs (checked again
+        on commit, and its tests too where the bot reads them). False when it could not be recorded."""
+        request = DeployRequest(
+            app=app,
+            env=env,
+            tag=tag,
+            requester=CI,
+            promote_deployment=promote_deployment,
+            source_env=source_env,
+            require_tests=source_env is not None and source_env in self.settings.workflows_tokens,
+        )
         return self.accept(request) is None
 
     def accept(self, request: DeployRequest) -> str | None:

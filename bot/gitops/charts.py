@@ -176,11 +176,49 @@ class ChartsRepo:
                     f"CHARTS_WORKDIR {self.workdir} is in use by another process; give each replica its own"
                 ) from None
             self._workdir_lock = handle
+        self._check_ownership()
         git_dir = self.workdir / ".git"
         if git_dir.is_dir():
             for stale in [*git_dir.glob("*.lock"), *git_dir.glob("refs/**/*.lock")]:
                 log.warning("removing %s, left by a git command that did not finish", stale.name)
                 stale.unlink(missing_ok=True)
+
+    @property
+    def _marker(self) -> Path:
+        """Beside the working copy, so that neither `git clean` nor a half-finished clone can lose it."""
+        return self.workdir.parent / f".{self.workdir.name}.govuk-deploy-bot"
+
+    def _check_ownership(self) -> None:
+        """The bot deletes and reclones only a folder it made itself: a mis-set CHARTS_WORKDIR (a home
+        folder, say) must never be wiped. A clone of the charts repo made by an older bot is adopted."""
+        if self._marker.is_file():
+            return
+        if self.workdir.is_dir():
+            if not any(self.workdir.iterdir()) or self._is_clone_of_charts():
+                self._write_marker()
+                return
+        elif not self.workdir.exists() and not self.workdir.is_symlink():  # a dangling link is not "missing"
+            self._write_marker()
+            return
+        raise ChartsError(
+            f"CHARTS_WORKDIR {self.workdir} is not empty and is not a working copy the bot made; refusing to "
+            "touch it. Point CHARTS_WORKDIR at a new or empty folder"
+        )
+
+    def _is_clone_of_charts(self) -> bool:
+        if not (self.workdir / ".git").is_dir():
+            return False
+        try:
+            with git.Repo(self.workdir) as repo:
+                return repo.git.config("--get", "remote.origin.url") == self.url
+        except git.GitError:
+            return False
+
+    def _write_marker(self) -> None:
+        self._marker.write_text(
+            f"{self.workdir.resolve()}\nmade by govuk-deploy-bot: it may delete and reclone that folder\n",
+            encoding="utf-8",
+        )
 
     def _reusable(self) -> bool:
         if not (self.workdir / ".git").is_dir():
@@ -198,8 +236,8 @@ class ChartsRepo:
         return False
 
     def _clone(self) -> None:
-        if self.workdir.exists():
-            shutil.rmtree(self.workdir)
+        if self.workdir.is_dir() and any(self.workdir.iterdir()):
+            shutil.rmtree(self.workdir)  # only ever a folder the bot made (_check_ownership)
         self.workdir.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._repo = git.Repo.clone_from(
@@ -252,10 +290,28 @@ class ChartsRepo:
         self._files, self._apps, self._snapshot_at = files, apps, self.head
 
     def _list_apps(self, env: str) -> list[str]:
-        folder = self.workdir / self.image_tags_path / env
-        if not folder.is_dir():
+        if not is_valid_app_name(env):
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_file() and is_valid_app_name(p.name))
+        folder = self.workdir / self.image_tags_path / env
+        if not folder.is_dir() or folder.resolve() != self._tags_root() / env:
+            return []  # a linked environment folder is absent, wherever it points
+        return sorted(p.name for p in folder.iterdir() if is_valid_app_name(p.name) and self._safe_file(env, p.name))
+
+    def _tags_root(self) -> Path:
+        """Where image-tag files must really be: the working copy's IMAGE_TAGS_PATH, through no link."""
+        return self.workdir.resolve() / self.image_tags_path
+
+    def _safe_file(self, env: str, app: str) -> Path | None:
+        """The image-tag file of `app` in `env`, or None when it is absent, a symbolic link, or anywhere
+        but where it should be (a linked folder on the way): a merged link must not let a deploy read or
+        write a file outside the charts repository."""
+        path = self._path(env, app)
+        try:
+            if path.is_symlink() or not path.is_file() or path.resolve(strict=True) != self._tags_root() / env / app:
+                return None
+        except (OSError, RuntimeError):  # a loop of links, or a folder that vanished
+            return None
+        return path
 
     def refresh(self) -> None:
         with self._tree_lock:
@@ -295,8 +351,8 @@ class ChartsRepo:
         return self.workdir / self.image_tags_path / env / app
 
     def _read(self, env: str, app: str) -> imagetags.ImageTags | None:
-        path = self._path(env, app)
-        return imagetags.parse(path.read_bytes().decode("utf-8", "replace")) if path.is_file() else None
+        path = self._safe_file(env, app)
+        return imagetags.parse(path.read_bytes().decode("utf-8", "replace")) if path is not None else None
 
     def landed(self, deploy_ids: set[str], depth: int = 500) -> dict[str, str]:
         """Those of these deploys among the last `depth` commits of the remote branch, with their commits."""
@@ -418,10 +474,10 @@ class ChartsRepo:
 
     def _apply(self, change: Change) -> Outcome:
         try:
-            path = self._path(change.env, change.app)
+            path = self._safe_file(change.env, change.app)
         except ValueError:
             return Outcome("refused", change.tag, reason="that is not a safe app or environment name")
-        if not path.is_file():
+        if path is None:
             return Outcome("refused", change.tag, reason=f"{change.app} has no image-tag file in {change.env}")
         tag = change.tag
         if change.source_env is not None:

@@ -68,14 +68,41 @@ def with_values(text: str, **values: str | bool) -> str:
 
 
 def _set_key(text: str, key: str, rendered: str) -> str:
-    line = re.compile(
-        rf"^{re.escape(key)}[ \t]*:(?P<space>[ \t]*)(?P<value>[^\r\n#]*?)(?P<tail>[ \t]*(?:#[^\r\n]*)?\r?)$", re.M
-    )
-    match = line.search(text)
-    if match:
-        space = match.group("space") or " "
-        return text[: match.start()] + f"{key}:{space}{rendered}{match.group('tail')}" + text[match.end() :]
+    """Set the first top-level `key:` line; one pass over the text, so no file, however odd, takes long."""
+    start = 0
+    for line in text.split("\n"):
+        edited = _edited_line(line, key, rendered)
+        if edited is not None:
+            return text[:start] + edited + text[start + len(line) :]
+        start += len(line) + 1
     newline = "\r\n" if "\r\n" in text else "\n"
     if text and not text.endswith("\n"):
         text += newline
     return text + f"{key}: {rendered}{newline}"
+
+
+def _edited_line(line: str, key: str, rendered: str) -> str | None:
+    """`line` with its value replaced when it is `key:` followed by a value, blanks, a comment and a CR;
+    None when it is not such a line (another key, or a stray CR inside it)."""
+    if not line.startswith(key):
+        return None
+    after_key = line[len(key) :].lstrip(" \t")
+    if not after_key.startswith(":"):
+        return None
+    after_colon = after_key[1:]
+    body = after_colon.lstrip(" \t")
+    space = after_colon[: len(after_colon) - len(body)] or " "
+    hash_at = body.find("#")
+    content, comment = (body, "") if hash_at < 0 else (body[:hash_at], body[hash_at:])
+    carriage = ""
+    last = comment if comment else content
+    if last.endswith("\r"):
+        carriage = "\r"
+        if comment:
+            comment = comment[:-1]
+        else:
+            content = content[:-1]
+    if "\r" in content or "\r" in comment:
+        return None
+    value = content.rstrip(" \t")
+    return f"{key}:{space}{rendered}{content[len(value) :]}{comment}{carriage}"

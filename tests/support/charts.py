@@ -185,6 +185,23 @@ class ChartsRemote:
             return git("rev-parse", "HEAD", cwd=clone, env=identity).strip()
 
 
+def commit_symlink(remote: ChartsRemote, path: str, target: str) -> str:
+    """Push one commit that adds a symbolic link at `path` pointing to `target`, as a merged PR might."""
+    identity = git_env("A. Colleague", "a@x.test")
+    with tempfile.TemporaryDirectory(prefix="charts-link-") as scratch:
+        clone = Path(scratch) / "clone"
+        git("clone", "--quiet", "--branch", remote.branch, remote.url, str(clone), env=identity)
+        link = clone / path
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_dir() and not link.is_symlink():
+            git("rm", "-r", "--quiet", "--", path, cwd=clone, env=identity)
+        link.symlink_to(target)
+        git("add", "--", path, cwd=clone, env=identity)
+        git("commit", "--quiet", "--no-verify", "-m", f"Link {path}", cwd=clone, env=identity)
+        git("push", "--quiet", "origin", f"HEAD:refs/heads/{remote.branch}", cwd=clone, env=identity)
+        return git("rev-parse", "HEAD", cwd=clone, env=identity).strip()
+
+
 CharsRemote = ChartsRemote  # the name the harness brief used
 
 
