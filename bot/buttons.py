@@ -65,7 +65,9 @@ class ButtonSigner:
         return fields
 
     def encode(self, step: PromoteStep) -> str:
-        return self._signed(json.dumps([step.app, step.tag, step.from_env, step.to_env], separators=(",", ":")).encode())
+        return self._signed(
+            json.dumps([step.app, step.tag, step.from_env, step.to_env], separators=(",", ":")).encode()
+        )
 
     def decode(self, value: object) -> PromoteStep | None:
         """The step a genuine promote value names, or None for anything else."""

@@ -372,6 +372,8 @@ def _parse_team_channels(raw: object, problems: list[str]) -> dict[str, str]:
         else:
             channels[app] = channel
     return channels
+
+
 MIN_BUTTON_KEY = 16
 
 

@@ -348,3 +348,75 @@ def test_live_buttons_survive_rotating_the_slack_secret_and_the_button_key(
         assert "tampered" in text, text
     finally:
         harness.stop()
+
+
+# -- promotions whose tests the bot reads itself, and what one release may keep --------------------------
+
+
+def test_where_the_bot_reads_the_tests_a_ci_promotion_needs_them_passed(
+    bot_env: dict[str, str], fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    bot = BotHarness(
+        {**bot_env, **CLUSTER_TOKENS, "ARGO_WORKFLOWS_TOKEN_INTEGRATION": "wf-token", "RECONCILE_SECONDS": "0"}
+    )
+    try:
+        head = charts_remote.head()
+        # integration runs v3232, but its tests have not passed there: staging's promotion is refused
+        refused = bot.webhook(CI, ci_body("staging", "v3232"), token=INTEGRATION_TOKEN)
+        assert_forbidden(refused, "not passed its tests in integration")
+        bot.settle()
+        assert charts_remote.head() == head
+        tests = {**smokey_payload("whitehall", "integration", "v3232", "Succeeded"), "suite": None}
+        assert bot.webhook("/webhooks/tests", tests, token=INTEGRATION_TOKEN).status_code == 202
+        bot.settle()
+        accepted = bot.webhook(CI, ci_body("staging", "v3232"), token=INTEGRATION_TOKEN)
+        assert accepted.status_code in (200, 202), accepted.text
+        bot.settle()
+        assert "v3232" in charts_remote.read("staging", "whitehall")
+    finally:
+        bot.stop()
+
+
+def test_a_card_slack_refuses_or_whose_release_expired_leaves_the_retry_set(
+    secure_bot: BotHarness, fake_slack: FakeSlack
+) -> None:
+    services = secure_bot.services
+    fake_slack.fail_next("chat.postMessage", status=200, error="invalid_blocks", count=10)
+    assert (
+        secure_bot.webhook("/webhooks/argocd", outcome_body("/webhooks/argocd", "integration", "v3232")).status_code
+        == 202
+    )
+    secure_bot.settle()
+    assert services.book.not_on_slack() == []
+    fake_slack.clear_faults()
+
+    services.store.client.zadd(
+        services.store.key("releases", "dirty"), {"whitehall\nv0001": 1.0}
+    )  # stored, then expired
+    assert services.outbox.recover() >= 1
+    secure_bot.settle()
+    assert services.book.not_on_slack() == []
+
+
+def test_text_from_git_is_escaped_before_it_is_broadcast(
+    secure_bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    hook = charts_remote.path / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho '<!channel> <@U0BOSS> refused & <https://evil.example|click>' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    secure_bot.slash("whitehall v9901 integration", response_url=fake_slack.response_url("hooked"))
+    told = fake_slack.wait_for_response("hooked", timeout=30)[0]["text"]
+    secure_bot.settle()
+    card = fake_slack.roots()[0]
+    broadcast = next(r.text for r in fake_slack.replies(card.ts) if r.reply_broadcast)
+    for text in (told, broadcast):
+        assert "<!channel>" not in text and "<@U0BOSS>" not in text and "<https://evil.example" not in text
+
+
+@pytest.mark.parametrize("say", ["deploy_failed", "deploy_refused", "push_unknown"])
+def test_every_sentence_that_carries_git_text_escapes_it(say: str) -> None:
+    from bot import messages
+
+    text = getattr(messages, say)("whitehall", "v1", "integration", "remote: <!channel> <@U0BOSS> & <https://x|y>")
+    assert "<!channel>" not in text and "<@U0BOSS>" not in text and "<https://x" not in text
+    assert "&lt;!channel&gt; &lt;@U0BOSS&gt; &amp;" in text

@@ -150,9 +150,7 @@ class Deployer:
         )
         return self.accept(request)
 
-    def ci_deploy(
-        self, app: str, env: str, tag: str, promote_deployment: bool, source_env: str | None = None
-    ) -> bool:
+    def ci_deploy(self, app: str, env: str, tag: str, promote_deployment: bool, source_env: str | None = None) -> bool:
         """A deploy from CI; with `source_env`, a promotion of the tag that environment runs (checked again
         on commit, and its tests too where the bot reads them). False when it could not be recorded."""
         request = DeployRequest(
