@@ -93,3 +93,28 @@ def test_a_failure_reply_goes_before_a_burst_of_new_cards(bot_env: dict[str, str
         assert still_to_post > 3, "the burst was over before the failure arrived: the test proves nothing"
     finally:
         bot.stop()
+
+
+def _promotes_itself(tag: str) -> str:
+    return f"image_tag: {tag}\nautomatic_deploys_enabled: true\npromote_deployment: true\n"
+
+
+def test_only_the_application_name_decides_automatic_promotion(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """Review fault 9 is not a fault: GOV.UK's post-sync (and the contract) skip automatic promotion
+    for an `application` starting with `draft-`; a repository whose name starts with `draft-` is
+    promoted like any other when its application's name does not. This passed before the change too."""
+    for env, tag in (("integration", "v2"), ("staging", "v1")):
+        charts_remote.commit_directly(env, "draft-maker", _promotes_itself(tag), "a repository called draft-maker")
+        charts_remote.commit_directly(env, "draftsman", _promotes_itself(tag), "a repository called draftsman")
+    for application, repo in (("maker-web", "draft-maker"), ("draft-draftsman", "draftsman")):
+        for path, body in (
+            ("/webhooks/argocd", {"state": "Succeeded", "health": "Healthy"}),
+            ("/webhooks/smokey", {"status": "Succeeded"}),
+        ):
+            payload = {"application": application, "repoName": repo, "environment": "integration", "imageTag": "v2"}
+            assert bot.webhook(path, {**payload, **body}).status_code == 202, (application, path)
+    bot.settle()
+    assert "v2" in charts_remote.read("staging", "draft-maker")  # application maker-web: promoted
+    assert "v1" in charts_remote.read("staging", "draftsman")  # application draft-draftsman: a draft stack, not
