@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.gitops.charts import Change, ChartsError, ChartsRepo, Outcome, split_credentials
+from bot.gitops.charts import ChartsRepo
+from bot.gitops.workdir import ChartsError, split_credentials
+from bot.gitops.writer import Change, Outcome
 from bot.store import Store
 from tests.support.charts import (
     DEFAULT_APPS,
@@ -132,13 +134,16 @@ class RacedCharts(ChartsRepo):
         super().__init__(*args, **kwargs)
         self.race: Callable[[], None] | None = race
         self.applied = 0
+        apply = self.writer._apply
 
-    def _apply(self, item: Change) -> Outcome:
-        self.applied += 1
-        race, self.race = self.race, None
-        if race is not None:
-            race()
-        return super()._apply(item)
+        def raced(item: Change) -> Outcome:
+            self.applied += 1
+            race, self.race = self.race, None
+            if race is not None:
+                race()
+            return apply(item)
+
+        self.writer._apply = raced
 
 
 def test_a_push_rejected_because_the_branch_moved_is_redone_on_the_new_head(
@@ -250,7 +255,7 @@ def test_the_working_copy_is_shallow_and_reused_after_a_restart(charts_remote, t
     try:
         assert marker.exists(), "the working copy was cloned again"
         assert (workdir / ".git" / "objects").stat().st_ino == inode
-        assert second.head == charts_remote.head()
+        assert second.copy.head == charts_remote.head()
         assert git("rev-parse", "--is-shallow-repository", cwd=workdir).strip() == "true"
         assert deploy(second, change("whitehall", "v4006")).committed
         assert git("rev-parse", "--is-shallow-repository", cwd=workdir).strip() == "true"
@@ -341,9 +346,9 @@ def test_an_app_or_environment_argument_never_becomes_a_git_option(repo, charts_
         outcome = deploy(repo, change(app, "v1", env))
         assert not outcome.committed, (app, env, outcome)
         assert charts_remote.head() == head
-        assert git("status", "--porcelain", cwd=repo.workdir).strip() == ""
+        assert git("status", "--porcelain", cwd=repo.copy.workdir).strip() == ""
     assert not (Path.cwd() / "pwned").exists() and not (tmp_path / "pwned").exists()
-    assert not (repo.workdir / "pwned").exists()
+    assert not (repo.copy.workdir / "pwned").exists()
     # and the writer still works afterwards
     assert deploy(repo, change("collections", "v1600")).committed
 
@@ -396,10 +401,10 @@ def test_split_credentials_leaves_urls_without_credentials_alone(url):
 def test_error_messages_are_scrubbed_of_the_token(store, tmp_path):
     url = f"https://x-access-token:{TOKEN}@github.example/alphagov/govuk-helm-charts.git"
     charts = make_repo(url, tmp_path / "wc", store)
-    scrubbed = charts._scrub(f"fatal: unable to access '{url}': Could not resolve host; token {TOKEN}")
+    scrubbed = charts.copy.scrub(f"fatal: unable to access '{url}': Could not resolve host; token {TOKEN}")
     assert TOKEN not in scrubbed  # (whether parts of it survive depends on the hash seed: see below)
     assert "Could not resolve host" in scrubbed
-    assert charts.url == "https://github.example/alphagov/govuk-helm-charts.git"
+    assert charts.copy.url == "https://github.example/alphagov/govuk-helm-charts.git"
 
 
 def test_scrubbing_leaves_everything_but_the_secret_alone(store, tmp_path):
@@ -407,7 +412,7 @@ def test_scrubbing_leaves_everything_but_the_secret_alone(store, tmp_path):
     (which is shown to the requester and on the card) stay readable."""
     charts = make_repo(f"https://x-access-token:{TOKEN}@github.example/org/repo.git", tmp_path / "wc", store)
     message = "push to 10.0.0.1 failed at commit 1a2b3c1 (attempt 1 of 10); http.extraheader was set"
-    assert charts._scrub(message) == message
+    assert charts.copy.scrub(message) == message
 
 
 SCRUB_SCRIPT = """
@@ -418,7 +423,7 @@ token = sys.argv[1]
 url = "https://x-access-token:" + token + "@github.example/alphagov/govuk-helm-charts.git"
 charts = ChartsRepo(url=url, branch="main", workdir=Path("unused"), image_tags_path="x", environments=[],
                     author_name="a", author_email="b", shared_lock=contextlib.nullcontext)
-print(charts._scrub("the token is " + token))
+print(charts.copy.scrub("the token is " + token))
 """
 
 

@@ -20,7 +20,8 @@ from bot.deploys.identity import Refusal, identify
 from bot.deploys.journal import DeployJournal
 from bot.deploys.promotions import Claim, Earlier, Promotions
 from bot.deploys.request import DeployRequest
-from bot.gitops.charts import ChartsRepo, PushFateUnknown
+from bot.gitops.charts import ChartsRepo
+from bot.gitops.writer import ChartsWriter, PushFateUnknown
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release, Requester
 from bot.releases.transitions import ThreadNote
@@ -206,19 +207,30 @@ def test_readiness_fails_when_the_outbox_has_stopped(bot: BotHarness) -> None:
 class PushThenDie(ChartsRepo):
     """git pushes, then fails without saying so (the connection drops after the remote took it)."""
 
-    def _push(self) -> None:
-        super()._push()
-        raise PushFateUnknown("push failed: the remote hung up unexpectedly")
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.writer._push = push_then_die(self.writer)
 
 
 class DieAndLoseTheRemote(ChartsRepo):
     """git fails mid-push and the remote cannot be asked what it has."""
 
-    def _push(self) -> None:
-        raise PushFateUnknown("push failed: the remote hung up unexpectedly")
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.writer._push = hang_up
+        self.copy.remote_head = lambda: None
 
-    def _remote_head(self) -> str | None:
-        return None
+
+def hang_up() -> None:
+    raise PushFateUnknown("push failed: the remote hung up unexpectedly")
+
+
+def push_then_die(writer: ChartsWriter):
+    def push() -> None:
+        ChartsWriter._push(writer)
+        hang_up()
+
+    return push
 
 
 def test_a_push_that_landed_but_failed_to_say_so_is_committed(
@@ -253,13 +265,8 @@ def test_an_unknown_push_is_settled_once_by_the_recovery_and_told_once(
     bot = BotHarness(bot_env)
     try:
         charts = bot.services.charts
-
-        def push_then_die() -> None:
-            ChartsRepo._push(charts)
-            raise PushFateUnknown("push failed: the remote hung up unexpectedly")
-
-        monkeypatch.setattr(charts, "_push", push_then_die)
-        monkeypatch.setattr(charts, "_remote_head", lambda: None)
+        monkeypatch.setattr(charts.writer, "_push", push_then_die(charts.writer))
+        monkeypatch.setattr(charts.copy, "remote_head", lambda: None)
         bot.slash("whitehall v5003 integration", response_url=fake_slack.response_url("unknown"))
         first = fake_slack.wait_for_response("unknown", timeout=30)[0]["text"]
         assert "can't tell yet" in first and "Nothing was committed" not in first

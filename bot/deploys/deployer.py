@@ -29,7 +29,8 @@ from bot.deploys.identity import Refusal, identify
 from bot.deploys.journal import DeployJournal, Entry
 from bot.deploys.promotions import Claim, Earlier, Promotions
 from bot.deploys.request import DeployRequest
-from bot.gitops.charts import Change, ChartsRepo, Outcome
+from bot.gitops.charts import ChartsRepo
+from bot.gitops.writer import Change, Outcome
 from bot.metrics import Metrics
 from bot.names import is_valid_image_tag
 from bot.releases.book import ReleaseBook
