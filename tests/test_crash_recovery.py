@@ -176,3 +176,46 @@ def test_a_request_overtaken_by_a_newer_deploy_is_reported_as_not_done(bot, fake
     assert "newer deploy" in fake_slack.wait_for_response("older", timeout=30)[0]["text"]
     assert "Committed" in fake_slack.wait_for_response("newer", timeout=30)[0]["text"]
     assert "v7802" in charts_remote.read("integration", "router")
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["bot-paused", "bot-and-git-paused"])
+def test_a_paused_replica_whose_deploy_was_taken_over_neither_pushes_nor_speaks_again(
+    tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, group
+) -> None:
+    """Review fault 6: a replica paused (SIGSTOP) past its heartbeat while pushing; another takes over."""
+    import os
+    import signal
+
+    marker = tmp_path / "pushed"
+    hook = charts_remote.path / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\nsleep 2\n")
+    hook.chmod(0o755)
+    commits = charts_remote.commit_count()
+    paused = ServeProcess(
+        _env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "a"),
+        log_path=tmp_path / "a.log",
+    )
+    other = ServeProcess(
+        _env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "b"),
+        log_path=tmp_path / "b.log",
+    )
+    try:
+        paused.slash("router v7900 integration", user=MEMBER, response_url=fake_slack.response_url("paused"))
+        _wait_until(marker.exists, 30, "the push never started")
+        stop = (lambda sig: os.killpg(paused.process.pid, sig)) if group else paused.process.send_signal
+        stop(signal.SIGSTOP)
+        hook.unlink()
+        try:
+            _wait_until(lambda: fake_slack.responses.get("paused"), 60, "the other replica never answered")
+        finally:
+            stop(signal.SIGCONT)
+        time.sleep(4)  # the paused replica wakes and finishes what it was doing
+        told = [r["text"] for r in fake_slack.responses["paused"]]
+        assert len(told) == 1 and "Committed" in told[0], told
+        subjects = [subject for _, subject, _ in charts_remote.log()]
+        assert subjects.count("Update router image tag to v7900 for integration") == 1
+        assert charts_remote.commit_count() == commits + 1
+    finally:
+        hook.unlink(missing_ok=True)
+        paused.stop()
+        other.stop()
