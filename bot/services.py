@@ -21,6 +21,7 @@ from bot.chat import Chat
 from bot.config import Settings
 from bot.deploys import Deployer
 from bot.events import ReleaseEvents
+from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.releases import ReleaseBook
@@ -31,7 +32,6 @@ from bot.teams import TeamChecker
 log = logging.getLogger(__name__)
 
 CHARTS_LOCK_SECONDS = 60
-HEARTBEAT_SECONDS = 10
 GITHUB_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 
 
@@ -47,15 +47,16 @@ class Services:
     signer: ButtonSigner
     metrics: Metrics
     http: httpx.Client
-    scheduled: list[tuple[str, Callable[[], None], int]]
+    scheduled: list[tuple[str, Callable[[], None], float]]
     scheduler: object | None = None
+    intervals: Intervals = PRODUCTION_INTERVALS
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
         self.charts.prepare()
         self.charts.start()
         try:
-            self.store.heartbeat(self.deployer.instance, HEARTBEAT_SECONDS)
+            self.store.heartbeat(self.deployer.instance, self.intervals.heartbeat)
         except Exception as error:
             log.warning("state store unavailable at start-up: %s", error)
         if background:
@@ -92,6 +93,7 @@ def build(
     teams: object | None = None,
     clock: Callable[[], float] = time.time,
     post_interval: float = 1.0,
+    intervals: Intervals = PRODUCTION_INTERVALS,
 ) -> Services:
     store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
@@ -148,14 +150,18 @@ def build(
         instance=instance,
     )
     events = ReleaseEvents(settings=settings, store=store, book=book, deployer=deployer, clock=clock)
-    stuck_every = min(60, settings.stuck_after_minutes * 15)
+    stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
+    orphans = exclusive(store, "orphaned-deploys", deployer.recover_orphans, timeout=55)
     scheduled = [
-        ("heartbeat", local("heartbeat", lambda: store.heartbeat(instance, HEARTBEAT_SECONDS)), 3),
-        ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover_orphans, timeout=55), 5),
-        # a quarter of STUCK_AFTER_MINUTES, at most a minute: a stuck deploy is told within 25% of the limit
+        (
+            "heartbeat",
+            local("heartbeat", lambda: store.heartbeat(instance, intervals.heartbeat)),
+            intervals.heartbeat_every,
+        ),
+        ("orphaned-deploys", orphans, intervals.orphaned_deploys_every),
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
-        ("unsent-cards", local("unsent-cards", outbox.recover), 30),
-        ("charts-refresh", local("charts-refresh", charts.refresh), 60),
+        ("unsent-cards", local("unsent-cards", outbox.recover), intervals.unsent_cards_every),
+        ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
     ]
     return Services(
         settings=settings,
@@ -169,4 +175,5 @@ def build(
         metrics=metrics,
         http=http,
         scheduled=scheduled,
+        intervals=intervals,
     )
