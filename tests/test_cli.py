@@ -140,3 +140,15 @@ def test_manifest_with_a_bad_url_exits_1_without_a_traceback(tmp_path, url):
     assert "Traceback" not in result.stdout + result.stderr
     assert "--url" in result.stderr
     assert result.stdout == ""
+
+
+# -- serve ---------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_bad_tuning_variable_by_name_without_a_traceback(tmp_path):
+    env = clean_env(tmp_path, **valid_settings(tmp_path), DEPLOYBOT_HEARTBEAT_SECONDS="soon")
+    result = bot("serve", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "DEPLOYBOT_HEARTBEAT_SECONDS must be a number of seconds" in output
+    assert "Traceback" not in output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.support.app import FAST_JOBS, MEMBER, ServeProcess, add_standard_members, bot_environment, run_concurrently
 from tests.support.slack_requests import find_button, wire_message
 
@@ -15,6 +17,7 @@ def _wait(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.long(10)
 def test_two_replicas_share_cards_events_deploys_and_promotions(
     tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix
 ):
@@ -93,6 +96,7 @@ def test_two_replicas_share_cards_events_deploys_and_promotions(
             replica.stop()
 
 
+@pytest.mark.long(65)  # STUCK_AFTER_MINUTES=1: a real minute
 def test_two_replicas_flag_a_stuck_deploy_once(
     tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix
 ):
