@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Most tests wait on loopback servers, git, the bot's job intervals and Slack's one post a second, not on the
+# CPU: four at a time keep two cores busy. loadgroup hands out one test at a time, longest first (tests/conftest.py).
+TEST_WORKERS ?= 4
 
-.PHONY: demo test lint format bench serve clean
+.PHONY: demo test check lint format bench serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +19,10 @@ demo: $(STAMP)  ## the console sandbox on embedded defaults: no Slack, no networ
 	$(BIN)/python -m bot console
 
 test: $(STAMP) lint  ## ruff, then every test (starts a throwaway redis-server when none is reachable)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+check: $(STAMP) lint  ## ruff, then the unit tests only (tests/unit: no Redis, no git, no servers), in seconds
+	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers tests bench

@@ -5,9 +5,11 @@
     .venv/bin/python -m bench --only deploys  # one benchmark (deploys, ack, burst, startup; comma-separated)
 
 Each benchmark prints a table with the baseline and the bot side by side and their ratio; a last
-table says which targets are met. The figures go to bench/results.json (bench/results-quick.json
-for --quick; --only merges into the file). The real-scale charts repository is built once into
-bench/.cache/ (about a minute) and reused. All traffic is on loopback.
+table says which targets are met. Each run's figures go to bench/results-latest.json
+(bench/results-quick.json for --quick; --only merges into the file), both ignored by git;
+bench/reference.json holds the committed figures the README quotes and changes only on purpose.
+The real-scale charts repository is built once into bench/.cache/ (about a minute) and reused.
+All traffic is on loopback.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ SIZES = {
     "quick": {"deploy_n": (5,), "ack_commands": 20, "ack_ci": 40, "ack_rounds": 1, "releases": 10, "full_clone": False},
 }
 AUDIT_RECORDS = {"full": 100_000, "quick": 10_000}
+# each run's figures; bench/reference.json keeps the run the README quotes (copied from here on purpose)
+LATEST = "results-latest.json"
 TARGET_SPEEDUP = 10.0
 TARGET_N = 20
 
@@ -396,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="small sizes (checks the benchmarks; targets judged on less)"
     )
     parser.add_argument("--only", metavar="NAME", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results[-quick].json)")
+    parser.add_argument(
+        "--output", type=Path, help="where to write the JSON (default bench/results-latest.json, -quick with --quick)"
+    )
     args = parser.parse_args(argv)
     chosen = BENCHMARKS if not args.only else tuple(n.strip() for n in args.only.split(",") if n.strip())
     unknown = [n for n in chosen if n not in BENCHMARKS]
@@ -404,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     mode = "quick" if args.quick else "full"
     sizes = SIZES[mode]
-    output = args.output or HERE / ("results-quick.json" if args.quick else "results.json")
+    output = args.output or HERE / ("results-quick.json" if args.quick else LATEST)
 
     big = repos.big_repo(log=log)
     results: dict[str, Any] = {}

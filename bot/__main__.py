@@ -55,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from bot.gitops.charts import ChartsError
+    from bot.intervals import intervals_from_environment
     from handlers.server import serve
 
     try:
-        serve(settings)
+        intervals = intervals_from_environment(os.environ)  # tests' tuning knobs; unset in production
+    except ValueError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 1
+    try:
+        serve(settings, intervals)
     except ChartsError as error:
         print(f"error: cannot start: {error}", file=sys.stderr)
         return 1

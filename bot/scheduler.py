@@ -41,7 +41,7 @@ def local(name: str, job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(jobs: list[tuple[str, Callable[[], None], int]]) -> BackgroundScheduler:
+def build_scheduler(jobs: list[tuple[str, Callable[[], None], float]]) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for name, run, seconds in jobs:
         scheduler.add_job(run, "interval", seconds=seconds, id=name, name=name)

@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.gitops.charts import ChartsRepo
+from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
@@ -41,7 +42,6 @@ from bot.teams import TeamChecker
 log = logging.getLogger(__name__)
 
 CHARTS_LOCK_SECONDS = 60
-HEARTBEAT_SECONDS = 10
 GITHUB_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 
 
@@ -65,15 +65,16 @@ class Services:
     metrics: Metrics
     http: httpx.Client
     instance: str
-    scheduled: list[tuple[str, Callable[[], None], int]]
+    scheduled: list[tuple[str, Callable[[], None], float]]
     scheduler: object | None = None
+    intervals: Intervals = PRODUCTION_INTERVALS
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
         self.charts.prepare()
         self.charts.start()
         try:
-            self.store.heartbeat(self.instance, HEARTBEAT_SECONDS)
+            self.store.heartbeat(self.instance, self.intervals.heartbeat)
         except Exception as error:
             log.warning("state store unavailable at start-up: %s", error)
         if background:
@@ -124,6 +125,7 @@ def build(
     teams: object | None = None,
     clock: Callable[[], float] = time.time,
     post_interval: float = 1.0,
+    intervals: Intervals = PRODUCTION_INTERVALS,
 ) -> Services:
     store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
@@ -229,14 +231,22 @@ def build(
         argocd_factory=lambda environment: argo.argocd(environment.name),
         workflows_factory=lambda environment: argo.workflows(environment.name),
     )
-    stuck_every = min(60, settings.stuck_after_minutes * 15)
+    stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
     scheduled = [
-        ("heartbeat", local("heartbeat", lambda: store.heartbeat(instance, HEARTBEAT_SECONDS)), 3),
-        ("orphaned-deploys", exclusive(store, "orphaned-deploys", deployer.recover, timeout=55), 5),
+        (
+            "heartbeat",
+            local("heartbeat", lambda: store.heartbeat(instance, intervals.heartbeat)),
+            intervals.heartbeat_every,
+        ),
+        (
+            "orphaned-deploys",
+            exclusive(store, "orphaned-deploys", deployer.recover, timeout=55),
+            intervals.orphaned_deploys_every,
+        ),
         # a quarter of STUCK_AFTER_MINUTES, at most a minute: a stuck deploy is told within 25% of the limit
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
-        ("unsent-cards", local("unsent-cards", outbox.recover), 30),
-        ("charts-refresh", local("charts-refresh", charts.refresh), 60),
+        ("unsent-cards", local("unsent-cards", outbox.recover), intervals.unsent_cards_every),
+        ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
     ]
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
@@ -268,4 +278,5 @@ def build(
         http=http,
         instance=instance,
         scheduled=scheduled,
+        intervals=intervals,
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from waitress.server import create_server as create_wsgi_server
 
 from bot.config import Settings
+from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.services import Services, build
 from handlers.http import HttpApp
 from handlers.slack import build_bolt_app
@@ -25,11 +26,18 @@ THREADS = 16
 
 class Server:
     def __init__(
-        self, settings: Settings, *, clock: Callable[[], float] = time.time, post_interval: float = 1.0
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        post_interval: float = 1.0,
+        intervals: Intervals = PRODUCTION_INTERVALS,
     ) -> None:
         self.settings = settings
         chat = SlackChat(settings.slack_bot_token.reveal(), settings.slack_api_url)
-        self.services: Services = build(settings, chat=chat, clock=clock, post_interval=post_interval)
+        self.services: Services = build(
+            settings, chat=chat, clock=clock, post_interval=post_interval, intervals=intervals
+        )
         self.app = HttpApp(self.services, build_bolt_app(self.services), clock=clock)
         self._wsgi = create_wsgi_server(
             self.app,
@@ -66,21 +74,23 @@ class Server:
         self._stopping = True
         self._wsgi.task_dispatcher.shutdown(timeout=5)  # requests being handled finish first
         for channel in list(self._wsgi._map.values()):
-            if channel is not self._wsgi:
+            if channel is not self._wsgi and channel is not self._wsgi.trigger:
                 channel.handle_close()
-        self._wsgi.close()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
+            # closed from inside its own loop, waitress stops at once rather than at its next 1 s select() timeout
+            self._wsgi.trigger.pull_trigger(self._wsgi.close)
             self._thread.join(timeout=10)
+        self._wsgi.close()  # a no-op when the loop already closed it
         self.services.stop()
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, intervals: Intervals = PRODUCTION_INTERVALS) -> None:
     if settings.redis_url.reveal().startswith("memory://"):
         log.warning(
             "REDIS_URL is memory://: state lives in this process only. Run one replica, and expect cards and "
             "locks to be forgotten on restart. Set REDIS_URL=redis://... in production."
         )
-    server = Server(settings)
+    server = Server(settings, intervals=intervals)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -16,6 +16,16 @@ from tests.support.charts import ChartsRemote, make_charts_remote
 from tests.support.local_servers import answers_ping, throwaway_redis
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first, longest first (a stable sort): with `-n`, each starts at once on a worker of its own."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long")
+        return marker.args[0] if marker is not None else 0
+
+    items.sort(key=seconds, reverse=True)
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import BotHarness, add_standard_members, bot_environment
 from tests.support.cards import card_states
@@ -86,6 +88,7 @@ def plan(index: int, failing_every: int = 4) -> Release:
     return r
 
 
+@pytest.mark.long(62)  # at least one second per post
 def test_burst_of_releases_through_three_environments_under_slacks_post_limit(
     tmp_path: Path, fake_github: FakeGitHub, charts_remote: ChartsRemote, redis_url: str, redis_prefix: str
 ) -> None:

@@ -181,3 +181,15 @@ def test_check_config_reports_a_webhook_token_for_an_unknown_environment(tmp_pat
     assert result.returncode == 1, output
     assert "WEBHOOK_TOKEN_PRODUCTON names no configured environment" in output
     assert "typo-token-4242" not in output
+
+
+# -- serve ---------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_bad_tuning_variable_by_name_without_a_traceback(tmp_path):
+    env = clean_env(tmp_path, **valid_settings(tmp_path), DEPLOYBOT_HEARTBEAT_SECONDS="soon")
+    result = bot("serve", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "DEPLOYBOT_HEARTBEAT_SECONDS must be a number of seconds" in output
+    assert "Traceback" not in output

@@ -136,6 +136,7 @@ def test_remote_rejecting_the_push_is_reported_and_nothing_is_left_half_done(
         bot.stop()
 
 
+@pytest.mark.long(8)
 @pytest.mark.parametrize("with_children", [False, True], ids=["bot-only", "bot-and-git"])
 def test_killed_between_commit_and_push_lands_once_and_is_reported_once(
     tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, with_children

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tests.support.app import MEMBER, ServeProcess, add_standard_members, bot_environment, run_concurrently
+import pytest
+
+from tests.support.app import FAST_JOBS, MEMBER, ServeProcess, add_standard_members, bot_environment, run_concurrently
 from tests.support.slack_requests import find_button, wire_message
 
 
@@ -15,6 +17,7 @@ def _wait(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.long(10)
 def test_two_replicas_share_cards_events_deploys_and_promotions(
     tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix
 ):
@@ -93,10 +96,13 @@ def test_two_replicas_share_cards_events_deploys_and_promotions(
             replica.stop()
 
 
+@pytest.mark.long(65)  # STUCK_AFTER_MINUTES=1: a real minute
 def test_two_replicas_flag_a_stuck_deploy_once(
     tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix
 ):
-    """Both replicas run the stuck-deploys job (every 15 s at STUCK_AFTER_MINUTES=1); one reply results."""
+    """Both replicas run the stuck-deploys job (every second, FAST_JOBS); one reply results.
+
+    STUCK_AFTER_MINUTES is the real setting at its smallest, so this test waits a real minute."""
     add_standard_members(fake_github)
     common = {"tmp_path": tmp_path, "fake_slack": fake_slack, "fake_github": fake_github}
     common |= {"charts_url": charts_remote.url, "redis_url": redis_url, "redis_prefix": redis_prefix}
@@ -111,7 +117,7 @@ def test_two_replicas_flag_a_stuck_deploy_once(
         replicas[0].slash("whitehall v7777 integration", response_url=fake_slack.response_url("deploy"))
         assert "Committed" in fake_slack.wait_for_response("deploy", timeout=30)[0]["text"]
         _wait(lambda: fake_slack.roots() and len(fake_slack.replies(fake_slack.roots()[0].ts)) >= 2, timeout=120)
-        time.sleep(20)  # more than one more round of both replicas' jobs
+        time.sleep(3 * float(FAST_JOBS["DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS"]))  # three more rounds of both jobs
         replies = fake_slack.replies(fake_slack.roots()[0].ts)[1:]  # after the "requested" reply
         stuck = [r for r in replies if "has not reported a sync outcome" in r.text]
         assert len(stuck) == 1, [r.text for r in replies]

@@ -1,0 +1,63 @@
+"""How often the background jobs run: production's defaults, and the tuning knobs tests use.
+
+Tests run the same code with shorter intervals instead of sleeping through production's: an
+in-process bot gets an `Intervals` passed to `build`, a `python -m bot serve` process reads the
+DEPLOYBOT_* variables below. They are internal tuning knobs for tests, not settings: production
+leaves them unset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+MAX_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Seconds. The heartbeat is how long a replica counts as alive after its last beat."""
+
+    heartbeat: int = 10
+    heartbeat_every: float = 3
+    orphaned_deploys_every: float = 5
+    stuck_deploys_every: float | None = None  # None: from STUCK_AFTER_MINUTES, see `stuck_every`
+    unsent_cards_every: float = 30
+    charts_refresh_every: float = 60
+
+    def stuck_every(self, stuck_after_minutes: int) -> float:
+        if self.stuck_deploys_every is not None:
+            return self.stuck_deploys_every
+        # a quarter of STUCK_AFTER_MINUTES, at most a minute: a stuck deploy is told within 25% of the limit
+        return min(60, stuck_after_minutes * 15)
+
+
+PRODUCTION_INTERVALS = Intervals()
+
+TUNING_VARIABLES = {
+    "heartbeat": "DEPLOYBOT_HEARTBEAT_SECONDS",
+    "heartbeat_every": "DEPLOYBOT_HEARTBEAT_EVERY_SECONDS",
+    "orphaned_deploys_every": "DEPLOYBOT_ORPHANED_DEPLOYS_EVERY_SECONDS",
+    "stuck_deploys_every": "DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS",
+    "unsent_cards_every": "DEPLOYBOT_UNSENT_CARDS_EVERY_SECONDS",
+    "charts_refresh_every": "DEPLOYBOT_CHARTS_REFRESH_EVERY_SECONDS",
+}
+
+
+def intervals_from_environment(environ: Mapping[str, str]) -> Intervals:
+    """Production's intervals with each DEPLOYBOT_* variable that is set applied; ValueError names a bad one."""
+    chosen: dict[str, float] = {}
+    for item in fields(Intervals):
+        name = TUNING_VARIABLES[item.name]
+        raw = environ.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value <= MAX_SECONDS:  # also false for nan
+            raise ValueError(f"{name} must be a number of seconds above 0 and at most {MAX_SECONDS}, not {raw[:40]!r}")
+        # Redis expires keys in whole seconds
+        chosen[item.name] = max(1, round(value)) if item.name == "heartbeat" else value
+    return Intervals(**chosen)
