@@ -23,6 +23,9 @@ from bot.services import Services, build
 HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   /deploy <app> <tag> <env>            deploy, e.g. /deploy whitehall v3232 integration
   /deploy promote <app> [to] <env>     promote what the previous environment runs
+  /deploy status <app>                 where every environment stands (no Argo CD or GitHub in the sandbox)
+  /deploy history <app> [<env>]        the last 10 deploys and how each ended
+  /deploy stats [<app>]                deploys, lead time, change failure rate, time to restore
   /deploy help                         the slash command's usage
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
@@ -40,6 +43,8 @@ EMOJI = {
     ":warning:": "⚠️",
     ":white_check_mark:": "✅",
     ":arrow_right:": "➡️",
+    ":mag:": "🔍",
+    ":double_vertical_bar:": "⏸️",
 }
 
 
@@ -125,9 +130,15 @@ class Console:
         services = self.services
         for _ in range(50):
             services.deployer.wait_idle(timeout=60)
+            services.lookups.wait_idle(timeout=60)
             services.replies.wait()
             services.outbox.run_due()
-            if services.outbox.idle() and not services.replies.pending() and services.deployer.wait_idle(timeout=0):
+            if (
+                services.outbox.idle()
+                and not services.replies.pending()
+                and services.deployer.wait_idle(timeout=0)
+                and services.lookups.wait_idle(timeout=0)
+            ):
                 return
 
     def say(self, text: str) -> None:
