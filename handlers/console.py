@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,6 +68,9 @@ class ConsoleChat:
         self.channel = channel
         self.buttons: list[tuple[str, str]] = []  # (action_id, value), numbered from 1
         self._next_ts = 0
+        # held while a command's ack is printed: an answer from the background waits for it, so it
+        # never comes before the ack or splits its line
+        self.printing = threading.RLock()
 
     def _button_lines(self, blocks: list[dict[str, Any]] | None) -> list[str]:
         lines = []
@@ -103,7 +107,8 @@ class ConsoleChat:
         self._card(f"#{self.channel} — card updated", text, blocks)
 
     def respond(self, response_url: str, text: str) -> None:
-        print(f"(only visible to you) {plain(text)}", file=self.out)
+        with self.printing:
+            print(f"(only visible to you) {plain(text)}", file=self.out)
 
 
 class Console:
@@ -160,7 +165,8 @@ class Console:
             self.say(HELP)
         elif verb == "/deploy":
             text = line[len(words[0]) :].strip()
-            self.say(self.services.router.command(text, SANDBOX_USER, "console"))
+            with self.chat.printing:
+                self.say(self.services.router.command(text, SANDBOX_USER, "console"))
         elif verb in ("argocd", "smokey"):
             self._webhook(verb, words[1:])
         elif verb == "click":
