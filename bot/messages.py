@@ -288,6 +288,7 @@ STATUS_NEEDS_APP = "Say which app: `/deploy status <app>`, e.g. `/deploy status 
 HISTORY_NEEDS_APP = "Say which app, and optionally which environment: `/deploy history <app> [<environment>]`."
 STATS_TAKES_ONE_APP = "Stats take at most one app: `/deploy stats` for every app, or `/deploy stats <app>`."
 LOOKUP_STORE_DOWN = "I can't read the bot's records right now: the state store is unavailable. Try again in a minute."
+STATUS_EXTRA_FAILED = "Some checks of this environment (freezes, deploy windows) failed; see the bot's log."
 LOOKUP_FAILED = ":x: Something went wrong inside the bot while looking that up. Please try again."
 
 
@@ -432,6 +433,8 @@ def status_report(status: Any) -> str:
         if env.tag:
             lines.append(f"      {deployed_words(env)}")
         lines.extend(f"      {line}" for line in env.extra)
+        if env.extra_failed:
+            lines.append(f"      {STATUS_EXTRA_FAILED}")
         if number < len(status.gaps):
             lines.append(f"   ↓ {gap_words(status.gaps[number])}")
     return "\n".join(lines)

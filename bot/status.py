@@ -144,6 +144,7 @@ class EnvStatus:
     deployed: dict[str, Any] | None = None  # the audit trail's `deploy_committed` of that tag there
     book_problem: str | None = None
     extra: list[str] = field(default_factory=list)
+    extra_failed: bool = False  # a provider raised: said in a line rather than silently missing
 
 
 @dataclass
@@ -259,9 +260,10 @@ class StatusBuilder:
     def _add_extra(self, app: str, status: EnvStatus) -> None:
         for provider in self.extra_lines:
             try:
-                status.extra.extend(provider(app, status.env))
+                status.extra.extend(str(line) for line in provider(app, status.env))
             except Exception:
                 log.exception("status: an extra line provider failed for %s in %s", app, status.env)
+                status.extra_failed = True
 
 
 def _read_argocd(client: ArgoReader) -> list[AppState]:
