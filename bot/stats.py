@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class Stats:
     oldest_record: float | None = None  # the oldest record read: if after the window's start, figures are partial
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per record read: up to 100,000 of them
 class _Record:
     at: float
     action: str
@@ -81,7 +82,7 @@ class _Record:
     rollback_of: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Deploy:
     at: float
     app: str
@@ -216,13 +217,13 @@ def _slim(doc: Mapping[str, Any]) -> _Record | None:
     outcome = doc.get("outcome") if isinstance(doc.get("outcome"), str) else None
     health = doc.get("health")
     rollback_of = doc.get("rollback_of") or doc.get("rolled_back")
-    return _Record(
+    return _Record(  # names repeat across records: one string each, not one per record
         at=at,
-        action=action,
-        app=app,
-        env=env,
+        action=sys.intern(action),
+        app=sys.intern(app),
+        env=sys.intern(env),
         tag=tag,
-        outcome=outcome,
+        outcome=sys.intern(outcome) if outcome else None,
         healthy=health is None or health == "Healthy",
         rollback_of=rollback_of if isinstance(rollback_of, str) else None,
     )
