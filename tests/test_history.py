@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from bot import commands, messages
+from bot.config import load_settings
 from bot.history import past_deploys, read_history
+from bot.lookups import Lookups
 
 PERSON = {"slack": "U012AB3CD", "github": "octocat"}
 
@@ -104,3 +107,38 @@ def test_status_history_and_stats_parse(text: str, parsed: commands.Command) -> 
 )
 def test_missing_or_extra_words_are_told_and_never_read_as_a_deploy(text: str, says: str) -> None:
     assert commands.parse(text) == commands.Unparsed(says)
+
+
+class _Charts:
+    def is_usable(self) -> str | None:
+        return None
+
+    def apps(self, env: str) -> list[str]:
+        return ["whitehall", "router"]
+
+
+class _DownTrail:
+    def read(self, **_: object) -> list[dict]:
+        raise redis.ConnectionError("Connection refused")
+
+    def each(self, **_: object) -> list[dict]:
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_history_and_stats_with_the_store_down_say_so_to_the_requester(tmp_path) -> None:
+    told: list[tuple[str | None, str]] = []
+    settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, require_serve=False)
+    lookups = Lookups(
+        settings=settings,
+        charts=_Charts(),
+        audit=_DownTrail(),  # type: ignore[arg-type]
+        status=None,  # type: ignore[arg-type]
+        reply=lambda url, text: told.append((url, text)),
+        clock=lambda: 1_764_410_400.0,
+    )
+    assert "Looking up the last deploys of *whitehall*" in lookups.history(
+        commands.History("whitehall", None), "U1", "r1"
+    )
+    assert "delivery figures of every app" in lookups.stats(commands.Stats(None), "U1", "r2")
+    assert lookups.wait_idle(timeout=5)
+    assert sorted(told) == [("r1", messages.LOOKUP_STORE_DOWN), ("r2", messages.LOOKUP_STORE_DOWN)]
