@@ -9,8 +9,8 @@ each, the time to the ack (the HTTP answer to Slack) and to the full answer at i
 - baseline: the same 5 reads one after another, as a straightforward implementation would make
   them (measured here with httpx against the same fakes).
 
-A second row makes every source hang (6 s): the answer must still come, with a line per source,
-within Slack's 3 s.
+A second row sends them all at the same moment; a third makes every source hang (6 s): the
+answer must still come, with a line per source, within Slack's 3 s.
 
     .venv/bin/python -m bench.status [--commands N]   # this benchmark alone, on a throwaway Redis
 """
@@ -31,7 +31,7 @@ import httpx
 
 from bench.harness import Bot, start_bot
 from tests.fakes import FakeArgoCD, FakeGitHub, FakeSlack
-from tests.support.app import USERS
+from tests.support.app import USERS, run_concurrently
 from tests.support.charts import make_charts_remote
 
 ENVIRONMENTS = ("integration", "staging", "production")
@@ -98,6 +98,7 @@ def _row(label: str, asked: list[dict[str, Any]], baseline: float | None) -> dic
         "baseline_s": None if baseline is None else round(baseline, 2),
         "within_slack_limit": max(answers) < SLACK_LIMIT and all(a["status"] == 200 for a in asked),
         "complete": all("• *production*" in a["text"] for a in asked),
+        "sources_not_answered": sum(str(a["text"]).count("didn't answer") for a in asked),
     }
 
 
@@ -128,6 +129,9 @@ def run(redis_url: str, *, commands: int = 5, log: Callable[[str], None] = print
         )
         asked = [_ask(bot, f"slow-{n}") for n in range(commands)]
         rows.append(_row(f"Argo CD ×3 and GitHub ×2 each {SLOW:g} s", asked, baseline))
+        log(f"  {commands} × /deploy status at the same moment, every source {SLOW:g} s slow")
+        together = run_concurrently([lambda n=n: _ask(bot, f"together-{n}") for n in range(commands)])
+        rows.append(_row(f"the same, {commands} people asking at once", together, None))
         _slow_everything(argo, github, HANG)
         log(f"  {commands} × /deploy status, every source hanging {HANG:g} s")
         asked = [_ask(bot, f"hang-{n}") for n in range(commands)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +25,7 @@ from bot.store import StoreError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 Reply = Callable[[str | None, str], None]  # (response_url, text)
+STATUS_WORKERS = 16
 OnStats = Callable[[stats.Stats], None]  # figures just computed for every app (Prometheus gauges)
 
 
@@ -38,7 +40,7 @@ class Lookups:
         reply: Reply,
         clock: Callable[[], float],
         on_stats: OnStats | None = None,
-        workers: int = 4,
+        workers: int = 2,
     ) -> None:
         self.settings = settings
         self.charts = charts
@@ -47,7 +49,10 @@ class Lookups:
         self.reply = reply
         self.clock = clock
         self.on_stats = on_stats
+        # history and stats read the store (stats: the trail's last 8 weeks); status mostly waits for
+        # Argo CD and GitHub, so it has a pool of its own and a flood of one never holds up the other
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookup")
+        self.waits = ThreadPoolExecutor(max_workers=STATUS_WORKERS, thread_name_prefix="status")
         self._in_flight = 0
         self._idle = threading.Condition()
 
@@ -57,7 +62,12 @@ class Lookups:
         refusal = self._check_app(command.app)
         if refusal:
             return refusal
-        self._spawn(response_url, lambda: messages.status_report(self.status_builder.build(command.app)))
+        asked_at = time.monotonic()  # the answer is due a budget after the ack, however long it queues
+        self._spawn(
+            response_url,
+            lambda: messages.status_report(self.status_builder.build(command.app, asked_at)),
+            pool=self.waits,
+        )
         return messages.looking_up_status(command.app)
 
     def history(self, command: commands.History, user_id: str, response_url: str | None) -> str:
@@ -111,10 +121,12 @@ class Lookups:
             self.on_stats(figures)
         return figures
 
-    def _spawn(self, response_url: str | None, answer: Callable[[], str]) -> None:
+    def _spawn(
+        self, response_url: str | None, answer: Callable[[], str], pool: ThreadPoolExecutor | None = None
+    ) -> None:
         with self._idle:
             self._in_flight += 1
-        self.jobs.submit(self._answer, response_url, answer)
+        (pool or self.jobs).submit(self._answer, response_url, answer)
 
     def _answer(self, response_url: str | None, answer: Callable[[], str]) -> None:
         try:
@@ -139,4 +151,6 @@ class Lookups:
     def stop(self) -> None:
         self.wait_idle(timeout=5)
         self.jobs.shutdown(wait=False, cancel_futures=True)
-        self.status_builder.stop()
+        self.waits.shutdown(wait=False, cancel_futures=True)
+        if self.status_builder is not None:
+            self.status_builder.stop()

@@ -58,6 +58,7 @@ class Reply:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a slow handler never holds up stop()
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 would drop a burst of connections (clients retry a SYN after 1 s)
 
     def __init__(self, handler_class: type[BaseHTTPRequestHandler], app: Callable[[Request], Reply]) -> None:
         self.app = app
