@@ -255,3 +255,23 @@ def test_compare_of_unknown_tags_a_bad_token_or_a_rate_limit(compare: GitHubComp
     with pytest.raises(SourceUnavailable, match="not a repository and tags"):
         compare.compare("whitehall", "-v1", "v9")  # never sent
     assert len(fake_github.compare_requests()) == 3
+
+
+def test_the_fake_compare_answers_in_githubs_shape(fake_github: FakeGitHub) -> None:
+    fake_github.set_compare("whitehall", "v1", "v3", ahead_by=3)
+    headers = {"Authorization": f"Bearer {fake_github.token}"}
+    body = httpx.get(f"{fake_github.url}/repos/alphagov/whitehall/compare/v1...v3", headers=headers).json()
+    assert {"url", "html_url", "permalink_url", "diff_url", "patch_url", "base_commit", "merge_base_commit"} <= set(
+        body
+    )
+    assert (body["status"], body["ahead_by"], body["behind_by"], body["total_commits"]) == ("ahead", 3, 0, 3)
+    assert len(body["commits"]) == 3 and {"sha", "commit", "html_url"} <= set(body["commits"][0])
+    paged = httpx.get(
+        f"{fake_github.url}/repos/alphagov/whitehall/compare/v1...v3", params={"per_page": "1"}, headers=headers
+    ).json()
+    assert len(paged["commits"]) == 1 and paged["ahead_by"] == 3  # the counts never depend on the page
+    fake_github.set_compare("whitehall", "v3", "v3", ahead_by=0)
+    same = httpx.get(f"{fake_github.url}/repos/alphagov/whitehall/compare/v3...v3", headers=headers).json()
+    assert (same["status"], same["commits"]) == ("identical", [])
+    other_org = httpx.get(f"{fake_github.url}/repos/someone/whitehall/compare/v1...v3", headers=headers)
+    assert other_org.status_code == 404 and other_org.json()["message"] == "Not Found"
