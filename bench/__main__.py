@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, audit, baseline, burst, deploys, interference, repos, startup
+from bench import ack, audit, baseline, burst, deploys, interference, repos, startup, status
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit")
+BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status")
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -44,6 +44,7 @@ SIZES = {
 AUDIT_RECORDS = {"full": 100_000, "quick": 10_000}
 # each run's figures; bench/reference.json keeps the run the README quotes (copied from here on purpose)
 LATEST = "results-latest.json"
+STATUS_COMMANDS = {"full": 10, "quick": 3}
 TARGET_SPEEDUP = 10.0
 TARGET_N = 20
 
@@ -293,6 +294,38 @@ def show_audit(result: dict) -> str:
     )
 
 
+def show_status(result: dict) -> str:
+    rows = [
+        [
+            row["row"],
+            row["commands"],
+            f"{row['ack_ms_max']:.0f} ms",
+            f"{row['answer_s_p50']:.2f} s",
+            f"{row['answer_s_max']:.2f} s",
+            "—" if row["baseline_s"] is None else f"{row['baseline_s']:.2f} s",
+            "yes" if row["within_slack_limit"] and row["complete"] else "NO",
+        ]
+        for row in result["rows"]
+    ]
+    return table(
+        "7. /deploy status across 3 environments: ack, then the full answer through response_url",
+        [
+            "sources",
+            "commands",
+            "ack max",
+            "answer p50",
+            "answer max",
+            "one by one",
+            f"< {result['limit_seconds']:g} s",
+        ],
+        rows,
+        [
+            "bot: 3 Argo CD reads and 2 GitHub compares at once, each bounded to 2 s, the whole to 2.5 s; a source",
+            "     that does not answer in time is a line saying so. 'one by one': the same 5 reads made sequentially.",
+        ],
+    )
+
+
 # -- targets ------------------------------------------------------------------------------------
 
 
@@ -476,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
                 "6. audit trail: append, then read one app's last 10",
                 lambda: audit.run(redis_url, records=AUDIT_RECORDS[mode], log=log),
                 show_audit,
+            ),
+            "status": (
+                "7. /deploy status with Argo CD and GitHub each taking 1 s",
+                lambda: status.run(redis_url, commands=STATUS_COMMANDS[mode], log=log),
+                show_status,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

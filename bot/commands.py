@@ -32,7 +32,23 @@ class Unparsed:
     reason: str
 
 
-Command = Deploy | Promote | Help | Unparsed
+@dataclass(frozen=True)
+class Status:
+    app: str
+
+
+@dataclass(frozen=True)
+class History:
+    app: str
+    env: str | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    app: str | None
+
+
+Command = Deploy | Promote | Help | Unparsed | Status | History | Stats
 
 
 def parse(text: str) -> Command:
@@ -41,6 +57,9 @@ def parse(text: str) -> Command:
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help", "?"):
         return Help()
+    lookup = parse_lookup(words)
+    if lookup is not None:
+        return lookup
     if words[0].lower() == "promote":
         rest = words[1:]
         if len(rest) == 3 and rest[1].lower() == "to":
@@ -51,3 +70,20 @@ def parse(text: str) -> Command:
     if len(words) != 3:
         return Unparsed(messages.wrong_word_count(len(words)))
     return Deploy(app=words[0], tag=words[1], env=words[2])
+
+
+def parse_lookup(words: list[str]) -> Command | None:
+    """`status <app>`, `history <app> [<env>]`, `stats [<app>]`; None when the first word is none of them.
+
+    Like `promote`, these words are reserved: `/deploy status v1 staging` is a mistake, not a deploy.
+    """
+    verb, rest = words[0].lower(), words[1:]
+    if verb == "status":
+        return Status(app=rest[0]) if len(rest) == 1 else Unparsed(messages.STATUS_NEEDS_APP)
+    if verb == "history":
+        if len(rest) not in (1, 2):
+            return Unparsed(messages.HISTORY_NEEDS_APP)
+        return History(app=rest[0], env=rest[1] if len(rest) == 2 else None)
+    if verb == "stats":
+        return Stats(app=rest[0] if rest else None) if len(rest) <= 1 else Unparsed(messages.STATS_TAKES_ONE_APP)
+    return None

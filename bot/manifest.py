@@ -44,7 +44,7 @@ def manifest(base_url: str) -> str:
                     "command": "/deploy",
                     "url": url,
                     "description": "Deploy or promote a GOV.UK app",
-                    "usage_hint": "<app> <tag> <environment> | promote <app> [to] <environment> | help",
+                    "usage_hint": "<app> <tag> <environment> | promote <app> [to] <environment> | status <app> | history <app> | stats | help",
                     "should_escape": False,
                 }
             ],

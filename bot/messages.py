@@ -7,8 +7,11 @@ escaped and clipped by the caller's values passing through `escape`/`clip` here,
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.chat.mrkdwn import clip, escape, link
 from bot.names import shown
@@ -18,6 +21,9 @@ USAGE = (
     "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
     "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
     "before it runs, e.g. `/deploy promote whitehall to staging`\n"
+    "• `/deploy status <app>`: where every environment stands for `<app>`, e.g. `/deploy status whitehall`\n"
+    "• `/deploy history <app> [<environment>]`: its last 10 deploys and how each ended\n"
+    "• `/deploy stats [<app>]`: deploys, lead time, change failure rate and time to restore, per week\n"
     "• `/deploy help`: this message"
 )
 
@@ -307,3 +313,250 @@ def promote_label(to_env: str) -> str:
 
 def confirm_production(app: str, tag: str) -> str:
     return f"This deploys *{app}* `{tag}` to production."
+
+
+# -- status, history and stats (SPEC §12) ----------------------------------------------------------
+
+STATUS_NEEDS_APP = "Say which app: `/deploy status <app>`, e.g. `/deploy status whitehall`."
+HISTORY_NEEDS_APP = "Say which app, and optionally which environment: `/deploy history <app> [<environment>]`."
+STATS_TAKES_ONE_APP = "Stats take at most one app: `/deploy stats` for every app, or `/deploy stats <app>`."
+LOOKUP_STORE_DOWN = "I can't read the bot's records right now: the state store is unavailable. Try again in a minute."
+STATUS_EXTRA_FAILED = "Some checks of this environment (freezes, deploy windows) failed; see the bot's log."
+LOOKUP_FAILED = ":x: Something went wrong inside the bot while looking that up. Please try again."
+
+
+def lookup_charts_not_ready(reason: str) -> str:
+    return f"I can't look that up right now: {reason}. Try again in a minute."
+
+
+def unknown_app(app: str, suggestions: list[str], image_tags_path: str) -> str:
+    hint = f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
+    return (
+        f"There is no app called `{shown(app)}` in any environment.{hint} "
+        f"Apps are the files in `{image_tags_path}/<environment>/` of the charts repository."
+    )
+
+
+def looking_up_status(app: str) -> str:
+    return f":mag: Looking up where *{app}* stands in every environment…"
+
+
+def looking_up_history(app: str, env: str | None) -> str:
+    return f":mag: Looking up the last deploys of *{app}*{f' to *{env}*' if env else ''}…"
+
+
+def looking_up_stats(app: str | None, last_env: str) -> str:
+    return f":mag: Working out the delivery figures of {f'*{app}*' if app else 'every app'} in *{last_env}*…"
+
+
+def day_and_time(at: float | None) -> str:
+    """`29 Nov 10:32 UTC`"""
+    if not at:
+        return "an unknown time"
+    moment = datetime.fromtimestamp(at, UTC)
+    return f"{moment.day} {moment:%b %H:%M} UTC"
+
+
+def duration(seconds: float | None) -> str:
+    """`45s`, `12m`, `3h 20m`, `2d 4h`: short and rounded down to its two largest units."""
+    if seconds is None:
+        return "—"
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def actor_words(actor: Any) -> str:
+    """Who an audit record or a release says acted: a mention, @login, or CI."""
+    if isinstance(actor, dict):
+        if actor.get("slack"):
+            return f"<@{actor['slack']}>"
+        if actor.get("github"):
+            return f"@{actor['github']}"
+    return "CI"
+
+
+def _seconds_of(at: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def argocd_words(sight: Any, charts_tag: str | None, env: str) -> str:
+    if sight.no_token:
+        return f"Argo CD: not read (the bot has no `ARGOCD_TOKEN_{env.upper().replace('-', '_')}`)"
+    if sight.problem:
+        return f"Argo CD didn't answer: {escape(sight.problem)}"
+    if not sight.apps:
+        return "Argo CD: no application for this app"
+    shown_apps = []
+    for state in sight.apps[:5]:
+        words = f"{escape(state.name)} {escape(state.phase or 'not synced yet')}, {escape(state.health or 'health unknown')}"
+        if state.image_tag and state.image_tag != charts_tag:
+            words += f" (runs `{escape(clip(state.image_tag, 60))}`)"
+        shown_apps.append(words)
+    more = f" and {len(sight.apps) - 5} more" if len(sight.apps) > 5 else ""
+    return "Argo CD: " + "; ".join(shown_apps) + more
+
+
+def deployed_words(status: Any) -> str:
+    if status.book_problem:
+        return f"Who deployed it: unknown ({status.book_problem})"
+    entry, record = status.entry, status.deployed
+    if entry is None and record is None:
+        return f"The bot has no record of deploying `{status.tag}` here"
+    if entry is not None and entry.requester is not None:
+        who = AUTOMATIC_PROMOTION_BY if entry.automatic else (entry.requester.mention)
+    elif record is not None:
+        who = actor_words(record.get("actor"))
+    else:
+        who = None
+    parts = []
+    if who is None:
+        parts.append("Deployed without the bot")
+    elif record is not None:
+        parts.append(f"Deployed by {who} on {day_and_time(_seconds_of(record.get('at')))}")
+    else:
+        parts.append(f"Deployed by {who}")
+    if entry is not None and entry.state is not None:
+        parts.append(f"{entry.state.words} ({day_and_time(entry.at)})")
+    if entry is None or entry.state is None or entry.state.code not in ("tests_passed", "tests_failed"):
+        parts.append("no test outcome yet")
+    return " · ".join(parts)
+
+
+def gap_words(gap: Any) -> str:
+    if not gap.earlier_tag or not gap.later_tag:
+        return f"{gap.later} and {gap.earlier}: nothing to compare (one has no image tag)"
+    if gap.earlier_tag == gap.later_tag:
+        return f"{gap.later} runs the same tag as {gap.earlier}"
+    if gap.no_token:
+        return f"{gap.later} and {gap.earlier}: commits between them not counted (the bot has no `GITHUB_TOKEN`)"
+    if gap.problem:
+        return f"GitHub didn't answer: {escape(gap.problem)} (commits between {gap.earlier} and {gap.later})"
+    compared = gap.comparison
+    page = link(compared.html_url, "compare on GitHub")
+    if compared.ahead_by == 0 and compared.behind_by == 0:
+        return f"{gap.later} and {gap.earlier} run the same commit · {page}"
+    if compared.ahead_by == 0:
+        return f"{gap.later} is {_plural(compared.behind_by, 'commit')} ahead of {gap.earlier} · {page}"
+    diverged = f" (and has {_plural(compared.behind_by, 'commit')} {gap.earlier} lacks)" if compared.behind_by else ""
+    return f"{gap.later} is {_plural(compared.ahead_by, 'commit')} behind {gap.earlier}{diverged} · {page}"
+
+
+def status_report(status: Any) -> str:
+    lines = [f"*{status.app}*: where it stands"]
+    for number, env in enumerate(status.envs):
+        tag = f"`{escape(clip(env.tag, 130))}`" if env.tag else "no image-tag file"
+        lines.append(f"• *{env.env}*: {tag}")
+        lines.append(f"      {argocd_words(env.argocd, env.tag, env.env)}")
+        if env.tag:
+            lines.append(f"      {deployed_words(env)}")
+        lines.extend(f"      {line}" for line in env.extra)
+        if env.extra_failed:
+            lines.append(f"      {STATUS_EXTRA_FAILED}")
+        if number < len(status.gaps):
+            lines.append(f"   ↓ {gap_words(status.gaps[number])}")
+    return "\n".join(lines)
+
+
+HISTORY_ENDINGS = {
+    "committed": "committed, no sync outcome yet",
+    "syncing": "committed · syncing",
+    "synced": "committed · synced",
+    "sync_failed": "committed · sync failed",
+    "degraded": "committed · degraded",
+    "tests_passed": "committed · synced · tests passed",
+    "tests_failed": "committed · synced · tests failed",
+    "failed": "failed",
+    "refused": "refused",
+    "unchanged": "nothing to do: it already ran that tag",
+    "held": "held",
+}
+HISTORY_EMOJI = {
+    "tests_passed": ":white_check_mark:",
+    "synced": ":large_blue_circle:",
+    "syncing": ":arrows_counterclockwise:",
+    "committed": ":hourglass_flowing_sand:",
+    "unchanged": ":white_circle:",
+    "held": ":double_vertical_bar:",
+}
+
+
+def _reason_words(reason: str) -> str:
+    """A recorded reason, shortened and made safe; mentions stay mentions."""
+    first = clip(" ".join(reason.split()), 160)
+    return re.sub(r"&lt;@([UW][A-Z0-9]+)&gt;", r"<@\1>", escape(first))
+
+
+def history_report(app: str, env: str | None, deploys: list[Any]) -> str:
+    where = f" to *{env}*" if env else ""
+    if not deploys:
+        return f"The bot has no record of a deploy of *{app}*{where}."
+    lines = [f"The last {_plural(len(deploys), 'deploy')} of *{app}*{where}, newest first:"]
+    for deploy in deploys:
+        ended = HISTORY_ENDINGS.get(deploy.ended, escape(deploy.ended))
+        if deploy.reason and deploy.ended in ("failed", "refused", "held"):
+            ended += f": {_reason_words(deploy.reason)}"
+        emoji = HISTORY_EMOJI.get(deploy.ended, ":x:")
+        tag = f"`{escape(clip(deploy.tag, 60))}`" if deploy.tag else "(no tag)"
+        env_words = escape(clip(deploy.env, 40)) if deploy.env else "?"
+        lines.append(
+            f"{emoji} {tag} to *{env_words}* by {actor_words(deploy.actor)} on "
+            f"{day_and_time(_seconds_of(deploy.at))}: {ended}"
+        )
+    return "\n".join(lines)
+
+
+def _period_words(period: Any) -> str:
+    rate = (
+        "—"
+        if period.failure_rate is None
+        else f"{round(period.failure_rate * 100)}% ({period.failures} of {period.deploys})"
+    )  # noqa: E501
+    restore = duration(period.time_to_restore)
+    if period.not_restored:
+        restore += f" ({period.not_restored} not restored yet)"
+    return (
+        f"{_plural(period.deploys, 'deploy')} · lead time {duration(period.lead_time)} · "
+        f"change failure rate {rate} · time to restore {restore}"
+    )
+
+
+def _period_dates(period: Any) -> str:
+    start, end = datetime.fromtimestamp(period.start, UTC), datetime.fromtimestamp(period.end, UTC)
+    return f"{start.day} {start:%b}–{end.day} {end:%b}"
+
+
+def stats_report(figures: Any, now_iso: str) -> str:
+    who = f"*{figures.app}*" if figures.app else "every app"
+    lines = [f"Delivery figures of {who} in *{figures.last_env}*, the last 4 weeks (7-day periods ending now, UTC):"]
+    for period in reversed(figures.periods):
+        lines.append(f"• {_period_dates(period)}: {_period_words(period)}")
+    lines.append(f"• *All 4 weeks*: {_period_words(figures.total)}")
+    if figures.oldest_record is None:
+        lines.append("The audit trail holds no deploys for this yet.")
+    elif figures.oldest_record > figures.total.start:
+        lines.append(
+            f"The audit trail goes back only to {day_and_time(figures.oldest_record)}, so earlier weeks may be incomplete."
+        )
+    lines.append(
+        f"_Lead time: median from a release's first deploy anywhere to its arrival in {figures.last_env}. "
+        f"Change failure rate: deploys to {figures.last_env} whose sync failed, turned Degraded, failed tests or "
+        "were rolled back, over all deploys there. Time to restore: median from such a failure to the next "
+        "healthy release there (synced and Healthy, or tests passed)._"
+    )
+    return "\n".join(lines)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -32,6 +35,42 @@ class Metrics:
             ["environment", "source"],
             registry=self.registry,
         )
+
+        # Delivery figures of every app in the last environment (SPEC §12), for the last 7 and 28 days:
+        # set when they are computed (a scheduled job, and every `/deploy stats`), NaN when there is no figure.
+        delivery = ("period",)
+        self.delivery_deploys = Gauge(
+            "deploybot_last_environment_deploys", "Deploys to the last environment", delivery, registry=self.registry
+        )
+        self.delivery_lead_time = Gauge(
+            "deploybot_lead_time_median_seconds",
+            "Median time from a release's first deploy to its arrival in the last environment",
+            delivery,
+            registry=self.registry,
+        )
+        self.delivery_failure_rate = Gauge(
+            "deploybot_change_failure_rate",
+            "Deploys to the last environment that failed or were rolled back, over all deploys there",
+            delivery,
+            registry=self.registry,
+        )
+        self.delivery_restore = Gauge(
+            "deploybot_time_to_restore_median_seconds",
+            "Median time from a failed deploy in the last environment to the next healthy release there",
+            delivery,
+            registry=self.registry,
+        )
+
+    def show_delivery(self, figures: Any) -> None:
+        """Put `bot.stats.Stats` (every app) into the delivery gauges."""
+        for period, numbers in (("7d", figures.periods[-1]), ("28d", figures.total)):
+            self.delivery_deploys.labels(period).set(numbers.deploys)
+            for gauge, value in (
+                (self.delivery_lead_time, numbers.lead_time),
+                (self.delivery_failure_rate, numbers.failure_rate),
+                (self.delivery_restore, numbers.time_to_restore),
+            ):
+                gauge.labels(period).set(math.nan if value is None else value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -30,18 +30,21 @@ from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.gitops.charts import ChartsRepo
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
+from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
 from bot.router import Router
 from bot.scheduler import build_scheduler, exclusive, local
+from bot.status import GitHubCompare, StatusBuilder, argocd_clients
 from bot.store import Store, StoreUnavailable, connect
 from bot.teams import TeamChecker
 
 log = logging.getLogger(__name__)
 
 CHARTS_LOCK_SECONDS = 60
+DELIVERY_STATS_SECONDS = 900  # the delivery gauges: one read of the trail's last 8 weeks per replica
 GITHUB_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 
 
@@ -68,6 +71,7 @@ class Services:
     scheduled: list[tuple[str, Callable[[], None], float]]
     scheduler: object | None = None
     intervals: Intervals = PRODUCTION_INTERVALS
+    lookups: Lookups | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -92,6 +96,8 @@ class Services:
         self.deployer.stop()
         self.followups.stop()
         self.argo.close()
+        if self.lookups is not None:
+            self.lookups.stop()
         self.charts.stop()
         self.outbox.drain(timeout=5)
         self.outbox.stop()
@@ -196,6 +202,31 @@ def build(
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    github_token = settings.github_token.reveal()
+    status = StatusBuilder(
+        settings=settings,
+        charts=charts,
+        book=book,
+        audit=audit,
+        argocd=argocd_clients(settings),
+        # without a token there is no compare call (and the console, which has none, stays off the network)
+        github=GitHubCompare(http, settings.github_api_url, settings.github_org, github_token)
+        if github_token
+        else None,
+        extra_lines=[],  # freezes and deploy windows add their lines here
+    )
+    lookups = Lookups(
+        settings=settings,
+        charts=charts,
+        audit=audit,
+        status=status,
+        reply=replies.send,
+        clock=clock,
+        on_stats=metrics.show_delivery,
+    )
+    router.on_command(commands.Status, lookups.status)
+    router.on_command(commands.History, lookups.history)
+    router.on_command(commands.Stats, lookups.stats)
     environments = argo_environments(settings)
     argo = ArgoClients(environments)
     followups = FailureFollowUps(
@@ -247,6 +278,7 @@ def build(
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
         ("unsent-cards", local("unsent-cards", outbox.recover), intervals.unsent_cards_every),
         ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
+        ("delivery-stats", local("delivery-stats", lookups.compute_stats), DELIVERY_STATS_SECONDS),
     ]
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
@@ -279,4 +311,5 @@ def build(
         instance=instance,
         scheduled=scheduled,
         intervals=intervals,
+        lookups=lookups,
     )

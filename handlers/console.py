@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +24,9 @@ from bot.services import Services, build
 HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   /deploy <app> <tag> <env>            deploy, e.g. /deploy whitehall v3232 integration
   /deploy promote <app> [to] <env>     promote what the previous environment runs
+  /deploy status <app>                 where every environment stands (no Argo CD or GitHub in the sandbox)
+  /deploy history <app> [<env>]        the last 10 deploys and how each ended
+  /deploy stats [<app>]                deploys, lead time, change failure rate, time to restore
   /deploy help                         the slash command's usage
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
@@ -40,6 +44,8 @@ EMOJI = {
     ":warning:": "⚠️",
     ":white_check_mark:": "✅",
     ":arrow_right:": "➡️",
+    ":mag:": "🔍",
+    ":double_vertical_bar:": "⏸️",
 }
 
 
@@ -62,6 +68,9 @@ class ConsoleChat:
         self.channel = channel
         self.buttons: list[tuple[str, str]] = []  # (action_id, value), numbered from 1
         self._next_ts = 0
+        # held while a command's ack is printed: an answer from the background waits for it, so it
+        # never comes before the ack or splits its line
+        self.printing = threading.RLock()
 
     def _button_lines(self, blocks: list[dict[str, Any]] | None) -> list[str]:
         lines = []
@@ -98,7 +107,8 @@ class ConsoleChat:
         self._card(f"#{self.channel} — card updated", text, blocks)
 
     def respond(self, response_url: str, text: str) -> None:
-        print(f"(only visible to you) {plain(text)}", file=self.out)
+        with self.printing:
+            print(f"(only visible to you) {plain(text)}", file=self.out)
 
 
 class Console:
@@ -125,9 +135,15 @@ class Console:
         services = self.services
         for _ in range(50):
             services.deployer.wait_idle(timeout=60)
+            services.lookups.wait_idle(timeout=60)
             services.replies.wait()
             services.outbox.run_due()
-            if services.outbox.idle() and not services.replies.pending() and services.deployer.wait_idle(timeout=0):
+            if (
+                services.outbox.idle()
+                and not services.replies.pending()
+                and services.deployer.wait_idle(timeout=0)
+                and services.lookups.wait_idle(timeout=0)
+            ):
                 return
 
     def say(self, text: str) -> None:
@@ -149,7 +165,8 @@ class Console:
             self.say(HELP)
         elif verb == "/deploy":
             text = line[len(words[0]) :].strip()
-            self.say(self.services.router.command(text, SANDBOX_USER, "console"))
+            with self.chat.printing:
+                self.say(self.services.router.command(text, SANDBOX_USER, "console"))
         elif verb in ("argocd", "smokey"):
             self._webhook(verb, words[1:])
         elif verb == "click":

@@ -109,3 +109,30 @@ def test_console_refusals_and_nonsense_are_answered_not_crashed(tmp_path):
     assert "frobnicate" in out
     remote = sandbox_remote(out)
     assert remote.commit_count() == 1  # only the seed: nothing was deployed
+
+
+def test_status_history_and_stats_answer_from_the_sandboxs_own_history(tmp_path):
+    script = (
+        "/deploy whitehall v3300 integration\n"
+        "argocd whitehall integration Succeeded\n"
+        "smokey whitehall integration Succeeded\n"
+        "/deploy status whitehall\n"
+        "/deploy history whitehall\n"
+        "/deploy stats\n"
+        "/deploy status nowhere-app\n"
+    )
+    result = run_console(script, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    status = out[out.index("> /deploy status whitehall") : out.index("> /deploy history")]
+    assert "• integration: `v3300`" in status
+    assert "Deployed by @sandbox-developer on" in status and "tests passed" in status
+    assert "Argo CD: not read (the bot has no `ARGOCD_TOKEN_INTEGRATION`)" in status  # no Argo CD in the sandbox
+    assert "commits between them not counted (the bot has no `GITHUB_TOKEN`)" in status  # nor GitHub
+    assert "• staging: `v3230`" in status and "• production: `v3229`" in status
+    history = out[out.index("> /deploy history") : out.index("> /deploy stats")]
+    assert "`v3300` to integration by @sandbox-developer on" in history
+    assert "committed · synced · tests passed" in history
+    stats = out[out.index("> /deploy stats") : out.index("> /deploy status nowhere-app")]
+    assert "Delivery figures of every app in production" in stats and "All 4 weeks: 0 deploys" in stats
+    assert "There is no app called `nowhere-app` in any environment" in out

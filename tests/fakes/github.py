@@ -1,10 +1,16 @@
-"""A fake GitHub REST API on 127.0.0.1: team memberships, with GitHub's answers and failures.
+"""A fake GitHub REST API on 127.0.0.1: team memberships and compares, with GitHub's answers and failures.
 
 Serves `GET /orgs/{org}/teams/{team}/memberships/{login}` exactly as api.github.com does:
 200 `{"role", "state", "url"}` for a member, 404 `{"message": "Not Found"}` otherwise, 401
 without a valid token, 403 (or 429) with `x-ratelimit-remaining: 0` when rate limited, and
 304 for a matching `If-None-Match`. `.down`, `.slow_seconds` and `.rate_limited` switch on
 failures; `.requests` records every request for assertions (caching: count them).
+
+Also serves `GET /repos/{owner}/{repo}/compare/{base}...{head}` as GitHub does: 200 with
+`status`, `ahead_by`, `behind_by`, `total_commits`, `html_url`, `commits[]` (and the other
+top-level fields) for a comparison set with `set_compare`, 404 for any other. Each comparison
+can be slow (`slow_seconds`), fail (`fail_status`) or answer junk (`junk`: "not_json" or
+"missing_fields"), without touching the membership endpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from tests.fakes._http import LocalServer, Reply, Request
 
 DEFAULT_TOKEN = "ghs-test-token"
 DOCS = "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user"
+COMPARE_DOCS = "https://docs.github.com/rest/commits/commits#compare-two-commits"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,15 @@ class GitHubRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     status: int  # what the fake answered
+
+
+@dataclass
+class Compare:
+    ahead_by: int
+    behind_by: int = 0
+    slow_seconds: float = 0.0
+    fail_status: int | None = None
+    junk: str | None = None  # "not_json" | "missing_fields"
 
 
 class FakeGitHub:
@@ -52,6 +68,7 @@ class FakeGitHub:
         self._stopping = threading.Event()
         self._members: dict[tuple[str, str], tuple[str, str]] = {}  # (team, login) -> (state, role)
         self._teams: set[str] = set()
+        self._compares: dict[tuple[str, str, str], Compare] = {}  # (repo, base, head)
         self._requests: list[GitHubRequest] = []
         self._server = LocalServer(self._handle, name="fake-github")
 
@@ -87,6 +104,90 @@ class FakeGitHub:
     def remove_member(self, team: str, login: str) -> None:
         with self._lock:
             self._members.pop((team, login.lower()), None)
+
+    # -- compares ---------------------------------------------------------------------------
+
+    def set_compare(
+        self,
+        repo: str,
+        base: str,
+        head: str,
+        ahead_by: int,
+        behind_by: int = 0,
+        *,
+        slow_seconds: float = 0.0,
+        fail_status: int | None = None,
+        junk: str | None = None,
+    ) -> None:
+        """What `compare/{base}...{head}` of `{org}/{repo}` answers: `head` is `ahead_by` commits ahead of `base`."""
+        with self._lock:
+            self._compares[(repo, base, head)] = Compare(ahead_by, behind_by, slow_seconds, fail_status, junk)
+
+    def compare_requests(self) -> list[GitHubRequest]:
+        return [r for r in self.requests if "/compare/" in r.path]
+
+    def _compare_delay(self, request: Request) -> float:
+        found = self._compare_of(request.path)
+        return found[1].slow_seconds if found else 0.0
+
+    def _compare_of(self, path: str) -> tuple[tuple[str, str, str, str], Compare] | None:
+        parts = path.strip("/").split("/")
+        if len(parts) != 5 or parts[0] != "repos" or parts[3] != "compare" or "..." not in parts[4]:
+            return None
+        base, _, head = parts[4].partition("...")
+        with self._lock:
+            found = self._compares.get((parts[2], base, head)) if parts[1].lower() == self.org.lower() else None
+        return ((parts[1], parts[2], base, head), found) if found else None
+
+    def _compare(self, request: Request, remaining: int) -> Reply:
+        found = self._compare_of(request.path)
+        if found is None:
+            return Reply.json(
+                {"message": "Not Found", "documentation_url": COMPARE_DOCS, "status": "404"},
+                404,
+                self._rate_headers(remaining),
+            )
+        (owner, repo, base, head), compare = found
+        if compare.fail_status is not None:
+            return Reply.json({"message": "Server Error"}, compare.fail_status, self._rate_headers(remaining))
+        if compare.junk == "not_json":
+            return Reply(status=200, body=b"<html><body>Unicorn!</body></html>", headers={"Content-Type": "text/html"})
+        if compare.junk == "missing_fields":
+            return Reply.json({"url": f"{self.url}{request.path}", "commits": []}, 200, self._rate_headers(remaining))
+        if compare.ahead_by and compare.behind_by:
+            status = "diverged"
+        elif compare.ahead_by:
+            status = "ahead"
+        elif compare.behind_by:
+            status = "behind"
+        else:
+            status = "identical"
+        page = int(request.query.get("per_page", "250") or 250)
+        commits = [
+            {
+                "sha": hashlib.sha1(f"{repo}{head}{n}".encode()).hexdigest(),
+                "commit": {"message": f"Commit {n} of {head}", "author": {"name": "GOV.UK developer"}},
+                "html_url": f"https://github.com/{owner}/{repo}/commit/{n}",
+            }
+            for n in range(min(compare.ahead_by, page, 250))
+        ]
+        base_commit = {"sha": hashlib.sha1(f"{repo}{base}".encode()).hexdigest(), "commit": {"message": base}}
+        body = {
+            "url": f"{self.url}/repos/{owner}/{repo}/compare/{base}...{head}",
+            "html_url": f"https://github.com/{owner}/{repo}/compare/{base}...{head}",
+            "permalink_url": f"https://github.com/{owner}/{repo}/compare/{owner}:{base}...{owner}:{head}",
+            "diff_url": f"https://github.com/{owner}/{repo}/compare/{base}...{head}.diff",
+            "patch_url": f"https://github.com/{owner}/{repo}/compare/{base}...{head}.patch",
+            "base_commit": base_commit,
+            "merge_base_commit": base_commit,
+            "status": status,
+            "ahead_by": compare.ahead_by,
+            "behind_by": compare.behind_by,
+            "total_commits": compare.ahead_by,
+            "commits": commits,
+            "files": [],
+        }
+        return Reply.json(body, 200, self._rate_headers(remaining))
 
     # -- recorded requests -----------------------------------------------------------------
 
@@ -127,6 +228,9 @@ class FakeGitHub:
     def _handle(self, request: Request) -> Reply:
         if self.slow_seconds:
             self._stopping.wait(self.slow_seconds)
+        delay = self._compare_delay(request)
+        if delay:
+            self._stopping.wait(delay)
         with self._changed:
             reply = self._answer(request)
             self._requests.append(GitHubRequest(request.method, request.path, dict(request.headers), reply.status))
@@ -163,6 +267,8 @@ class FakeGitHub:
                 self._rate_headers(0),
             )
         remaining = max(0, self.rate_limit - len(self._requests) - 1)
+        if request.method == "GET" and request.path.startswith("/repos/"):
+            return self._compare(request, remaining)
         parts = request.path.strip("/").split("/")
         is_membership = len(parts) == 6 and parts[0] == "orgs" and parts[2] == "teams" and parts[4] == "memberships"
         if request.method != "GET" or not is_membership:
