@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Secret, load_settings
-from tests.test_config import config_file, problems_for
+from tests.unit.test_config import config_file, problems_for
 
 CONFIG = """\
 environments:
