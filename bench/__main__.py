@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, audit, baseline, burst, deploys, interference, repos, startup
+from bench import ack, ack_record, audit, baseline, burst, deploys, interference, reconcile, repos, startup
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit")
+BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "reconcile", "ack_record")
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -470,6 +470,16 @@ def main(argv: list[str] | None = None) -> int:
                 "6. audit trail: append, then read one app's last 10",
                 lambda: audit.run(redis_url, records=AUDIT_RECORDS[mode], log=log),
                 show_audit,
+            ),
+            "reconcile": (
+                "7. reconciliation pass over 700 apps × 3 environments, and a lost webhook to the card",
+                lambda: reconcile.run(redis_url, quick=args.quick, log=log),
+                reconcile.show,
+            ),
+            "ack_record": (
+                "8. what recording each request before its ack costs the ack",
+                lambda: ack_record.run(redis_url, quick=args.quick, log=log),
+                ack_record.show,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS
