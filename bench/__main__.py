@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, audit, baseline, burst, deploys, interference, repos, startup, status
+from bench import ack, ack_record, audit, baseline, burst, deploys, interference, reconcile, repos, startup, status
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status")
+BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status", "reconcile", "ack_record")
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -514,6 +514,16 @@ def main(argv: list[str] | None = None) -> int:
                 "7. /deploy status with Argo CD and GitHub each taking 1 s",
                 lambda: status.run(redis_url, commands=STATUS_COMMANDS[mode], log=log),
                 show_status,
+            ),
+            "reconcile": (
+                "8. reconciliation pass over 700 apps × 3 environments, and a lost webhook to the card",
+                lambda: reconcile.run(redis_url, quick=args.quick, log=log),
+                reconcile.show,
+            ),
+            "ack_record": (
+                "9. what recording each request before its ack costs the ack",
+                lambda: ack_record.run(redis_url, quick=args.quick, log=log),
+                ack_record.show,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

@@ -92,7 +92,7 @@ class Services:
 
     def stop(self) -> None:
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=True)  # a running pass ends before the clients it uses are closed
         self.deployer.stop()
         self.followups.stop()
         self.argo.close()

@@ -167,9 +167,12 @@ class Deployer:
 
     def accept(self, request: DeployRequest) -> str | None:
         """Record the request, then start it; None once it is safely recorded, else the words to say."""
+        with self._idle:
+            self._in_hand.add(request.deploy_id)  # before it is recorded, so recovery never takes it from us
         try:
             self.journal.record(request, self.clock())
         except StoreError as error:
+            self._let_go(request)
             log.warning("could not record a deploy request, so it was refused: %s", error)
             return messages.STORE_DOWN
         self.audit.defer(
