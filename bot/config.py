@@ -63,6 +63,7 @@ class Environment:
     argocd_url: str
     workflows_url: str
     workflows_namespace: str = "apps"
+    approvals_required: int = 0  # 1: a second member of the team approves every person's deploy (SPEC §14.2)
 
     def argocd_app_url(self, application: str) -> str:
         return f"{self.argocd_url.rstrip('/')}/applications/{application}"
@@ -98,6 +99,8 @@ class Settings:
     team_channels: Mapping[str, str] = field(default_factory=dict)
     log_format: str = "text"
     audit_max_entries: int = 100_000
+    github_url: str = "https://github.com"
+    github_oauth_client_id: str = ""
 
     @property
     def environment_names(self) -> list[str]:
@@ -218,6 +221,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         team_channels=_parse_team_channels(file_config.get("team_channels"), problems),
         log_format=_log_format(env, problems),
         audit_max_entries=integer("AUDIT_MAX_ENTRIES", 100_000, 1, 1_000_000_000),
+        github_url=url("GITHUB_URL", "https://github.com").rstrip("/"),
+        github_oauth_client_id=_oauth_client_id(env, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -312,8 +317,35 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
             problems.append(
                 f"environments[{position}] ({name}): workflows_namespace {_shown(namespace)} is not a Kubernetes namespace."
             )
-        environments.append(Environment(name=name, team=team, **urls, workflows_namespace=namespace))
+        approvals = _approvals_required(item.get("approvals_required"), position, name, problems)
+        environments.append(
+            Environment(name=name, team=team, **urls, workflows_namespace=namespace, approvals_required=approvals)
+        )
     return tuple(environments)
+
+
+def _approvals_required(raw: object, position: int, name: str, problems: list[str]) -> int:
+    """How many other team members approve a person's deploy here: 0 (none) or 1."""
+    if raw is None:
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw not in (0, 1):
+        problems.append(
+            f"environments[{position}] ({name}): approvals_required must be 0 or 1, got {_shown(str(raw))}."
+        )
+        return 0
+    return raw
+
+
+OAUTH_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def _oauth_client_id(env: Mapping[str, str], problems: list[str]) -> str:
+    """GITHUB_OAUTH_CLIENT_ID (public, not a secret): empty turns `/deploy link` off."""
+    value = env.get("GITHUB_OAUTH_CLIENT_ID", "").strip()
+    if value and not OAUTH_CLIENT_ID.fullmatch(value):
+        problems.append(f"GITHUB_OAUTH_CLIENT_ID {_shown(value)} is not an OAuth app client ID.")
+        return ""
+    return value
 
 
 def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:

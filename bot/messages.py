@@ -96,10 +96,11 @@ def nothing_before(env: str) -> str:
     )
 
 
-def not_linked(user_id: str, admins_hint: str) -> str:
+def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
+    also = " Or link it yourself with `/deploy link`." if can_link else ""
     return (
         f"Your Slack account (`{shown(user_id, 20)}`) is not linked to a GitHub login, so I can't check "
-        f"your GitHub team membership. {admins_hint}"
+        f"your GitHub team membership. {admins_hint}{also}"
     )
 
 

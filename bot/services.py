@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.gitops.charts import ChartsRepo
+from bot.links import Links
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
@@ -176,6 +177,7 @@ def build(
         metrics=metrics,
         clock=clock,
         reply=replies.send,
+        links=Links(store),
     )
     router = Router(metrics)
     router.on_command(commands.Deploy, deployer.deploy)

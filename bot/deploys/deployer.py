@@ -59,6 +59,7 @@ class Deployer:
         clock: Callable[[], float],
         reply: Reply,
         workers: int = 8,
+        links: object | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -72,6 +73,7 @@ class Deployer:
         self.metrics = metrics
         self.clock = clock
         self.reply = reply
+        self.links = links  # `/deploy link` links (SPEC §14.1), consulted after the `users` map
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
         self._in_flight = 0
@@ -101,7 +103,7 @@ class Deployer:
     def deploy(self, command: commands.Deploy, user_id: str, response_url: str | None) -> str:
         """`/deploy <app> <tag> <env>`: the ack text; the deploy goes on in the background."""
         refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, command.app, command.env, command.tag)
         request = DeployRequest(
@@ -113,7 +115,7 @@ class Deployer:
     def promote(self, command: commands.Promote, user_id: str, response_url: str | None) -> str:
         """`/deploy promote <app> [to] <env>`: the ack text; the promotion goes on in the background."""
         refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
         source = self.settings.previous_environment(command.env).name
@@ -136,7 +138,7 @@ class Deployer:
         following = self.settings.next_environment(step.from_env)
         if following is None or following.name != step.to_env:
             return self._refused_at_once(Refusal(messages.BUTTON_STALE_ENVIRONMENTS), user_id, step.app, None, step.tag)
-        requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id)
+        requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, step.app, step.to_env, step.tag)
         request = DeployRequest(
