@@ -32,7 +32,24 @@ class Unparsed:
     reason: str
 
 
-Command = Deploy | Promote | Help | Unparsed
+@dataclass(frozen=True)
+class Link:
+    pass
+
+
+@dataclass(frozen=True)
+class Unlink:
+    pass
+
+
+@dataclass(frozen=True)
+class Whoami:
+    pass
+
+
+IDENTITY_COMMANDS = {"link": Link, "unlink": Unlink, "whoami": Whoami}
+
+Command = Deploy | Promote | Help | Link | Unlink | Whoami | Unparsed
 
 
 def parse(text: str) -> Command:
@@ -41,6 +58,10 @@ def parse(text: str) -> Command:
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help", "?"):
         return Help()
+    if words[0].lower() in IDENTITY_COMMANDS and len(words) != 3:  # three words: an app called `link`
+        if len(words) != 1:
+            return Unparsed(messages.takes_no_arguments(words[0].lower()))
+        return IDENTITY_COMMANDS[words[0].lower()]()
     if words[0].lower() == "promote":
         rest = words[1:]
         if len(rest) == 3 and rest[1].lower() == "to":

@@ -18,6 +18,8 @@ USAGE = (
     "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
     "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
     "before it runs, e.g. `/deploy promote whitehall to staging`\n"
+    "• `/deploy link`, `/deploy unlink`, `/deploy whoami`: link your Slack account to your GitHub account, "
+    "undo it, or see which GitHub login you act as\n"
     "• `/deploy help`: this message"
 )
 
@@ -47,6 +49,10 @@ PROMOTE_NEEDS_APP_AND_ENV = "To promote, say which app and where to: `/deploy pr
 
 def wrong_word_count(count: int) -> str:
     return f"I expected three words (`<app> <tag> <environment>`) but got {count}."
+
+
+def takes_no_arguments(command: str) -> str:
+    return f"`/deploy {command}` takes nothing after it."
 
 
 NOT_A_COMMAND = "I don't know that command."
@@ -275,3 +281,120 @@ def promote_label(to_env: str) -> str:
 
 def confirm_production(app: str, tag: str) -> str:
     return f"This deploys *{app}* `{tag}` to production."
+
+
+# -- linking a Slack account to GitHub (SPEC §14.1) ------------------------------------------------
+
+LINKING_OFF = (
+    "Linking is off: the bot has no GitHub OAuth app. To turn it on, a GOV.UK platform engineer creates "
+    "an OAuth app on GitHub with device flow enabled and sets `GITHUB_OAUTH_CLIENT_ID` to its client ID. "
+    "Until then, ask them to add you to the `users` map in BOT_CONFIG."
+)
+LINK_GITHUB_UNREACHABLE = (
+    "GitHub did not answer (or answered with an error) when I asked it for a code, so nothing was linked. "
+    "Try `/deploy link` again in a few minutes."
+)
+LINK_GITHUB_DOWN_WHILE_WAITING = (
+    "GitHub stopped answering while I was waiting for you to enter the code, so nothing was linked. "
+    "Try `/deploy link` again in a few minutes."
+)
+LINK_USER_UNREACHABLE = (
+    "You approved the code, but GitHub did not tell me which account you are (its API failed), so nothing "
+    "was linked. Try `/deploy link` again in a few minutes."
+)
+LINK_GITHUB_JUNK = (
+    "GitHub answered with something I could not understand, so nothing was linked. "
+    "Try `/deploy link` again; if it keeps happening, tell the GOV.UK platform team."
+)
+LINK_EXPIRED = (
+    "The code expired before it was entered on GitHub, so nothing was linked. Run `/deploy link` again for a new code."
+)
+LINK_DENIED = "The request was cancelled on GitHub (access denied), so nothing was linked."
+LINK_DEVICE_FLOW_DISABLED = (
+    "The bot's GitHub OAuth app does not have device flow enabled, so linking cannot work yet. "
+    "Ask a GOV.UK platform engineer to tick *Enable Device Flow* in the app's settings."
+)
+LINK_BAD_CLIENT_ID = (
+    "GitHub does not recognise the bot's OAuth app (`GITHUB_OAUTH_CLIENT_ID`), so linking cannot work. "
+    "Ask a GOV.UK platform engineer to check the setting."
+)
+LINK_STOPPED = (
+    "The bot restarted while waiting for you to enter the code, so nothing was linked. Run `/deploy link` again."
+)
+SOMETHING_WENT_WRONG_LINKING = ":x: Something went wrong inside the bot while linking; nothing was linked. Try again."
+LINK_BUSY = "Too many people are linking their accounts at this moment. Try `/deploy link` again in a minute."
+LINK_STORE_DOWN = "The bot's state store is unavailable, so nothing was linked. Try again in a minute."
+
+
+def link_github_refused(error: str) -> str:
+    return f"GitHub refused the link (`{shown(error, 60)}`), so nothing was linked. Run `/deploy link` again."
+
+
+def link_instructions(verification_uri: str, user_code: str, expires_in: int) -> str:
+    minutes = max(1, expires_in // 60)
+    return (
+        f"To link your Slack account to GitHub, open {verification_uri} and enter the code *{user_code}* "
+        f"(it expires in {minutes} minutes). I'll tell you here when it is done.\n"
+        "Only enter a code you asked for yourself: whoever enters a code gives its GitHub account to "
+        "the Slack user who asked for it."
+    )
+
+
+def link_in_progress(verification_uri: str, user_code: str) -> str:
+    return (
+        f"You already have a link waiting: open {verification_uri} and enter the code *{user_code}*. "
+        "Run `/deploy link` again once it has expired."
+    )
+
+
+def linked(login: str, origin_note: str) -> str:
+    return f":white_check_mark: Your Slack account is now linked to GitHub @{login}.{origin_note}"
+
+
+def link_overridden_by_config(config_login: str) -> str:
+    return f" While the bot's `users` map names you as @{config_login}, you still act as @{config_login}."
+
+
+def login_taken(login: str) -> str:
+    return (
+        f"GitHub @{login} is already linked to another Slack user, so nothing was linked. "
+        "They must run `/deploy unlink` first (or ask a GOV.UK platform engineer)."
+    )
+
+
+def login_in_config(login: str) -> str:
+    return (
+        f"GitHub @{login} belongs to another Slack user in the bot's `users` map, so nothing was linked. "
+        "Ask a GOV.UK platform engineer if that map is wrong."
+    )
+
+
+def link_announcement(mention: str, login: str) -> str:
+    return f"{mention} is now linked to GitHub @{login}"
+
+
+def unlinked(login: str) -> str:
+    return f"Your Slack account is no longer linked to GitHub @{login}."
+
+
+NOTHING_TO_UNLINK = "Your Slack account is not linked to GitHub, so there was nothing to unlink."
+
+
+def unlinked_but_config(config_login: str) -> str:
+    return (
+        f" The bot's `users` map still names you as @{config_login}; only a GOV.UK platform engineer can change that."
+    )
+
+
+def whoami_config(login: str) -> str:
+    return f"You act as GitHub @{login}, from the bot's `users` map (config)."
+
+
+def whoami_link(login: str, at: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at)) if at else "earlier"
+    return f"You act as GitHub @{login}, from your link (made {when} with `/deploy link`)."
+
+
+def whoami_nobody(can_link: bool) -> str:
+    how = "Run `/deploy link` to link your GitHub account." if can_link else LINKING_OFF
+    return f"Your Slack account is not linked to a GitHub login, so you cannot deploy yet. {how}"

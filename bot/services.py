@@ -26,7 +26,9 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.device_flow import GitHubDeviceFlow
 from bot.gitops.charts import ChartsRepo
+from bot.linking import Linking
 from bot.links import Links
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
@@ -63,6 +65,7 @@ class Services:
     instance: str
     scheduled: list[tuple[str, Callable[[], None], int]]
     scheduler: object | None = None
+    linking: Linking | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -84,6 +87,8 @@ class Services:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        if self.linking is not None:
+            self.linking.stop()
         self.deployer.stop()
         self.charts.stop()
         self.outbox.drain(timeout=5)
@@ -111,6 +116,7 @@ def build(
     teams: object | None = None,
     clock: Callable[[], float] = time.time,
     post_interval: float = 1.0,
+    device_flow: object | None = None,
 ) -> Services:
     store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
@@ -179,10 +185,30 @@ def build(
         reply=replies.send,
         links=Links(store),
     )
+    if device_flow is None and settings.github_oauth_client_id:
+        device_flow = GitHubDeviceFlow(
+            github_url=settings.github_url,
+            api_url=settings.github_api_url,
+            client_id=settings.github_oauth_client_id,
+            http=http,
+        )
+    linking = Linking(
+        settings=settings,
+        store=store,
+        links=deployer.links,
+        flow=device_flow,
+        notices=notices,
+        audit=audit,
+        reply=replies.send,
+        clock=clock,
+    )
     router = Router(metrics)
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    router.on_command(commands.Link, linking.link)
+    router.on_command(commands.Unlink, linking.unlink)
+    router.on_command(commands.Whoami, linking.whoami)
     events = ReleaseEvents(
         settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
     )
@@ -212,4 +238,5 @@ def build(
         http=http,
         instance=instance,
         scheduled=scheduled,
+        linking=linking,
     )
