@@ -58,3 +58,34 @@ class ButtonSigner:
         if not (is_valid_app_name(app) and is_valid_image_tag(tag)):
             return None
         return PromoteStep(app, tag, from_env, to_env)
+
+    # -- other buttons: a kind and a few strings, sealed the same way ---------------------------------
+
+    def seal(self, kind: str, fields: list[str]) -> str:
+        """An opaque, tamper-proof value for a button of `kind` (the kind is signed too, so values never swap)."""
+        body = json.dumps([kind, *fields], separators=(",", ":")).encode()
+        value = base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + self._mac(body)
+        if len(value) > MAX_VALUE:
+            raise ValueError("button value too long")
+        return value
+
+    def unseal(self, kind: str, value: object, count: int) -> list[str] | None:
+        """The `count` strings a genuine value of `kind` carries, or None for anything else."""
+        if not isinstance(value, str) or len(value) > MAX_VALUE or not value.isascii() or value.count(".") != 1:
+            return None
+        encoded, mac = value.split(".")
+        try:
+            body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (ValueError, TypeError):
+            return None
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+            return None
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            return None
+        if not (isinstance(fields, list) and len(fields) == count + 1 and all(isinstance(f, str) for f in fields)):
+            return None
+        if fields[0] != kind:
+            return None
+        return fields[1:]

@@ -398,3 +398,113 @@ def whoami_link(login: str, at: float) -> str:
 def whoami_nobody(can_link: bool) -> str:
     how = "Run `/deploy link` to link your GitHub account." if can_link else LINKING_OFF
     return f"Your Slack account is not linked to a GitHub login, so you cannot deploy yet. {how}"
+
+
+# -- approvals (SPEC §14.2) ------------------------------------------------------------------------
+
+REQUEST_APPROVAL_LABEL = "Ask a team member to approve"
+APPROVE_LABEL = "Approve"
+DENY_LABEL = "Deny"
+OR_ASK_FOR_APPROVAL = (
+    "\nOr ask a member of that team to approve this deploy: the button posts a request in the alerts channel."
+)
+APPROVAL_BUTTON_NOT_YOURS = "That button belongs to the person whose deploy was refused. Nothing was done."
+APPROVAL_ALREADY_ASKED = "You have already asked for an approval of this deploy. Nothing more was done."
+APPROVAL_GONE = "That approval request no longer exists (requests are kept for 7 days). Nothing was done."
+
+
+def _deploy_words(app: str, tag: str | None, env: str, source_env: str | None = None) -> str:
+    came = f" (promoted from {source_env})" if source_env else ""
+    return f"*{app}* `{tag or '?'}` to *{env}*{came}"
+
+
+def approval_notice(
+    mention: str,
+    login: str | None,
+    app: str,
+    tag: str | None,
+    env: str,
+    source_env: str | None,
+    org: str,
+    team: str,
+    *,
+    required: bool,
+    expires_at: float,
+) -> str:
+    why = (
+        f"{env} needs a second member of {org}/{team} to approve every deploy"
+        if required
+        else f"they are not an active member of {org}/{team}"
+    )
+    return (
+        f":raised_hand: {mention} (GitHub @{login}) asks to deploy {_deploy_words(app, tag, env, source_env)}: {why}. "
+        f"An active member of *{org}/{team}* other than them can approve or deny it, "
+        f"until {clock_time(expires_at)} (30 minutes)."
+    )
+
+
+def approval_outcome(state: str, by: str | None, at: float | None) -> str:
+    if state == "approved":
+        return f":white_check_mark: Approved by {by} at {clock_time(at)}; deploying, with every check made again."
+    if state == "denied":
+        return f":no_entry: Denied by {by} at {clock_time(at)}; nothing was deployed."
+    return f":hourglass: Expired at {clock_time(at)}: nobody decided within 30 minutes; nothing was deployed."
+
+
+def approval_requested(
+    app: str, tag: str | None, env: str, channel: str, org: str, team: str, *, required: bool
+) -> str:
+    why = f"{env} needs a second member of {org}/{team} to approve every deploy, so n" if required else "N"
+    return (
+        f"{why}othing is committed yet: I have asked for an approval of {_deploy_words(app, tag, env)} in "
+        f"#{channel}. An active member of {org}/{team} other than you must approve it within 30 minutes; "
+        "I'll tell you here what they decide."
+    )
+
+
+def approval_own_request(decision: str) -> str:
+    verb = "approve" if decision == "approved" else "deny"
+    return f"You cannot {verb} your own request: another active member of the team must decide it. Nothing was done."
+
+
+def approval_already(state: str, by: str | None, at: float | None) -> str:
+    if state == "expired":
+        return f"That request expired at {clock_time(at)} (after 30 minutes). Nothing more was done."
+    return f"That request was already {state} by {by} at {clock_time(at)}. Nothing more was done."
+
+
+def approval_expired_to_decider(app: str, tag: str | None, env: str) -> str:
+    return (
+        f"The request to deploy {_deploy_words(app, tag, env)} is more than 30 minutes old and has expired, "
+        "so nothing was done. The requester can ask again."
+    )
+
+
+def approval_not_allowed(org: str, team: str, reason: str) -> str:
+    return (
+        f"Only an active member of {org}/{team} can approve or deny this request, and GitHub says no ({reason}). "
+        "Nothing was done."
+    )
+
+
+def approval_decided_to_decider(state: str, app: str, tag: str | None, env: str) -> str:
+    if state == "approved":
+        return f"You approved {_deploy_words(app, tag, env)}; it is being deployed, with every check made again."
+    return f"You denied {_deploy_words(app, tag, env)}; nothing will be deployed."
+
+
+def approval_approved_to_requester(app: str, tag: str | None, env: str, by: str) -> str:
+    return (
+        f"{by} approved your deploy of {_deploy_words(app, tag, env)}; deploying it now, with every check made again."
+    )
+
+
+def approval_denied_to_requester(app: str, tag: str | None, env: str, by: str) -> str:
+    return f"{by} denied your deploy of {_deploy_words(app, tag, env)}; nothing was deployed."
+
+
+def approval_expired_to_requester(app: str, tag: str | None, env: str) -> str:
+    return (
+        f"Nobody approved your deploy of {_deploy_words(app, tag, env)} within 30 minutes, so the request "
+        "expired and nothing was deployed. Ask again if it is still needed."
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.approvals import Approvals
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
@@ -66,6 +67,7 @@ class Services:
     scheduled: list[tuple[str, Callable[[], None], int]]
     scheduler: object | None = None
     linking: Linking | None = None
+    approvals: Approvals | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -89,6 +91,8 @@ class Services:
             self.scheduler.shutdown(wait=False)
         if self.linking is not None:
             self.linking.stop()
+        if self.approvals is not None:
+            self.approvals.stop()
         self.deployer.stop()
         self.charts.stop()
         self.outbox.drain(timeout=5)
@@ -209,6 +213,21 @@ def build(
     router.on_command(commands.Link, linking.link)
     router.on_command(commands.Unlink, linking.unlink)
     router.on_command(commands.Whoami, linking.whoami)
+    approvals = Approvals(
+        settings=settings,
+        store=store,
+        deployer=deployer,
+        teams=teams,
+        notices=notices,
+        audit=audit,
+        signer=signer,
+        reply=replies.send,
+        clock=clock,
+    )
+    deployer.team_refusal_blocks = approvals.team_refusal_blocks
+    router.on_action("request_approval", approvals.request_clicked)
+    router.on_action("approve", approvals.approve_clicked)
+    router.on_action("deny", approvals.deny_clicked)
     events = ReleaseEvents(
         settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
     )
@@ -220,7 +239,9 @@ def build(
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
         ("charts-refresh", local("charts-refresh", charts.refresh), 60),
+        ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
     ]
+    deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     return Services(
         settings=settings,
         store=store,
@@ -239,4 +260,5 @@ def build(
         instance=instance,
         scheduled=scheduled,
         linking=linking,
+        approvals=approvals,
     )

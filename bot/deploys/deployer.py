@@ -35,7 +35,7 @@ from bot.teams import Membership
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[str | None, str], None]  # (response_url, text): an ephemeral reply to the requester
+Reply = Callable[..., None]  # (response_url, text[, blocks]): an ephemeral reply to the requester
 # A check a request must pass after the team's: None to go on, or what to tell the requester when it stops
 # there (a refusal, or word that it is held or waits for approval; the gate itself keeps what it must).
 Gate = Callable[[DeployRequest], "str | None"]
@@ -76,6 +76,8 @@ class Deployer:
         self.links = links  # `/deploy link` links (SPEC §14.1), consulted after the `users` map
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
+        # buttons to offer with a team refusal (request_approval): (request, membership, text) -> Block Kit or None
+        self.team_refusal_blocks: Callable[[DeployRequest, Membership, str], list | None] | None = None
         self._in_flight = 0
         self._automatic_in_flight = 0
         self._idle = threading.Condition()
@@ -153,6 +155,10 @@ class Deployer:
         self._accept(request)
         return None
 
+    def resubmit(self, request: DeployRequest) -> None:
+        """A request decided elsewhere (an approval): accepted again, every check made again."""
+        self._accept(request)
+
     def _accept(self, request: DeployRequest) -> None:
         self.audit.defer(
             Action.DEPLOY_REQUESTED,
@@ -172,7 +178,7 @@ class Deployer:
         self.audit.defer(Action.DEPLOY_REFUSED, actor=actor, app=app, env=env, tag=tag, reason=refusal.text)
         return refusal.text
 
-    def _refused(self, request: DeployRequest, text: str) -> None:
+    def _refused(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester why nothing was done, and keep it in the audit trail."""
         self.audit.record(
             Action.DEPLOY_REFUSED,
@@ -183,7 +189,7 @@ class Deployer:
             deploy_id=request.deploy_id,
             reason=text,
         )
-        self._tell(request, text)
+        self._tell(request, text, blocks)
 
     def _check_target(self, app: str, env: str) -> Refusal | None:
         return check_target(self.settings, self.charts.apps, self.charts.is_usable(), app, env)
@@ -258,10 +264,14 @@ class Deployer:
     def _run(self, request: DeployRequest) -> None:
         env = self.settings.environment(request.env)
         if request.requester.is_person:
-            membership = self.teams.check(request.requester.login, env.team)
+            # an approved request stands on its approver's membership (SPEC §14.2), checked live again
+            membership = self.teams.check((request.approved_by or request.requester).login, env.team)
             if not membership.member:
                 self.metrics.deploys.labels("refused").inc()
-                self._refused(request, self._team_refusal(request, env.team, membership))
+                text = self._team_refusal(request, env.team, membership)
+                self._refused(
+                    request, text, self.team_refusal_blocks and self.team_refusal_blocks(request, membership, text)
+                )
                 return
         if request.is_promotion and request.tag is None:
             source = self.charts.read(request.source_env, request.app, fresh=True)
@@ -326,6 +336,7 @@ class Deployer:
             deploy_id=request.deploy_id,
             source_env=request.source_env,
             expected_source_tag=request.tag if request.is_promotion else None,
+            approved_by=request.approved_by.trailer if request.approved_by else None,
         )
         self._track(+1)
         future = self.charts.submit(change)
@@ -401,8 +412,10 @@ class Deployer:
         except StoreError:
             log.warning("could not release promotion claim %s; it expires by itself", claim.key)
 
-    def _tell(self, request: DeployRequest, text: str) -> None:
-        if request.response_url:
+    def _tell(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
+        if request.response_url and blocks:
+            self.reply(request.response_url, text, blocks)
+        elif request.response_url:
             self.reply(request.response_url, text)
 
     def _team_refusal(self, request: DeployRequest, team: str, membership: Membership) -> str:

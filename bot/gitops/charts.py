@@ -56,6 +56,7 @@ class Change:
     deploy_id: str
     source_env: str | None = None
     expected_source_tag: str | None = None
+    approved_by: str | None = None  # `<login> (<slack id>)` of a second pair of eyes (SPEC §14.2)
 
 
 @dataclass(frozen=True)
@@ -450,7 +451,9 @@ class ChartsRepo:
         self._git("add", "--", relative)
         message = (
             f"Update {change.app} image tag to {tag} for {change.env}\n\n"
-            f"Requested-by: {change.requested_by}\nDeploy-Id: {change.deploy_id}\n"
+            f"Requested-by: {change.requested_by}\n"
+            + (f"Approved-by: {change.approved_by}\n" if change.approved_by else "")
+            + f"Deploy-Id: {change.deploy_id}\n"
         )
         self._git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
         return Outcome("committed", tag, commit=self._git("rev-parse", "HEAD"))
