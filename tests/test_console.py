@@ -109,3 +109,31 @@ def test_console_refusals_and_nonsense_are_answered_not_crashed(tmp_path):
     assert "frobnicate" in out
     remote = sandbox_remote(out)
     assert remote.commit_count() == 1  # only the seed: nothing was deployed
+
+
+def test_the_console_links_a_second_person_who_approves_a_production_deploy(tmp_path):
+    script = (
+        "/deploy whoami\n"
+        "/deploy whitehall v9000 production\n"
+        "as reviewer /deploy whoami\n"
+        "as reviewer /deploy link\n"
+        "as reviewer /deploy whoami\n"
+        "click 1\n"
+        "as reviewer click 1\n"
+        "as nobody /deploy whoami\n"
+    )
+    result = run_console(script, tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in out + result.stderr
+    assert "You act as GitHub @sandbox-developer, from the bot's `users` map (config)." in out
+    assert "nothing is committed yet" in out and "[1] Approve" in out and "[2] Deny" in out
+    assert "enter the code SAND-0001" in out
+    assert "(only visible to @sandbox-reviewer) ✅ Your Slack account is now linked to GitHub @sandbox-reviewer" in out
+    assert "You act as GitHub @sandbox-reviewer, from your link" in out
+    assert "You cannot approve your own request" in out
+    assert "Approved by @sandbox-reviewer" in out
+    assert "Usage: as <person> <line>" in out
+    [(_, subject, body)] = sandbox_remote(out).log(1)
+    assert subject == "Update whitehall image tag to v9000 for production"
+    assert "Requested-by: sandbox-developer (U0SANDBOX)\nApproved-by: sandbox-reviewer (U0REVIEWR)" in body
