@@ -173,7 +173,11 @@ class Linking:
         if isinstance(who, Refusal):
             if who.text == messages.STORE_DOWN:
                 return who.text
-            return messages.whoami_nobody(can_link=self.flow is not None)
+            try:
+                overruled = self.links.get(user_id) is not None  # a link the `users` map now overrules
+            except StoreError:
+                return messages.STORE_DOWN
+            return who.text if overruled else messages.whoami_nobody(can_link=self.flow is not None)
         if who.origin == CONFIG:
             return messages.whoami_config(who.login)
         try:

@@ -369,6 +369,13 @@ def login_in_config(login: str) -> str:
     )
 
 
+def link_overruled_by_config(login: str) -> str:
+    return (
+        f"Your link to GitHub @{login} no longer counts: the bot's `users` map now gives @{login} to another "
+        "Slack user. Run `/deploy unlink`, or ask a GOV.UK platform engineer if the map is wrong."
+    )
+
+
 def link_announcement(mention: str, login: str) -> str:
     return f"{mention} is now linked to GitHub @{login}"
 

@@ -180,3 +180,21 @@ def test_linking_is_off_without_a_client_id(bot):
     assert ack_text(bot.slash("link", user=UNLINKED)) == messages.LINKING_OFF
     assert "/deploy link" not in ack_text(bot.slash("whitehall v4000 integration", user=UNLINKED))
     assert ack_text(bot.slash("whoami", user=MEMBER)) == messages.whoami_config("octocat")
+
+
+def test_a_link_overruled_by_the_users_map_says_so(linking_env, tmp_path, fake_slack, fake_github):
+    first = BotHarness(linking_env)
+    try:
+        link(first, fake_slack, fake_github, UNLINKED, "newcomer", "link")
+    finally:
+        first.stop()
+    # an admin then gives @newcomer to someone else in the map; the bot restarts with it
+    config = tmp_path / "later.yaml"
+    config.write_text(f"users:\n  {MEMBER}: octocat\n  {SECOND}: newcomer\n", encoding="utf-8")
+    later = BotHarness({**linking_env, "BOT_CONFIG": str(config)})
+    try:
+        assert "no longer counts" in ack_text(later.slash("whoami", user=UNLINKED))
+        assert "no longer counts" in ack_text(later.slash("whitehall v4000 integration", user=UNLINKED))
+        assert ack_text(later.slash("whoami", user=SECOND)) == messages.whoami_config("newcomer")
+    finally:
+        later.stop()

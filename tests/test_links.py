@@ -85,3 +85,12 @@ def test_an_unlinked_user_is_told_they_can_link_themselves_only_when_linking_is_
     links = _links(redis_client, redis_prefix)
     assert "/deploy link" not in identify(off, "U3", links).text
     assert "/deploy link" in identify(on, "U3", links).text
+
+
+def test_a_link_to_a_login_the_users_map_later_gives_someone_else_no_longer_counts(redis_client, redis_prefix):
+    settings = replace(load_settings({}, require_serve=False), users={"U1": "octocat"})
+    links = _links(redis_client, redis_prefix)
+    links.link("U2", "OctoCat", at=1.0)  # linked before the map named U1
+    refusal = identify(settings, "U2", links)
+    assert isinstance(refusal, Refusal) and "no longer counts" in refusal.text
+    assert identify(settings, "U1", links).login == "octocat"

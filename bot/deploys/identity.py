@@ -35,6 +35,9 @@ def identify(settings: Settings, user_id: str, links: object | None = None) -> R
         except StoreError:
             return Refusal(messages.STORE_DOWN)
         if link is not None:
+            if any(login.lower() == link.login.lower() for login in settings.users.values()):
+                # the map gives this login to someone else since: one login, one Slack user
+                return Refusal(messages.link_overruled_by_config(link.login))
             return Requester(slack_user=user_id, login=link.login, origin=LINK)
     return Refusal(
         messages.not_linked(user_id, settings.user_admins_hint, can_link=bool(settings.github_oauth_client_id))
