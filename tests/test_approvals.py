@@ -172,6 +172,12 @@ def test_approvals_required_holds_a_promotion_too(abot, fake_slack, charts_remot
     notice = request_notice(fake_slack, abot)
     assert "(promoted from staging)" in notice.text
     assert charts_remote.commit_count() == count
+    click(abot, "approve", notice.button("approve")["value"], SECOND_MEMBER, fake_slack.response_url("second"))
+    told = fake_slack.wait_for_response("p", timeout=30, count=3)
+    assert "Committed" in told[2]["text"], told
+    staging_tag = charts_remote.read("staging", "whitehall").splitlines()[0]
+    assert charts_remote.read("production", "whitehall").splitlines()[0] == staging_tag
+    assert f"Approved-by: hubot ({SECOND_MEMBER})" in charts_remote.log(1)[0][2].splitlines()
 
 
 def test_two_members_approving_at_once_on_two_replicas_make_one_decision(

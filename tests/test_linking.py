@@ -198,3 +198,52 @@ def test_a_link_overruled_by_the_users_map_says_so(linking_env, tmp_path, fake_s
         assert ack_text(later.slash("whoami", user=SECOND)) == messages.whoami_config("newcomer")
     finally:
         later.stop()
+
+
+def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redis_client, redis_prefix):
+    import threading
+
+    from bot.audit import AuditTrail
+    from bot.commands import Link
+    from bot.config import load_settings
+    from bot.device_flow import DeviceCode
+    from bot.linking import Linking
+    from bot.links import Links
+    from bot.store import Store
+
+    release = threading.Event()
+    told: list[tuple[str, str]] = []
+
+    class WaitingGitHub:
+        def request_code(self, timeout=None):
+            return DeviceCode("dc", "ABCD-1234", "https://github.com/login/device", 900, 5)
+
+        def wait_for_login(self, code):
+            release.wait(10)
+            return "newcomer"
+
+    class Board:
+        def post(self, channel, text, buttons=None, urgent=False):
+            return "n1"
+
+    store = Store(redis_client, redis_prefix)
+    linking = Linking(
+        settings=load_settings({}, require_serve=False),
+        store=store,
+        links=Links(store),
+        flow=WaitingGitHub(),
+        notices=Board(),
+        audit=AuditTrail(store, 100),
+        reply=lambda url, text: told.append((url, text)),
+        max_flows=1,
+    )
+    try:
+        assert "ABCD-1234" in linking.link(Link(), "U1", "url-1")
+        assert linking.link(Link(), "U2", "url-2") == messages.LINK_BUSY
+        release.set()
+        assert linking.wait_idle(5)
+        assert told == [("url-1", messages.linked("newcomer", ""))]
+        assert "ABCD-1234" in linking.link(Link(), "U2", "url-2")
+    finally:
+        release.set()
+        linking.stop()
