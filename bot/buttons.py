@@ -82,7 +82,10 @@ class ButtonSigner:
     def sign(self, kind: str, *fields: str) -> str:
         """The value of another kind of button (retry the tests, deploy a held tag…): as opaque and
         tamper-proof as a promote value, and never mistaken for one (its first field is the kind)."""
-        return self._signed(json.dumps([kind, *fields], separators=(",", ":")).encode())
+        value = self._signed(json.dumps([kind, *fields], separators=(",", ":")).encode())
+        if len(value) > MAX_VALUE:
+            raise ValueError("button value too long")
+        return value
 
     def verify(self, kind: str, value: object, count: int) -> list[str] | None:
         """The `count` fields of a genuine value of this kind, or None for anything else."""

@@ -48,7 +48,25 @@ class Stats:
     app: str | None
 
 
-Command = Deploy | Promote | Help | Unparsed | Status | History | Stats
+@dataclass(frozen=True)
+class Link:
+    pass
+
+
+@dataclass(frozen=True)
+class Unlink:
+    pass
+
+
+@dataclass(frozen=True)
+class Whoami:
+    pass
+
+
+IDENTITY_COMMANDS = {"link": Link, "unlink": Unlink, "whoami": Whoami}
+
+
+Command = Deploy | Promote | Help | Unparsed | Status | History | Stats | Link | Unlink | Whoami
 
 
 def parse(text: str) -> Command:
@@ -60,6 +78,10 @@ def parse(text: str) -> Command:
     lookup = parse_lookup(words)
     if lookup is not None:
         return lookup
+    if words[0].lower() in IDENTITY_COMMANDS and len(words) != 3:  # three words: an app called `link`
+        if len(words) != 1:
+            return Unparsed(messages.takes_no_arguments(words[0].lower()))
+        return IDENTITY_COMMANDS[words[0].lower()]()
     if words[0].lower() == "promote":
         rest = words[1:]
         if len(rest) == 3 and rest[1].lower() == "to":

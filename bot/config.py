@@ -64,6 +64,7 @@ class Environment:
     argocd_url: str
     workflows_url: str
     workflows_namespace: str = "apps"
+    approvals_required: int = 0  # 1: a second member of the team approves every person's deploy (SPEC §14.2)
 
     def argocd_app_url(self, application: str) -> str:
         return f"{self.argocd_url.rstrip('/')}/applications/{application}"
@@ -103,6 +104,8 @@ class Settings:
     ci_environments: tuple[str, ...] = ()  # where WEBHOOK_TOKEN may deploy directly (load_settings: the first)
     button_signing_key: Secret = field(default_factory=lambda: Secret(""))
     button_signing_key_previous: Secret = field(default_factory=lambda: Secret(""))
+    github_url: str = "https://github.com"
+    github_oauth_client_id: str = ""
 
     @property
     def environment_names(self) -> list[str]:
@@ -227,6 +230,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         ci_environments=_parse_ci_environments(file_config.get("ci_environments"), environments, problems),
         button_signing_key=_button_key(env, "BUTTON_SIGNING_KEY", problems),
         button_signing_key_previous=_button_key(env, "BUTTON_SIGNING_KEY_PREVIOUS", problems),
+        github_url=url("GITHUB_URL", "https://github.com").rstrip("/"),
+        github_oauth_client_id=_oauth_client_id(env, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -321,8 +326,35 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
             problems.append(
                 f"environments[{position}] ({name}): workflows_namespace {_shown(namespace)} is not a Kubernetes namespace."
             )
-        environments.append(Environment(name=name, team=team, **urls, workflows_namespace=namespace))
+        approvals = _approvals_required(item.get("approvals_required"), position, name, problems)
+        environments.append(
+            Environment(name=name, team=team, **urls, workflows_namespace=namespace, approvals_required=approvals)
+        )
     return tuple(environments)
+
+
+def _approvals_required(raw: object, position: int, name: str, problems: list[str]) -> int:
+    """How many other team members approve a person's deploy here: 0 (none) or 1."""
+    if raw is None:
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw not in (0, 1):
+        problems.append(
+            f"environments[{position}] ({name}): approvals_required must be 0 or 1, got {_shown(str(raw))}."
+        )
+        return 0
+    return raw
+
+
+OAUTH_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def _oauth_client_id(env: Mapping[str, str], problems: list[str]) -> str:
+    """GITHUB_OAUTH_CLIENT_ID (public, not a secret): empty turns `/deploy link` off."""
+    value = env.get("GITHUB_OAUTH_CLIENT_ID", "").strip()
+    if value and not OAUTH_CLIENT_ID.fullmatch(value):
+        problems.append(f"GITHUB_OAUTH_CLIENT_ID {_shown(value)} is not an OAuth app client ID.")
+        return ""
+    return value
 
 
 def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:

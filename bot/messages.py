@@ -24,6 +24,8 @@ USAGE = (
     "• `/deploy status <app>`: where every environment stands for `<app>`, e.g. `/deploy status whitehall`\n"
     "• `/deploy history <app> [<environment>]`: its last 10 deploys and how each ended\n"
     "• `/deploy stats [<app>]`: deploys, lead time, change failure rate and time to restore, per week\n"
+    "• `/deploy link`, `/deploy unlink`, `/deploy whoami`: link your Slack account to your GitHub account, "
+    "undo it, or see which GitHub login you act as\n"
     "• `/deploy help`: this message"
 )
 
@@ -53,6 +55,10 @@ PROMOTE_NEEDS_APP_AND_ENV = "To promote, say which app and where to: `/deploy pr
 
 def wrong_word_count(count: int) -> str:
     return f"I expected three words (`<app> <tag> <environment>`) but got {count}."
+
+
+def takes_no_arguments(command: str) -> str:
+    return f"`/deploy {command}` takes nothing after it."
 
 
 NOT_A_COMMAND = "I don't know that command."
@@ -102,10 +108,11 @@ def nothing_before(env: str) -> str:
     )
 
 
-def not_linked(user_id: str, admins_hint: str) -> str:
+def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
+    also = " Or link it yourself with `/deploy link`." if can_link else ""
     return (
         f"Your Slack account (`{shown(user_id, 20)}`) is not linked to a GitHub login, so I can't check "
-        f"your GitHub team membership. {admins_hint}"
+        f"your GitHub team membership. {admins_hint}{also}"
     )
 
 
@@ -560,3 +567,237 @@ def stats_report(figures: Any, now_iso: str) -> str:
         "healthy release there (synced and Healthy, or tests passed)._"
     )
     return "\n".join(lines)
+
+
+# -- linking a Slack account to GitHub (SPEC §14.1) ------------------------------------------------
+
+LINKING_OFF = (
+    "Linking is off: the bot has no GitHub OAuth app. To turn it on, a GOV.UK platform engineer creates "
+    "an OAuth app on GitHub with device flow enabled and sets `GITHUB_OAUTH_CLIENT_ID` to its client ID. "
+    "Until then, ask them to add you to the `users` map in BOT_CONFIG."
+)
+LINK_GITHUB_UNREACHABLE = (
+    "GitHub did not answer (or answered with an error) when I asked it for a code, so nothing was linked. "
+    "Try `/deploy link` again in a few minutes."
+)
+LINK_GITHUB_DOWN_WHILE_WAITING = (
+    "GitHub stopped answering while I was waiting for you to enter the code, so nothing was linked. "
+    "Try `/deploy link` again in a few minutes."
+)
+LINK_USER_UNREACHABLE = (
+    "You approved the code, but GitHub did not tell me which account you are (its API failed), so nothing "
+    "was linked. Try `/deploy link` again in a few minutes."
+)
+LINK_GITHUB_JUNK = (
+    "GitHub answered with something I could not understand, so nothing was linked. "
+    "Try `/deploy link` again; if it keeps happening, tell the GOV.UK platform team."
+)
+LINK_EXPIRED = (
+    "The code expired before it was entered on GitHub, so nothing was linked. Run `/deploy link` again for a new code."
+)
+LINK_DENIED = "The request was cancelled on GitHub (access denied), so nothing was linked."
+LINK_DEVICE_FLOW_DISABLED = (
+    "The bot's GitHub OAuth app does not have device flow enabled, so linking cannot work yet. "
+    "Ask a GOV.UK platform engineer to tick *Enable Device Flow* in the app's settings."
+)
+LINK_BAD_CLIENT_ID = (
+    "GitHub does not recognise the bot's OAuth app (`GITHUB_OAUTH_CLIENT_ID`), so linking cannot work. "
+    "Ask a GOV.UK platform engineer to check the setting."
+)
+LINK_STOPPED = (
+    "The bot restarted while waiting for you to enter the code, so nothing was linked. Run `/deploy link` again."
+)
+SOMETHING_WENT_WRONG_LINKING = ":x: Something went wrong inside the bot while linking; nothing was linked. Try again."
+LINK_BUSY = "Too many people are linking their accounts at this moment. Try `/deploy link` again in a minute."
+LINK_STORE_DOWN = "The bot's state store is unavailable, so nothing was linked. Try again in a minute."
+
+
+def link_github_refused(error: str) -> str:
+    return f"GitHub refused the link (`{shown(error, 60)}`), so nothing was linked. Run `/deploy link` again."
+
+
+def link_instructions(verification_uri: str, user_code: str, expires_in: int) -> str:
+    minutes = max(1, expires_in // 60)
+    return (
+        f"To link your Slack account to GitHub, open {verification_uri} and enter the code *{user_code}* "
+        f"(it expires in {minutes} minutes). I'll tell you here when it is done.\n"
+        "Only enter a code you asked for yourself: whoever enters a code gives its GitHub account to "
+        "the Slack user who asked for it."
+    )
+
+
+def link_in_progress(verification_uri: str, user_code: str) -> str:
+    return (
+        f"You already have a link waiting: open {verification_uri} and enter the code *{user_code}*. "
+        "Run `/deploy link` again once it has expired."
+    )
+
+
+def linked(login: str, origin_note: str) -> str:
+    return f":white_check_mark: Your Slack account is now linked to GitHub @{login}.{origin_note}"
+
+
+def link_overridden_by_config(config_login: str) -> str:
+    return f" While the bot's `users` map names you as @{config_login}, you still act as @{config_login}."
+
+
+def login_taken(login: str) -> str:
+    return (
+        f"GitHub @{login} is already linked to another Slack user, so nothing was linked. "
+        "They must run `/deploy unlink` first (or ask a GOV.UK platform engineer)."
+    )
+
+
+def login_in_config(login: str) -> str:
+    return (
+        f"GitHub @{login} belongs to another Slack user in the bot's `users` map, so nothing was linked. "
+        "Ask a GOV.UK platform engineer if that map is wrong."
+    )
+
+
+def link_overruled_by_config(login: str) -> str:
+    return (
+        f"Your link to GitHub @{login} no longer counts: the bot's `users` map now gives @{login} to another "
+        "Slack user. Run `/deploy unlink`, or ask a GOV.UK platform engineer if the map is wrong."
+    )
+
+
+def link_announcement(mention: str, login: str) -> str:
+    return f"{mention} is now linked to GitHub @{login}"
+
+
+def unlinked(login: str) -> str:
+    return f"Your Slack account is no longer linked to GitHub @{login}."
+
+
+NOTHING_TO_UNLINK = "Your Slack account is not linked to GitHub, so there was nothing to unlink."
+
+
+def unlinked_but_config(config_login: str) -> str:
+    return (
+        f" The bot's `users` map still names you as @{config_login}; only a GOV.UK platform engineer can change that."
+    )
+
+
+def whoami_config(login: str) -> str:
+    return f"You act as GitHub @{login}, from the bot's `users` map (config)."
+
+
+def whoami_link(login: str, at: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at)) if at else "earlier"
+    return f"You act as GitHub @{login}, from your link (made {when} with `/deploy link`)."
+
+
+def whoami_nobody(can_link: bool) -> str:
+    how = "Run `/deploy link` to link your GitHub account." if can_link else LINKING_OFF
+    return f"Your Slack account is not linked to a GitHub login, so you cannot deploy yet. {how}"
+
+
+# -- approvals (SPEC §14.2) ------------------------------------------------------------------------
+
+REQUEST_APPROVAL_LABEL = "Ask a team member to approve"
+APPROVE_LABEL = "Approve"
+DENY_LABEL = "Deny"
+OR_ASK_FOR_APPROVAL = (
+    "\nOr ask a member of that team to approve this deploy: the button posts a request in the alerts channel."
+)
+APPROVAL_BUTTON_NOT_YOURS = "That button belongs to the person whose deploy was refused. Nothing was done."
+APPROVAL_ALREADY_ASKED = "You have already asked for an approval of this deploy. Nothing more was done."
+APPROVAL_GONE = "That approval request no longer exists (requests are kept for 7 days). Nothing was done."
+
+
+def _deploy_words(app: str, tag: str | None, env: str, source_env: str | None = None) -> str:
+    came = f" (promoted from {source_env})" if source_env else ""
+    return f"*{app}* `{tag or '?'}` to *{env}*{came}"
+
+
+def approval_notice(
+    mention: str,
+    login: str | None,
+    app: str,
+    tag: str | None,
+    env: str,
+    source_env: str | None,
+    org: str,
+    team: str,
+    *,
+    required: bool,
+    expires_at: float,
+) -> str:
+    why = (
+        f"{env} needs a second member of {org}/{team} to approve every deploy"
+        if required
+        else f"they are not an active member of {org}/{team}"
+    )
+    return (
+        f":raised_hand: {mention} (GitHub @{login}) asks to deploy {_deploy_words(app, tag, env, source_env)}: {why}. "
+        f"An active member of *{org}/{team}* other than them can approve or deny it, "
+        f"until {clock_time(expires_at)} (30 minutes)."
+    )
+
+
+def approval_outcome(state: str, by: str | None, at: float | None) -> str:
+    if state == "approved":
+        return f":white_check_mark: Approved by {by} at {clock_time(at)}; deploying, with every check made again."
+    if state == "denied":
+        return f":no_entry: Denied by {by} at {clock_time(at)}; nothing was deployed."
+    return f":hourglass: Expired at {clock_time(at)}: nobody decided within 30 minutes; nothing was deployed."
+
+
+def approval_requested(
+    app: str, tag: str | None, env: str, channel: str, org: str, team: str, *, required: bool
+) -> str:
+    why = f"{env} needs a second member of {org}/{team} to approve every deploy, so n" if required else "N"
+    return (
+        f"{why}othing is committed yet: I have asked for an approval of {_deploy_words(app, tag, env)} in "
+        f"#{channel}. An active member of {org}/{team} other than you must approve it within 30 minutes; "
+        "I'll tell you here what they decide."
+    )
+
+
+def approval_own_request(decision: str) -> str:
+    verb = "approve" if decision == "approved" else "deny"
+    return f"You cannot {verb} your own request: another active member of the team must decide it. Nothing was done."
+
+
+def approval_already(state: str, by: str | None, at: float | None) -> str:
+    if state == "expired":
+        return f"That request expired at {clock_time(at)} (after 30 minutes). Nothing more was done."
+    return f"That request was already {state} by {by} at {clock_time(at)}. Nothing more was done."
+
+
+def approval_expired_to_decider(app: str, tag: str | None, env: str) -> str:
+    return (
+        f"The request to deploy {_deploy_words(app, tag, env)} is more than 30 minutes old and has expired, "
+        "so nothing was done. The requester can ask again."
+    )
+
+
+def approval_not_allowed(org: str, team: str, reason: str) -> str:
+    return (
+        f"Only an active member of {org}/{team} can approve or deny this request, and GitHub says no ({reason}). "
+        "Nothing was done."
+    )
+
+
+def approval_decided_to_decider(state: str, app: str, tag: str | None, env: str) -> str:
+    if state == "approved":
+        return f"You approved {_deploy_words(app, tag, env)}; it is being deployed, with every check made again."
+    return f"You denied {_deploy_words(app, tag, env)}; nothing will be deployed."
+
+
+def approval_approved_to_requester(app: str, tag: str | None, env: str, by: str) -> str:
+    return (
+        f"{by} approved your deploy of {_deploy_words(app, tag, env)}; deploying it now, with every check made again."
+    )
+
+
+def approval_denied_to_requester(app: str, tag: str | None, env: str, by: str) -> str:
+    return f"{by} denied your deploy of {_deploy_words(app, tag, env)}; nothing was deployed."
+
+
+def approval_expired_to_requester(app: str, tag: str | None, env: str) -> str:
+    return (
+        f"Nobody approved your deploy of {_deploy_words(app, tag, env)} within 30 minutes, so the request "
+        "expired and nothing was deployed. Ask again if it is still needed."
+    )

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.device_flow import DeviceCode
 from bot.teams import Membership
 
 SANDBOX_USER = "U0SANDBOX"
 SANDBOX_LOGIN = "sandbox-developer"
+SANDBOX_REVIEWER = "U0REVIEWR"  # a second person, for approvals: not in `users`, they link first
+SANDBOX_REVIEWER_LOGIN = "sandbox-reviewer"
+SANDBOX_PEOPLE = {"developer": (SANDBOX_USER, SANDBOX_LOGIN), "reviewer": (SANDBOX_REVIEWER, SANDBOX_REVIEWER_LOGIN)}
 SANDBOX_APPS = {
     # app: (tag, automatic_deploys_enabled, promote_deployment)
     "whitehall": ("v3231", True, False),
@@ -25,12 +31,31 @@ IMAGE_TAGS_PATH = "charts/app-config/image-tags"
 
 
 class SandboxTeams:
-    """The sandbox user belongs to every team; anyone else belongs to none."""
+    """The sandbox people belong to every team; anyone else belongs to none."""
 
     def check(self, login: str, team: str) -> Membership:
-        if login == SANDBOX_LOGIN:
+        if login in (SANDBOX_LOGIN, SANDBOX_REVIEWER_LOGIN):
             return Membership(True)
         return Membership(False, f"@{login} is not a member of {team} in the sandbox")
+
+
+class SandboxDeviceFlow:
+    """The console's GitHub: a code that is approved at once, as whoever `acting` says is typing."""
+
+    def __init__(self, acting: Callable[[], str]) -> None:
+        self.acting = acting  # () -> the Slack user ID of the person typing now
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def request_code(self, timeout: float | None = None) -> DeviceCode:
+        login = next((login for user, login in SANDBOX_PEOPLE.values() if user == self.acting()), "sandbox-stranger")
+        with self._lock:
+            self._count += 1
+            count = self._count
+        return DeviceCode(f"sandbox:{login}", f"SAND-{count:04d}", "https://github.com/login/device", 900, 0)
+
+    def wait_for_login(self, code: DeviceCode) -> str:
+        return code.device_code.removeprefix("sandbox:")
 
 
 def _git(*args: str, cwd: Path) -> None:

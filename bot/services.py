@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.approvals import Approvals
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
 from bot.audit import AuditTrail
@@ -28,8 +29,11 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.device_flow import GitHubDeviceFlow
 from bot.gitops.charts import ChartsRepo
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
+from bot.linking import Linking
+from bot.links import Links
 from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
@@ -72,6 +76,8 @@ class Services:
     scheduler: object | None = None
     intervals: Intervals = PRODUCTION_INTERVALS
     lookups: Lookups | None = None
+    linking: Linking | None = None
+    approvals: Approvals | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -93,6 +99,10 @@ class Services:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # a running pass ends before the clients it uses are closed
+        if self.linking is not None:
+            self.linking.stop()
+        if self.approvals is not None:
+            self.approvals.stop()
         self.deployer.stop()
         self.followups.stop()
         self.argo.close()
@@ -132,6 +142,7 @@ def build(
     clock: Callable[[], float] = time.time,
     post_interval: float = 1.0,
     intervals: Intervals = PRODUCTION_INTERVALS,
+    device_flow: object | None = None,
 ) -> Services:
     store = Store(connect(settings.redis_url.reveal()), settings.redis_prefix)
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
@@ -197,11 +208,47 @@ def build(
         metrics=metrics,
         clock=clock,
         reply=replies.send,
+        links=Links(store),
+    )
+    if device_flow is None and settings.github_oauth_client_id:
+        device_flow = GitHubDeviceFlow(
+            github_url=settings.github_url,
+            api_url=settings.github_api_url,
+            client_id=settings.github_oauth_client_id,
+            http=http,
+        )
+    linking = Linking(
+        settings=settings,
+        store=store,
+        links=deployer.links,
+        flow=device_flow,
+        notices=notices,
+        audit=audit,
+        reply=replies.send,
+        clock=clock,
     )
     router = Router(metrics)
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    router.on_command(commands.Link, linking.link)
+    router.on_command(commands.Unlink, linking.unlink)
+    router.on_command(commands.Whoami, linking.whoami)
+    approvals = Approvals(
+        settings=settings,
+        store=store,
+        deployer=deployer,
+        teams=teams,
+        notices=notices,
+        audit=audit,
+        signer=signer,
+        reply=replies.send,
+        clock=clock,
+    )
+    deployer.team_refusal_blocks = approvals.team_refusal_blocks
+    router.on_action("request_approval", approvals.request_clicked)
+    router.on_action("approve", approvals.approve_clicked)
+    router.on_action("deny", approvals.deny_clicked)
     github_token = settings.github_token.reveal()
     status = StatusBuilder(
         settings=settings,
@@ -279,7 +326,9 @@ def build(
         ("unsent-cards", local("unsent-cards", outbox.recover), intervals.unsent_cards_every),
         ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
         ("delivery-stats", local("delivery-stats", lookups.compute_stats), DELIVERY_STATS_SECONDS),
+        ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
     ]
+    deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
         timeout = max(30, 2 * settings.reconcile_seconds)
@@ -312,4 +361,6 @@ def build(
         scheduled=scheduled,
         intervals=intervals,
         lookups=lookups,
+        linking=linking,
+        approvals=approvals,
     )

@@ -64,6 +64,9 @@ class Store:
         raw = self.client.get(key)
         return None if raw is None else json.loads(raw)
 
+    def set_json(self, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+        self.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_seconds)
+
     def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
         """Take `key` if nobody holds it: the idempotency primitive (SET NX EX)."""
         return bool(self.client.set(key, value, nx=True, ex=ttl_seconds))

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from bot import webhooks
 from bot.chat.service import Posted
 from bot.config import load_settings
-from bot.sandbox import SANDBOX_LOGIN, SANDBOX_USER, SandboxTeams, seed_charts_repo
+from bot.sandbox import SANDBOX_LOGIN, SANDBOX_PEOPLE, SANDBOX_USER, SandboxDeviceFlow, SandboxTeams, seed_charts_repo
 from bot.services import Services, build
 
 HELP = """Type what you would type in Slack, or pretend to be Argo CD:
@@ -31,7 +31,12 @@ HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
   click <n>                            click the n-th button shown
-  help, quit"""
+  /deploy link, /deploy whoami         link to the sandbox GitHub (it approves at once); who you act as
+  as reviewer <line>                   type a line as a second person, @sandbox-reviewer, e.g.
+                                       `as reviewer /deploy link`, then `as reviewer click <n>` to approve
+  help, quit
+Production asks for a second person's approval (approvals_required: 1): deploy there, then let the
+reviewer link and approve."""
 EMOJI = {
     ":rocket:": "🚀",
     ":white_circle:": "⚪",
@@ -46,14 +51,15 @@ EMOJI = {
     ":arrow_right:": "➡️",
     ":mag:": "🔍",
     ":double_vertical_bar:": "⏸️",
+    ":raised_hand:": "✋",
+    ":no_entry:": "⛔",
 }
 
 
 def plain(text: str) -> str:
     """Slack mrkdwn as a person reads it: links as `label (url)`, mentions as @login, no stars."""
-    text = re.sub(
-        r"<@(U[A-Z0-9]+)>", lambda m: "@" + (SANDBOX_LOGIN if m.group(1) == SANDBOX_USER else m.group(1)), text
-    )
+    logins = dict(SANDBOX_PEOPLE.values())
+    text = re.sub(r"<@(U[A-Z0-9]+)>", lambda m: "@" + logins.get(m.group(1), m.group(1)), text)
     text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     for code, emoji in EMOJI.items():
         text = text.replace(code, emoji)
@@ -97,7 +103,8 @@ class ConsoleChat:
     def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False, marker=None) -> Posted:  # noqa: E501
         self._next_ts += 1
         if thread_ts is None:
-            self._card(f"#{self.channel} — new deploy card", text, blocks)
+            kind = "new message" if (marker or "").startswith("notice") else "new deploy card"
+            self._card(f"#{self.channel} — {kind}", text, blocks)
         else:
             also = " (also sent to the channel)" if broadcast else ""
             print(f"  ↳ in the card's thread{also}: {plain(text)}", file=self.out)
@@ -106,9 +113,18 @@ class ConsoleChat:
     def update(self, channel: str, ts: str, text: str, blocks=None) -> None:
         self._card(f"#{self.channel} — card updated", text, blocks)
 
-    def respond(self, response_url: str, text: str) -> None:
+    def respond(self, response_url: str, text: str, blocks=None) -> None:
         with self.printing:
-            print(f"(only visible to you) {plain(text)}", file=self.out)
+            print(f"{_only_visible(response_url)} {plain(text)}", file=self.out)
+            for line in self._button_lines(blocks):
+                print(line, file=self.out)
+
+
+def _only_visible(response_url: str | None) -> str:
+    """The console's response_url names who typed: `console` for the developer, `console:<login>` for others."""
+    if response_url and response_url.startswith("console:"):
+        return f"(only visible to @{response_url.split(':', 1)[1]})"
+    return "(only visible to you)"
 
 
 class Console:
@@ -124,9 +140,19 @@ class Console:
             },
             require_serve=False,
         )
-        settings = replace(settings, users={SANDBOX_USER: SANDBOX_LOGIN})
+        environments = tuple(
+            replace(env, approvals_required=1) if env.name == "production" else env for env in settings.environments
+        )
+        settings = replace(settings, users={SANDBOX_USER: SANDBOX_LOGIN}, environments=environments)
         self.chat = ConsoleChat(out, settings.alerts_channel)
-        self.services: Services = build(settings, chat=self.chat, teams=SandboxTeams(), post_interval=0.0)
+        self.acting = SANDBOX_USER  # who is typing this line (`as reviewer …` changes it for one line)
+        self.services: Services = build(
+            settings,
+            chat=self.chat,
+            teams=SandboxTeams(),
+            post_interval=0.0,
+            device_flow=SandboxDeviceFlow(lambda: self.acting),
+        )
         self.services.start(background=False)
         self.remote = remote
 
@@ -134,12 +160,16 @@ class Console:
         """Let every deploy and card the last line started finish, in order."""
         services = self.services
         for _ in range(50):
+            services.linking.wait_idle(timeout=60)
+            services.approvals.wait_idle(timeout=60)
             services.deployer.wait_idle(timeout=60)
             services.lookups.wait_idle(timeout=60)
             services.replies.wait()
             services.outbox.run_due()
+            quiet = services.linking.wait_idle(timeout=0) and services.approvals.wait_idle(timeout=0)
             if (
-                services.outbox.idle()
+                quiet
+                and services.outbox.idle()
                 and not services.replies.pending()
                 and services.deployer.wait_idle(timeout=0)
                 and services.lookups.wait_idle(timeout=0)
@@ -159,6 +189,8 @@ class Console:
         except ValueError:
             words = line.split()
         verb = words[0].lower()
+        if verb == "as":
+            return self._as(words, line)
         if verb in ("quit", "exit"):
             return False
         if verb == "help":
@@ -166,7 +198,7 @@ class Console:
         elif verb == "/deploy":
             text = line[len(words[0]) :].strip()
             with self.chat.printing:
-                self.say(self.services.router.command(text, SANDBOX_USER, "console"))
+                self.say(self.services.router.command(text, self.acting, self._response_url()))
         elif verb in ("argocd", "smokey"):
             self._webhook(verb, words[1:])
         elif verb == "click":
@@ -176,8 +208,23 @@ class Console:
         self.settle()
         return True
 
-    def _respond(self, text: str) -> None:
-        print(f"(only visible to you) {plain(text)}", file=self.out)
+    def _response_url(self) -> str:
+        if self.acting == SANDBOX_USER:
+            return "console"
+        return "console:" + dict(SANDBOX_PEOPLE.values()).get(self.acting, self.acting)
+
+    def _as(self, words: list[str], line: str) -> bool:
+        """`as <person> <line>`: one line typed by another sandbox person."""
+        person = SANDBOX_PEOPLE.get(words[1].lower()) if len(words) > 2 else None
+        if person is None:
+            self.say(f"Usage: as <person> <line>, with person one of: {', '.join(SANDBOX_PEOPLE)}.")
+            return True
+        rest = line.split(None, 2)[2]
+        self.acting = person[0]
+        try:
+            return self.handle(rest)
+        finally:
+            self.acting = SANDBOX_USER
 
     def _webhook(self, verb: str, args: list[str]) -> None:
         if len(args) < 3:
@@ -222,9 +269,9 @@ class Console:
             )
             return
         action_id, value = buttons[int(args[0]) - 1]
-        refusal = self.services.router.action(action_id, value, SANDBOX_USER, "console")
+        refusal = self.services.router.action(action_id, value, self.acting, self._response_url())
         if refusal:
-            self._respond(refusal)
+            print(f"{_only_visible(self._response_url())} {plain(refusal)}", file=self.out)
 
     def close(self) -> None:
         self.services.stop()

@@ -80,10 +80,10 @@ class SlackChat:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         _call(lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []))
 
-    def respond(self, response_url: str, text: str) -> None:
+    def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         client = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=[])
         try:
-            response = client.send(text=text, response_type="ephemeral", replace_original=False)
+            response = client.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
         except (SlackClientError, OSError) as error:
             raise ChatUnavailable(type(error).__name__) from None
         if response.status_code == 429:

@@ -136,3 +136,31 @@ def test_status_history_and_stats_answer_from_the_sandboxs_own_history(tmp_path)
     stats = out[out.index("> /deploy stats") : out.index("> /deploy status nowhere-app")]
     assert "Delivery figures of every app in production" in stats and "All 4 weeks: 0 deploys" in stats
     assert "There is no app called `nowhere-app` in any environment" in out
+
+
+def test_the_console_links_a_second_person_who_approves_a_production_deploy(tmp_path):
+    script = (
+        "/deploy whoami\n"
+        "/deploy whitehall v9000 production\n"
+        "as reviewer /deploy whoami\n"
+        "as reviewer /deploy link\n"
+        "as reviewer /deploy whoami\n"
+        "click 1\n"
+        "as reviewer click 1\n"
+        "as nobody /deploy whoami\n"
+    )
+    result = run_console(script, tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in out + result.stderr
+    assert "You act as GitHub @sandbox-developer, from the bot's `users` map (config)." in out
+    assert "nothing is committed yet" in out and "[1] Approve" in out and "[2] Deny" in out
+    assert "enter the code SAND-0001" in out
+    assert "(only visible to @sandbox-reviewer) ✅ Your Slack account is now linked to GitHub @sandbox-reviewer" in out
+    assert "You act as GitHub @sandbox-reviewer, from your link" in out
+    assert "You cannot approve your own request" in out
+    assert "Approved by @sandbox-reviewer" in out
+    assert "Usage: as <person> <line>" in out
+    [(_, subject, body)] = sandbox_remote(out).log(1)
+    assert subject == "Update whitehall image tag to v9000 for production"
+    assert "Requested-by: sandbox-developer (U0SANDBOX)\nApproved-by: sandbox-reviewer (U0REVIEWR)" in body

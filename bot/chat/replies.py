@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from bot.chat.pacing import Pacer
 from bot.chat.service import Chat, ChatRejected, ChatUnavailable, RateLimited
@@ -24,13 +25,13 @@ class Replies:
         self._idle = threading.Condition()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-respond")
 
-    def send(self, response_url: str | None, text: str) -> None:
-        """Tell the requester, retrying what is worth retrying; without a response_url nobody is waiting."""
+    def send(self, response_url: str | None, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Tell the requester (with buttons in `blocks`, if any); without a response_url nobody is waiting."""
         if not response_url:
             return
         with self._idle:
             self._pending += 1
-        self._workers.submit(self._send, response_url, text)
+        self._workers.submit(self._send, response_url, text, blocks)
 
     def pending(self) -> int:
         with self._idle:
@@ -43,9 +44,9 @@ class Replies:
     def stop(self) -> None:
         self._workers.shutdown(wait=True)
 
-    def _send(self, response_url: str, text: str) -> None:
+    def _send(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         try:
-            self._deliver(response_url, text)
+            self._deliver(response_url, text, blocks)
         except Exception:  # a worker must survive anything the chat service throws at it
             log.exception("reply to the requester failed")
         finally:
@@ -53,10 +54,11 @@ class Replies:
                 self._pending -= 1
                 self._idle.notify_all()
 
-    def _deliver(self, response_url: str, text: str) -> None:
+    def _deliver(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         for attempt in range(ATTEMPTS):
             try:
-                self.pacer.call("response_url", lambda: self.chat.respond(response_url, text))
+                respond = (lambda: self.chat.respond(response_url, text, blocks)) if blocks else None
+                self.pacer.call("response_url", respond or (lambda: self.chat.respond(response_url, text)))
                 return
             except RateLimited as limited:
                 time.sleep(min(limited.retry_after, MAX_BACKOFF))

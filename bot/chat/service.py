@@ -55,6 +55,6 @@ class Chat(Protocol):
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None: ...
 
-    def respond(self, response_url: str, text: str) -> None:
-        """An ephemeral reply to the person who asked (Slack's response_url)."""
+    def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """An ephemeral reply to the person who asked (Slack's response_url), with buttons in `blocks`."""
         ...

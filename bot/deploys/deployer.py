@@ -41,7 +41,7 @@ from bot.teams import Membership
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[str | None, str], None]  # (response_url, text): an ephemeral reply to the requester
+Reply = Callable[..., None]  # (response_url, text[, blocks]): an ephemeral reply to the requester
 # A check a request must pass after the team's: None to go on, or what to tell the requester when it stops
 # there (a refusal, or word that it is held or waits for approval; the gate itself keeps what it must).
 Gate = Callable[[DeployRequest], "str | None"]
@@ -65,6 +65,7 @@ class Deployer:
         clock: Callable[[], float],
         reply: Reply,
         workers: int = 8,
+        links: object | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -78,8 +79,11 @@ class Deployer:
         self.metrics = metrics
         self.clock = clock
         self.reply = reply
+        self.links = links  # accounts linked with `/deploy link`, consulted after the `users` map
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
+        # buttons to offer with a team refusal (request_approval): (request, membership, text) -> Block Kit or None
+        self.team_refusal_blocks: Callable[[DeployRequest, Membership, str], list | None] | None = None
         self._in_flight = 0  # steps running or queued, for wait_idle
         self._in_hand: set[str] = set()  # requests this process is working on, which recovery leaves alone
         self._automatic_in_flight = 0
@@ -104,7 +108,7 @@ class Deployer:
     def deploy(self, command: commands.Deploy, user_id: str, response_url: str | None) -> str:
         """`/deploy <app> <tag> <env>`: the ack text; the deploy goes on in the background."""
         refusal = self._check_target(command.app, command.env) or check_tag(command.tag)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, command.app, command.env, command.tag)
         request = DeployRequest(
@@ -115,7 +119,7 @@ class Deployer:
     def promote(self, command: commands.Promote, user_id: str, response_url: str | None) -> str:
         """`/deploy promote <app> [to] <env>`: the ack text; the promotion goes on in the background."""
         refusal = self._check_target(command.app, command.env) or check_has_previous(self.settings, command.env)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, command.app, command.env, None)
         source = self.settings.previous_environment(command.env).name
@@ -137,7 +141,7 @@ class Deployer:
         following = self.settings.next_environment(step.from_env)
         if following is None or following.name != step.to_env:
             return self._refused_at_once(Refusal(messages.BUTTON_STALE_ENVIRONMENTS), user_id, step.app, None, step.tag)
-        requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id)
+        requester = self._check_target(step.app, step.to_env) or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, step.app, step.to_env, step.tag)
         request = DeployRequest(
@@ -164,6 +168,10 @@ class Deployer:
             require_tests=source_env is not None and source_env in self.settings.workflows_tokens,
         )
         return self.accept(request) is None
+
+    def resubmit(self, request: DeployRequest) -> str | None:
+        """A request decided elsewhere (an approval): accepted again, every check made again."""
+        return self.accept(request)
 
     def accept(self, request: DeployRequest) -> str | None:
         """Record the request, then start it; None once it is safely recorded, else the words to say."""
@@ -277,10 +285,13 @@ class Deployer:
     def _run(self, request: DeployRequest) -> None:
         env = self.settings.environment(request.env)
         if request.requester.is_person:
-            membership = self.teams.check(request.requester.login, env.team)
+            # an approved request stands on its approver's membership, checked live again
+            membership = self.teams.check((request.approved_by or request.requester).login, env.team)
             if not membership.member:
                 self.metrics.deploys.labels("refused").inc()
-                self._refused(request, self._team_refusal(request, env.team, membership))
+                text = self._team_refusal(request, env.team, membership)
+                blocks = self.team_refusal_blocks and self.team_refusal_blocks(request, membership, text)
+                self._refused(request, text, blocks)
                 return
         if request.is_promotion and request.tag is None:
             source = self.charts.read(request.source_env, request.app, fresh=True)
@@ -342,6 +353,7 @@ class Deployer:
             deploy_id=request.deploy_id,
             source_env=request.source_env,
             expected_source_tag=request.tag if request.is_promotion else None,
+            approved_by=request.approved_by.trailer if request.approved_by else None,
         )
         self._track(+1)
         future = self.charts.submit(change)
@@ -423,16 +435,16 @@ class Deployer:
         with self._idle:
             self._in_hand.discard(request.deploy_id)
 
-    def _final(self, request: DeployRequest, text: str) -> None:
+    def _final(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester how it ended, once: only the replica that closes the request speaks."""
         try:
             closed = self._close(request)
         except StoreError:
             closed = True  # the store is down: better told twice than never
         if closed:
-            self._tell(request, text)
+            self._tell(request, text, blocks)
 
-    def _refused(self, request: DeployRequest, text: str) -> None:
+    def _refused(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester why nothing was done, and keep it in the audit trail."""
         self.audit.record(
             Action.DEPLOY_REFUSED,
@@ -443,7 +455,7 @@ class Deployer:
             deploy_id=request.deploy_id,
             reason=text,
         )
-        self._final(request, text)
+        self._final(request, text, blocks)
 
     def _release_claim(self, claim: Claim) -> None:
         try:
@@ -451,8 +463,10 @@ class Deployer:
         except StoreError:
             log.warning("could not release promotion claim %s; it expires by itself", claim.key)
 
-    def _tell(self, request: DeployRequest, text: str) -> None:
-        if request.response_url:
+    def _tell(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
+        if request.response_url and blocks:
+            self.reply(request.response_url, text, blocks)
+        elif request.response_url:
             self.reply(request.response_url, text)
 
     def _team_refusal(self, request: DeployRequest, team: str, membership: Membership) -> str:

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from bot import messages
 from bot.config import Settings
 from bot.releases.model import Requester
+from bot.store import StoreError
+
+CONFIG = "config"
+LINK = "link"
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,21 @@ class Refusal:
     text: str
 
 
-def identify(settings: Settings, user_id: str) -> Requester | Refusal:
+def identify(settings: Settings, user_id: str, links: object | None = None) -> Requester | Refusal:
+    """The `users` map first (an admin's word wins), then a link made with `/deploy link` (SPEC §14.1)."""
     login = settings.users.get(user_id)
-    if login is None:
-        return Refusal(messages.not_linked(user_id, settings.user_admins_hint))
-    return Requester(slack_user=user_id, login=login)
+    if login is not None:
+        return Requester(slack_user=user_id, login=login, origin=CONFIG)
+    if links is not None:
+        try:
+            link = links.get(user_id)
+        except StoreError:
+            return Refusal(messages.STORE_DOWN)
+        if link is not None:
+            if any(login.lower() == link.login.lower() for login in settings.users.values()):
+                # the map gives this login to someone else since: one login, one Slack user
+                return Refusal(messages.link_overruled_by_config(link.login))
+            return Requester(slack_user=user_id, login=link.login, origin=LINK)
+    return Refusal(
+        messages.not_linked(user_id, settings.user_admins_hint, can_link=bool(settings.github_oauth_client_id))
+    )

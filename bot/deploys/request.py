@@ -21,17 +21,20 @@ class DeployRequest:
     automatic: bool = False
     require_tests: bool = False  # a button or automatic promotion: the source must have passed its tests
     deploy_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    approved_by: Requester | None = None  # the team member who approved it (SPEC §14.2); their team check stands in
 
     @property
     def is_promotion(self) -> bool:
         return self.source_env is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "requester": self.requester.to_json()}
+        approved_by = self.approved_by.to_json() if self.approved_by else None
+        return {**asdict(self), "requester": self.requester.to_json(), "approved_by": approved_by}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeployRequest:
         known = {name for name in cls.__dataclass_fields__}
         fields = {key: value for key, value in data.items() if key in known}
         fields["requester"] = Requester.from_json(data.get("requester")) or CI
+        fields["approved_by"] = Requester.from_json(data.get("approved_by"))
         return cls(**fields)

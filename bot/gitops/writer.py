@@ -47,6 +47,7 @@ class Change:
     deploy_id: str
     source_env: str | None = None
     expected_source_tag: str | None = None
+    approved_by: str | None = None  # `<login> (<slack id>)` of the second pair of eyes, where one was asked
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,9 @@ class ChartsWriter:
         copy.git("add", "--", relative)
         message = (
             f"Update {change.app} image tag to {tag} for {change.env}\n\n"
-            f"Requested-by: {change.requested_by}\nDeploy-Id: {change.deploy_id}\n"
+            f"Requested-by: {change.requested_by}\n"
+            + (f"Approved-by: {change.approved_by}\n" if change.approved_by else "")
+            + f"Deploy-Id: {change.deploy_id}\n"
         )
         copy.git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
         return Outcome("committed", tag, commit=copy.git("rev-parse", "HEAD"))

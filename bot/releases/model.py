@@ -60,6 +60,7 @@ class Requester:
 
     slack_user: str | None = None
     login: str | None = None
+    origin: str | None = field(default=None, compare=False)  # "config" or "link": where the login came from
 
     @property
     def is_person(self) -> bool:

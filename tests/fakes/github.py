@@ -11,6 +11,13 @@ Also serves `GET /repos/{owner}/{repo}/compare/{base}...{head}` as GitHub does: 
 top-level fields) for a comparison set with `set_compare`, 404 for any other. Each comparison
 can be slow (`slow_seconds`), fail (`fail_status`) or answer junk (`junk`: "not_json" or
 "missing_fields"), without touching the membership endpoint.
+
+It is also github.com's OAuth device flow (the same origin serves as GITHUB_URL):
+`POST /login/device/code` and `POST /login/oauth/access_token` answer as GitHub does (HTTP 200
+with `error` for `authorization_pending`, `slow_down` with a new `interval`, `expired_token`,
+`access_denied`, `incorrect_client_credentials`, `device_flow_disabled`, ...), and `GET /user`
+answers for a token the flow issued. `.approve()`, `.deny()` play the person at
+github.com/login/device; `.token_answers` scripts the next answers of the token endpoint.
 """
 
 from __future__ import annotations
@@ -18,17 +25,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.fakes._http import LocalServer, Reply, Request
 
 DEFAULT_TOKEN = "ghs-test-token"
 DOCS = "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user"
 COMPARE_DOCS = "https://docs.github.com/rest/commits/commits#compare-two-commits"
+OAUTH_CLIENT_ID = "Iv1.fakeclientid0001"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE_DOCS = "https://docs.github.com/developers/apps/authorizing-oauth-apps#device-flow"
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,18 @@ class Compare:
     slow_seconds: float = 0.0
     fail_status: int | None = None
     junk: str | None = None  # "not_json" | "missing_fields"
+
+
+@dataclass
+class DeviceGrant:
+    device_code: str
+    user_code: str
+    expires_at: float
+    interval: float
+    state: str = "pending"  # pending, approved, denied, used
+    login: str | None = None
+    polls: int = 0
+    tokens: list[str] = field(default_factory=list)
 
 
 class FakeGitHub:
@@ -71,6 +95,16 @@ class FakeGitHub:
         self._compares: dict[tuple[str, str, str], Compare] = {}  # (repo, base, head)
         self._requests: list[GitHubRequest] = []
         self._server = LocalServer(self._handle, name="fake-github")
+        # -- the OAuth device flow
+        self.oauth_client_id = OAUTH_CLIENT_ID
+        self.device_flow_enabled = True
+        self.device_interval: float = 5  # what GitHub says today; tests make it tiny
+        self.device_expires_in = 899
+        self.slow_down_step: float = 5  # added to the interval on slow_down, as GitHub does
+        self.token_answers: list[Any] = []  # the next answers of the token endpoint: an error code or a Reply
+        self.user_status = 200  # what GET /user answers with a good token
+        self._grants: dict[str, DeviceGrant] = {}
+        self._user_tokens: dict[str, str] = {}  # issued access token -> login
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -189,6 +223,49 @@ class FakeGitHub:
         }
         return Reply.json(body, 200, self._rate_headers(remaining))
 
+    # -- the device flow, as the person at github.com/login/device ------------------------------
+
+    def _grant(self, user_code: str | None) -> DeviceGrant:
+        with self._lock:
+            grants = [g for g in self._grants.values() if user_code in (None, g.user_code)]
+            if not grants:
+                raise AssertionError(f"no device code {user_code or ''} was asked for")
+            return grants[-1]
+
+    def approve(self, login: str, user_code: str | None = None) -> None:
+        """Enter the code (the latest one by default) and authorise the app, as `login`."""
+        with self._changed:
+            grant = self._grant(user_code)
+            grant.state, grant.login = "approved", login
+            self._changed.notify_all()
+
+    def deny(self, user_code: str | None = None) -> None:
+        with self._changed:
+            self._grant(user_code).state = "denied"
+            self._changed.notify_all()
+
+    def expire(self, user_code: str | None = None) -> None:
+        with self._changed:
+            self._grant(user_code).expires_at = 0
+            self._changed.notify_all()
+
+    @property
+    def device_grants(self) -> list[DeviceGrant]:
+        with self._lock:
+            return copy.deepcopy(list(self._grants.values()))
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._user_tokens)
+
+    def wait_for_device_code(self, timeout: float = 5.0) -> DeviceGrant:
+        assert self.wait_until(lambda: self._grants, timeout), "nobody asked for a device code"
+        return self.device_grants[-1]
+
+    def token_polls(self) -> int:
+        return sum(1 for r in self.requests if r.path == "/login/oauth/access_token")
+
     # -- recorded requests -----------------------------------------------------------------
 
     @property
@@ -250,6 +327,10 @@ class FakeGitHub:
     def _answer(self, request: Request) -> Reply:
         if self.down:
             return Reply.json({"message": "Server Error"}, 500)
+        if request.path in ("/login/device/code", "/login/oauth/access_token"):
+            return self._device_flow(request)
+        if request.path == "/user":
+            return self._user(request)
         auth = request.headers.get("authorization", "")
         scheme, _, given = auth.partition(" ")
         if scheme.lower() not in ("bearer", "token") or given.strip() != self.token:
@@ -288,3 +369,92 @@ class FakeGitHub:
         if request.headers.get("if-none-match") == etag:
             return Reply(status=304, headers=headers)
         return Reply(status=200, body=body, headers={"Content-Type": "application/json; charset=utf-8", **headers})
+
+    # -- the OAuth device flow (github.com) -------------------------------------------------------
+
+    @staticmethod
+    def _form(request: Request) -> dict[str, str]:
+        if request.content_type == "application/json":
+            try:
+                data = request.json()
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def _oauth(self, request: Request, payload: dict[str, Any], status: int = 200) -> Reply:
+        """GitHub answers JSON when asked for it, else a form-encoded body."""
+        if "application/json" in request.headers.get("accept", ""):
+            return Reply.json(payload, status)
+        body = "&".join(f"{k}={v}" for k, v in payload.items())
+        return Reply(status, body.encode(), {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+
+    def _oauth_error(self, request: Request, error: str, description: str, **more: Any) -> Reply:
+        return self._oauth(
+            request, {"error": error, "error_description": description, "error_uri": DEVICE_DOCS, **more}
+        )
+
+    def _device_flow(self, request: Request) -> Reply:
+        if request.method != "POST":
+            return Reply.json({"message": "Not Found"}, 404)
+        form = self._form(request)
+        if form.get("client_id") != self.oauth_client_id:
+            return self._oauth_error(request, "incorrect_client_credentials", "The client_id is not valid.")
+        if not self.device_flow_enabled:
+            return self._oauth_error(request, "device_flow_disabled", "Device flow must be enabled for this App.")
+        if request.path == "/login/device/code":
+            grant = DeviceGrant(
+                device_code=secrets.token_hex(20),
+                user_code=f"{secrets.token_hex(2).upper()}-{secrets.token_hex(2).upper()}",
+                expires_at=time.time() + self.device_expires_in,
+                interval=self.device_interval,
+            )
+            self._grants[grant.device_code] = grant
+            return self._oauth(
+                request,
+                {
+                    "device_code": grant.device_code,
+                    "user_code": grant.user_code,
+                    "verification_uri": f"{self.url}/login/device",
+                    "expires_in": self.device_expires_in,
+                    "interval": self.device_interval,
+                },
+            )
+        if form.get("grant_type") != DEVICE_GRANT:
+            return self._oauth_error(request, "unsupported_grant_type", "The grant type is not supported.")
+        grant = self._grants.get(form.get("device_code", ""))
+        if grant is None:
+            return self._oauth_error(request, "incorrect_device_code", "The device_code provided is not valid.")
+        grant.polls += 1
+        if self.token_answers:
+            scripted = self.token_answers.pop(0)
+            if isinstance(scripted, Reply):
+                return scripted
+            if scripted == "slow_down":
+                grant.interval += self.slow_down_step
+                return self._oauth_error(request, "slow_down", "Too many requests.", interval=grant.interval)
+            return self._oauth_error(request, scripted, f"{scripted} (scripted by the test)")
+        if time.time() >= grant.expires_at:
+            return self._oauth_error(request, "expired_token", "The device code has expired.")
+        if grant.state == "denied":
+            return self._oauth_error(request, "access_denied", "The authorization request was denied.")
+        if grant.state == "pending":
+            return self._oauth_error(request, "authorization_pending", "The authorization request is still pending.")
+        if grant.state == "used":
+            return self._oauth_error(request, "bad_verification_code", "The device_code has been used.")
+        token = "gho_" + secrets.token_hex(18)
+        grant.state = "used"
+        grant.tokens.append(token)
+        self._user_tokens[token] = grant.login or ""
+        return self._oauth(request, {"access_token": token, "token_type": "bearer", "scope": ""})
+
+    def _user(self, request: Request) -> Reply:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        login = self._user_tokens.get(given.strip()) if scheme.lower() in ("bearer", "token") else None
+        if request.method != "GET" or login is None:
+            return Reply.json({"message": "Requires authentication", "documentation_url": DOCS, "status": "401"}, 401)
+        if self.user_status != 200:
+            return Reply.json({"message": "Server Error"}, self.user_status)
+        return Reply.json(
+            {"login": login, "id": abs(hash(login)) % 10**8, "type": "User", "site_admin": False, "name": None}
+        )

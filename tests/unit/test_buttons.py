@@ -226,3 +226,20 @@ def test_values_signed_with_any_other_key_are_refused(step: PromoteStep, key: by
 @given(st.one_of(st.none(), st.integers(), st.binary(max_size=100), st.lists(st.text(max_size=5), max_size=5)))
 def test_decode_never_raises_on_other_types(value: object) -> None:
     assert SIGNER.decode(value) is None
+
+
+def test_sealed_values_are_opaque_tamper_proof_and_never_swap_kinds() -> None:
+    from bot.buttons import ButtonSigner, PromoteStep
+
+    signer = ButtonSigner(b"key")
+    value = signer.sign("approval:decide", *["abc123"])
+    assert signer.verify("approval:decide", value, 1) == ["abc123"]
+    assert "abc123" not in value and len(value) <= 2000
+    assert signer.verify("approval:ask", value, 1) is None  # another kind
+    assert signer.verify("approval:decide", value, 2) is None  # another shape
+    assert ButtonSigner(b"other").verify("approval:decide", value, 1) is None
+    body, mac = value.split(".")
+    assert signer.verify("approval:decide", body + "." + mac[::-1], 1) is None
+    promote = signer.encode(PromoteStep("whitehall", "v1", "integration", "staging"))
+    assert signer.verify("approval:decide", promote, 3) is None
+    assert signer.decode(value) is None

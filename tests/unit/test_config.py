@@ -220,6 +220,8 @@ def test_empty_config_file_means_defaults(tmp_path: Path, text: str) -> None:
         ("users:\n  U012AB3CD: -bad-login\n", "U012AB3CD maps to '-bad-login', which is not a GitHub login"),
         ("users:\n  U012AB3CD:\n", "U012AB3CD maps to ''"),
         ("github_org: 'not an org'\n", "GITHUB_ORG 'not an org' is not a GitHub organisation name"),
+        ("environments:\n  - {name: a, team: t, approvals_required: 2}\n", "approvals_required must be 0 or 1"),
+        ("environments:\n  - {name: a, team: t, approvals_required: yes}\n", "approvals_required must be 0 or 1"),
     ],
 )
 def test_each_config_file_problem_is_one_plain_line(tmp_path: Path, text: str, expected: str) -> None:
@@ -389,3 +391,16 @@ def test_button_keys_are_secrets_of_a_useful_length() -> None:
         "BUTTON_SIGNING_KEY must be at least 16 characters long.",
         "BUTTON_SIGNING_KEY_PREVIOUS must be at least 16 characters long.",
     ]
+
+
+def test_approvals_and_device_flow_settings(tmp_path: Path) -> None:
+    text = "environments:\n  - {name: a, team: t}\n  - {name: b, team: t, approvals_required: 1}\n"
+    settings = load_settings({"BOT_CONFIG": config_file(tmp_path, text)}, require_serve=False)
+    assert [e.approvals_required for e in settings.environments] == [0, 1]
+    assert (settings.github_url, settings.github_oauth_client_id) == ("https://github.com", "")
+    settings = load_settings(
+        {"GITHUB_URL": "https://ghe.example/", "GITHUB_OAUTH_CLIENT_ID": "Iv1.abc123"}, require_serve=False
+    )
+    assert (settings.github_url, settings.github_oauth_client_id) == ("https://ghe.example", "Iv1.abc123")
+    assert problems_for({"GITHUB_URL": "ftp://x"}) == ["GITHUB_URL must be an http(s) URL, got 'ftp://x'."]
+    assert "is not an OAuth app client ID" in problems_for({"GITHUB_OAUTH_CLIENT_ID": "a b"})[0]
