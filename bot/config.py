@@ -10,12 +10,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.names import is_valid_app_name
+from bot.windows import DeployWindows, Window, parse_no_deploy_days, parse_windows, parse_zone
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),
@@ -63,6 +66,7 @@ class Environment:
     argocd_url: str
     workflows_url: str
     workflows_namespace: str = "apps"
+    deploy_windows: tuple[Window, ...] = ()  # none: always open
 
     def argocd_app_url(self, application: str) -> str:
         return f"{self.argocd_url.rstrip('/')}/applications/{application}"
@@ -98,6 +102,8 @@ class Settings:
     team_channels: Mapping[str, str] = field(default_factory=dict)
     log_format: str = "text"
     audit_max_entries: int = 100_000
+    timezone: str = "Europe/London"
+    no_deploy_days: frozenset[date] = frozenset()
 
     @property
     def environment_names(self) -> list[str]:
@@ -114,6 +120,11 @@ class Settings:
     def previous_environment(self, name: str) -> Environment | None:
         index = self.environment_names.index(name)
         return self.environments[index - 1] if index > 0 else None
+
+    def deploy_windows(self, env: str) -> DeployWindows:
+        environment = self.environment(env)
+        windows = environment.deploy_windows if environment else ()
+        return DeployWindows(windows, ZoneInfo(self.timezone), self.no_deploy_days)
 
     @property
     def user_admins_hint(self) -> str:
@@ -218,6 +229,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         team_channels=_parse_team_channels(file_config.get("team_channels"), problems),
         log_format=_log_format(env, problems),
         audit_max_entries=integer("AUDIT_MAX_ENTRIES", 100_000, 1, 1_000_000_000),
+        timezone=parse_zone(file_config.get("timezone"), problems).key,
+        no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -264,6 +277,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
         problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
         return {}, path
     known = {"github_org", "alerts_channel", "environments", "users", "team_channels"}
+    known |= {"timezone", "no_deploy_days"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -312,7 +326,10 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
             problems.append(
                 f"environments[{position}] ({name}): workflows_namespace {_shown(namespace)} is not a Kubernetes namespace."
             )
-        environments.append(Environment(name=name, team=team, **urls, workflows_namespace=namespace))
+        windows = parse_windows(item.get("deploy_windows"), f"environments[{position}] ({name})", problems)
+        environments.append(
+            Environment(name=name, team=team, **urls, workflows_namespace=namespace, deploy_windows=windows)
+        )
     return tuple(environments)
 
 
