@@ -18,6 +18,12 @@ USAGE = (
     "• `/deploy <app> <tag> <environment>`: deploy image `<tag>` of `<app>`, e.g. `/deploy whitehall v3232 integration`\n"
     "• `/deploy promote <app> [to] <environment>`: deploy to `<environment>` the tag the environment "
     "before it runs, e.g. `/deploy promote whitehall to staging`\n"
+    "• `/deploy <app> <tag> <environment> --force <reason…>`: the same, despite a freeze or a closed deploy window\n"
+    "• `/deploy promote <app> [to] <environment> --force <reason…>`: promote despite a freeze, a closed window "
+    "or a release that has not passed its tests\n"
+    "• `/deploy rollback <app> <environment>`: back to the last earlier release that passed its tests there\n"
+    "• `/deploy freeze <app|all> <environment|all> [<reason…>]`: stop deploys there until it is unfrozen\n"
+    "• `/deploy unfreeze <app|all> <environment|all>`: lift that freeze\n"
     "• `/deploy help`: this message"
 )
 
@@ -50,6 +56,16 @@ def wrong_word_count(count: int) -> str:
 
 
 NOT_A_COMMAND = "I don't know that command."
+FORCE_NEEDS_REASON = "`--force` needs a reason after it, for the record: `--force <reason…>`."
+ROLLBACK_NEEDS_APP_AND_ENV = "To roll back, say which app and where: `/deploy rollback <app> <environment>`."
+FREEZE_NEEDS_SCOPE = (
+    "To freeze, say which app (or `all`) and which environment (or `all`): "
+    "`/deploy freeze <app|all> <environment|all> [<reason…>]`."
+)
+UNFREEZE_NEEDS_SCOPE = (
+    "To unfreeze, say exactly the app (or `all`) and environment (or `all`) of the freeze: "
+    "`/deploy unfreeze <app|all> <environment|all>`."
+)
 
 
 def unparsed(reason: str) -> str:
@@ -274,3 +290,132 @@ def promote_label(to_env: str) -> str:
 
 def confirm_production(app: str, tag: str) -> str:
     return f"This deploys *{app}* `{tag}` to production."
+
+
+# -- freezes, deploy windows and held deploys (SPEC §11) -------------------------------------------
+
+
+def day_and_time(at: float) -> str:
+    return time.strftime("%a %d %b %H:%M UTC", time.gmtime(at))
+
+
+def scope_words(app: str, env: str) -> str:
+    """`whitehall in staging`, `every app in staging`, `whitehall in every environment`…"""
+    apps = "every app" if app == "all" else app
+    envs = "every environment" if env == "all" else env
+    return f"{apps} in {envs}"
+
+
+def freeze_words(mention: str, login: str | None, at: float, reason: str) -> str:
+    who = f"{mention} (@{login})" if login else mention
+    why = f": {escape(clip(reason, 300))}" if reason else " (no reason given)"
+    return f"{who} on {day_and_time(at)}{why}"
+
+
+def override_hint(command: str) -> str:
+    return f"To deploy anyway, say why: `{command} --force <reason…>` (the override is announced in the channel)."
+
+
+def frozen_refusal(app: str, env: str, freezes: list[str], command: str) -> str:
+    listed = "".join(f"\n• frozen by {words}" for words in freezes)
+    return f":no_entry: *{app}* is frozen in *{env}*, so nothing was done.{listed}\n{override_hint(command)}"
+
+
+def window_refusal(env: str, opens: str | None, command: str) -> str:
+    when = f"The next window opens {opens}." if opens else "No window opens in the coming year."
+    return f":no_entry: *{env}* is outside its deploy windows, so nothing was done. {when}\n{override_hint(command)}"
+
+
+def override_in_thread(mention: str, tag: str, env: str, what: str, reason: str) -> str:
+    return f":warning: {mention} overrode {what} to deploy {tag} to {env}: {escape(clip(reason, 300))}"
+
+
+def frozen_by_words(scopes: list[str]) -> str:
+    return "the freeze of " + " and ".join(scopes)
+
+
+def window_words(env: str) -> str:
+    return f"the deploy window of {env}"
+
+
+def held_in_thread(who: str, tag: str, env: str, why: str) -> str:
+    return f":double_vertical_bar: {who}'s deploy of {tag} to {env} is held, not lost: {why}. Nothing was committed."
+
+
+def held_because_frozen(env: str) -> str:
+    return f"{env} is frozen; it is offered here when the freeze is lifted"
+
+
+def held_because_window(env: str, opens: str | None) -> str:
+    when = f" (next: {opens})" if opens else ""
+    return f"{env} is outside its deploy windows; it goes out by itself when one opens{when}"
+
+
+def held_superseded(tag: str, env: str, newer: str) -> str:
+    return f":fast_forward: The held deploy of {tag} to {env} was superseded by {newer}, which is held instead."
+
+
+def held_offer(tag: str, env: str) -> str:
+    return f":arrow_forward: {env} is no longer frozen. The held deploy of {tag} to {env} can go out now: nothing deploys it by itself."
+
+
+def deploy_held_label(tag: str, env: str) -> str:
+    return f"Deploy held {tag} to {env}"
+
+
+def hold_released_in_thread(tag: str, env: str) -> str:
+    return f":arrow_forward: The deploy window of {env} is open: the held deploy of {tag} is going out."
+
+
+def held_answer(app: str, tag: str, env: str) -> str:
+    return f"The deploy of *{app}* `{tag}` to *{env}* is held; its card says why."
+
+
+def freeze_announcement(mention: str, app: str, env: str, reason: str) -> str:
+    why = f": {escape(clip(reason, 300))}" if reason else ""
+    return f":snowflake: {mention} froze deploys of {scope_words(app, env)}{why}"
+
+
+def unfreeze_announcement(mention: str, app: str, env: str) -> str:
+    return f":sunny: {mention} lifted the freeze of {scope_words(app, env)}."
+
+
+def frozen_reply(app: str, env: str, replaced: bool) -> str:
+    again = " (replacing the earlier freeze of that scope)" if replaced else ""
+    return (
+        f":snowflake: Froze {scope_words(app, env)}{again}. People's deploys there are refused unless forced; "
+        f"CI's and automatic ones are held. Lift it with `/deploy unfreeze {app} {env}`."
+    )
+
+
+def unfrozen_reply(app: str, env: str, still: list[str]) -> str:
+    if not still:
+        return f":sunny: Lifted the freeze of {scope_words(app, env)}."
+    listed = "".join(f"\n• {words}" for words in still)
+    return f":sunny: Lifted the freeze of {scope_words(app, env)}. These freezes still cover some of it:{listed}"
+
+
+def still_frozen_words(app: str, env: str, by: str) -> str:
+    return f"{scope_words(app, env)}, frozen by {by}"
+
+
+def no_such_freeze(app: str, env: str, others: list[str]) -> str:
+    listed = "".join(f"\n• {words}" for words in others)
+    hint = f" These freezes cover some of it; unfreeze each by its own scope:{listed}" if others else ""
+    return f"There is no freeze of exactly {scope_words(app, env)}, so nothing was lifted.{hint}"
+
+
+def freeze_team_refusal(verb: str, env: str, org: str, team: str, reason: str) -> str:
+    return f"You can't {verb} {env}: {reason}. That needs active membership of the GitHub team {org}/{team}. Nothing was done."
+
+
+def not_an_app_anywhere(app: str) -> str:
+    return f"There is no app called `{shown(app)}` in any environment. Say `all` for every app."
+
+
+def freezing(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Freezing {scope_words(app, env)}…"
+
+
+def unfreezing(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Lifting the freeze of {scope_words(app, env)}…"

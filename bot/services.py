@@ -26,13 +26,17 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.deploys.safety import Safety
+from bot.freezes import Freezes
 from bot.gitops.charts import ChartsRepo
+from bot.holds import Holds
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
 from bot.router import Router
 from bot.scheduler import build_scheduler, exclusive, local
+from bot.signed import SignedValues
 from bot.store import Store, StoreUnavailable, connect
 from bot.teams import TeamChecker
 
@@ -62,6 +66,7 @@ class Services:
     instance: str
     scheduled: list[tuple[str, Callable[[], None], int]]
     scheduler: object | None = None
+    safety: Safety | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -181,6 +186,24 @@ def build(
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    safety = Safety(
+        settings=settings,
+        charts=charts,
+        teams=teams,
+        freezes=Freezes(store),
+        holds=Holds(store),
+        book=book,
+        audit=audit,
+        notices=notices,
+        held_values=SignedValues((settings.slack_signing_secret.reveal() or "console-sandbox").encode(), "deploy_held"),
+        submit=deployer.submit,
+        reply=replies.send,
+        clock=clock,
+    )
+    deployer.gates.append(safety.gate)
+    router.on_command(commands.Freeze, safety.freeze_command)
+    router.on_command(commands.Unfreeze, safety.unfreeze_command)
+    router.on_action("deploy_held", safety.click)
     events = ReleaseEvents(
         settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
     )
@@ -192,6 +215,8 @@ def build(
         ("stuck-deploys", exclusive(store, "stuck-deploys", events.flag_stuck_deploys, timeout=55), stuck_every),
         ("unsent-cards", local("unsent-cards", outbox.recover), 30),
         ("charts-refresh", local("charts-refresh", charts.refresh), 60),
+        # deploys held only by a window go out within a minute of it opening
+        ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
     return Services(
         settings=settings,
@@ -210,4 +235,5 @@ def build(
         http=http,
         instance=instance,
         scheduled=scheduled,
+        safety=safety,
     )

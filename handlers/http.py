@@ -192,6 +192,8 @@ class HttpApp:
             return _error(503, not_ready)
         if not is_valid_app_name(deploy.app) or deploy.app not in self.services.charts.apps(deploy.env):
             return _error(400, f"no app called {deploy.app} in {deploy.env}")
+        if self.services.safety.hold_if_blocked(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment):
+            return _json(202, {"ok": True, "held": True})  # frozen or outside its window: kept, not deployed
         self.services.deployer.ci_deploy(deploy.app, deploy.env, deploy.tag, deploy.promote_deployment)
         return _json(202, {"ok": True})
 

@@ -105,7 +105,12 @@ class Deployer:
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, command.app, command.env, command.tag)
         request = DeployRequest(
-            app=command.app, env=command.env, tag=command.tag, requester=requester, response_url=response_url
+            app=command.app,
+            env=command.env,
+            tag=command.tag,
+            requester=requester,
+            response_url=response_url,
+            force_reason=command.force_reason,
         )
         self._accept(request)
         return messages.deploying(command.app, command.tag, command.env)
@@ -124,6 +129,7 @@ class Deployer:
             requester=requester,
             response_url=response_url,
             source_env=source,
+            force_reason=command.force_reason,
         )
         self._spawn(request, self._run)
         return messages.promoting(command.app, command.env, source)
@@ -150,6 +156,11 @@ class Deployer:
         )
         self._accept(request)
         return None
+
+    def submit(self, request: DeployRequest, step: Callable[[DeployRequest], None] | None = None) -> None:
+        """Run a request made elsewhere (a held deploy, a rollback, a freeze) on these workers; `step`
+        defaults to every check and the commit."""
+        self._spawn(request, step or self._run)
 
     def _accept(self, request: DeployRequest) -> None:
         self.audit.defer(
@@ -324,6 +335,7 @@ class Deployer:
             deploy_id=request.deploy_id,
             source_env=request.source_env,
             expected_source_tag=request.tag if request.is_promotion else None,
+            rollback_of=request.rollback_of,
         )
         self._track(+1)
         future = self.charts.submit(change)

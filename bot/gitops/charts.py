@@ -56,6 +56,7 @@ class Change:
     deploy_id: str
     source_env: str | None = None
     expected_source_tag: str | None = None
+    rollback_of: str | None = None  # a rollback: the tag it replaces, in a `Rollback-of:` trailer
 
 
 @dataclass(frozen=True)
@@ -450,7 +451,9 @@ class ChartsRepo:
         self._git("add", "--", relative)
         message = (
             f"Update {change.app} image tag to {tag} for {change.env}\n\n"
-            f"Requested-by: {change.requested_by}\nDeploy-Id: {change.deploy_id}\n"
+            f"Requested-by: {change.requested_by}\n"
+            + (f"Rollback-of: {change.rollback_of}\n" if change.rollback_of else "")
+            + f"Deploy-Id: {change.deploy_id}\n"
         )
         self._git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
         return Outcome("committed", tag, commit=self._git("rev-parse", "HEAD"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bot import messages
-from bot.releases.model import MAX_DRAFTS, MAX_SEEN, EnvEntry, Promotion, Release, Requester, State
+from bot.releases.model import MAX_DRAFTS, MAX_SEEN, Button, EnvEntry, Promotion, Release, Requester, State
 
 
 class Result(Enum):
@@ -95,6 +95,7 @@ class ThreadNote:
     text: str
     broadcast: bool = False
     urgent: bool = False
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def apply(release: Release, event: Event, now: float) -> Transition:
             release.entry(event.env).promoted = Promotion(event.to_env, event.by, event.at)
             return Transition(release, Result.APPLIED, Change.CARD)
         case ThreadNote():
-            release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent)
+            release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent, buttons=list(event.buttons))
             return Transition(release, Result.APPLIED, Change.CARD)
         case Refresh():
             return Transition(release, Result.APPLIED, Change.CARD)
