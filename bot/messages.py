@@ -419,3 +419,38 @@ def freezing(app: str, env: str) -> str:
 
 def unfreezing(app: str, env: str) -> str:
     return f":hourglass_flowing_sand: Lifting the freeze of {scope_words(app, env)}…"
+
+
+# -- rollback (SPEC §11.3) ---------------------------------------------------------------------------
+
+
+def rolling_back(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Rolling back *{app}* in *{env}*…"
+
+
+def rollback_label(tag: str) -> str:
+    return f"Roll back to {tag}"
+
+
+def confirm_rollback(app: str, env: str, tag: str) -> str:
+    return (
+        f"This rolls *{app}* in *{env}* back to `{tag}` (or an earlier release that passed there) and freezes it there."
+    )
+
+
+def nothing_to_roll_back_to(app: str, env: str, current: str | None) -> str:
+    now = f" (it runs `{current}`)" if current else ""
+    return (
+        f"I found no earlier release of *{app}* to roll back to in *{env}*{now}: none passed its tests there "
+        "as far as the bot knows, and the charts repository's history has no other tag. Nothing was committed."
+    )
+
+
+def rolled_back_in_thread(mention: str, old: str, tag: str, env: str) -> str:
+    return (
+        f":rewind: {mention} rolled {env} back from {old} to {tag}. It stays frozen there until someone unfreezes it."
+    )
+
+
+def rolled_back_reason(old: str) -> str:
+    return f"rolled back from {old}"

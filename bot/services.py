@@ -26,6 +26,7 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.deploys.rollback import Rollbacks
 from bot.deploys.safety import Safety
 from bot.freezes import Freezes
 from bot.gitops.charts import ChartsRepo
@@ -204,8 +205,28 @@ def build(
     router.on_command(commands.Freeze, safety.freeze_command)
     router.on_command(commands.Unfreeze, safety.unfreeze_command)
     router.on_action("deploy_held", safety.click)
+    rollbacks = Rollbacks(
+        settings=settings,
+        charts=charts,
+        teams=teams,
+        book=book,
+        audit=audit,
+        safety=safety,
+        values=SignedValues((settings.slack_signing_secret.reveal() or "console-sandbox").encode(), "rollback"),
+        submit=deployer.submit,
+        reply=replies.send,
+    )
+    deployer.on_committed.append(rollbacks.committed)
+    router.on_command(commands.Rollback, rollbacks.command)
+    router.on_action("rollback", rollbacks.click)
     events = ReleaseEvents(
-        settings=settings, store=store, book=book, audit=audit, clock=clock, on_tests_passed=deployer.tests_passed
+        settings=settings,
+        store=store,
+        book=book,
+        audit=audit,
+        clock=clock,
+        on_tests_passed=deployer.tests_passed,
+        rollback_button=rollbacks.button,
     )
     stuck_every = min(60, settings.stuck_after_minutes * 15)
     scheduled = [

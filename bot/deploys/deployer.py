@@ -74,6 +74,7 @@ class Deployer:
         self.reply = reply
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
+        self.on_committed: list[Callable[[DeployRequest, Outcome], None]] = []  # after the card (rollbacks)
         self._in_flight = 0
         self._automatic_in_flight = 0
         self._idle = threading.Condition()
@@ -366,6 +367,8 @@ class Deployer:
                 self.book.apply(app, tag, DeployRequested(env, request.requester, outcome.commit, request.automatic))
                 if request.is_promotion:
                     self.book.apply(app, tag, Promoted(request.source_env, env, request.requester, self.clock()))
+                for hook in self.on_committed:
+                    hook(request, outcome)
             except StoreError as error:
                 log.error("deploy of %s %s to %s landed but its card could not be updated: %s", app, tag, env, error)
             return

@@ -315,6 +315,24 @@ class ChartsRepo:
                 found[line.split(":", 1)[1].strip()] = commit
         return found
 
+    def file_history(self, env: str, app: str, depth: int = 2000) -> list[str]:
+        """The `image_tag` values `env`'s file for `app` has had, newest first, within the branch's last
+        `depth` commits. The working copy is shallow: this fetches that much history, then goes back
+        to one commit (see the README for what it costs)."""
+        path = str(self._path(env, app).relative_to(self.workdir))
+        with self._tree_lock:
+            ref = f"refs/remotes/origin/{self.branch}"
+            self._git("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}")
+            patches = self._git("log", f"-{depth}", "--format=", "--unified=0", "-p", ref, "--", path)
+            self._sync()
+        tags = []
+        for line in patches.splitlines():
+            if line.startswith("+") and not line.startswith("+++"):
+                tag = imagetags.parse(line[1:]).image_tag
+                if tag and is_valid_image_tag(tag):
+                    tags.append(tag)
+        return tags
+
     def is_usable(self) -> str | None:
         """None when the working copy can take deploys, else why not."""
         if self._repo is None or not (self.workdir / ".git").is_dir():

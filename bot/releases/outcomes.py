@@ -15,7 +15,7 @@ from bot import messages
 from bot.audit import Action, AuditTrail
 from bot.config import Settings
 from bot.releases.book import ReleaseBook
-from bot.releases.model import State
+from bot.releases.model import Button, State
 from bot.releases.transitions import Result, SyncOutcome, TestOutcome, ThreadNote, sync_state
 from bot.store import Store
 from bot.webhooks import SmokeEvent, SyncEvent
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 STUCK_FLAG_SECONDS = 7 * 24 * 3600
 TestsPassed = Callable[[str, str, str], None]  # (app, tag, env)
+RollbackButton = Callable[[str, str, str], "Button | None"]  # (app, env, failing tag): a `rollback` button, or None
 
 
 def is_draft_stack(application: str, app: str) -> bool:
@@ -49,6 +50,7 @@ class ReleaseEvents:
         audit: AuditTrail,
         clock: Callable[[], float],
         on_tests_passed: TestsPassed,
+        rollback_button: RollbackButton | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -56,6 +58,7 @@ class ReleaseEvents:
         self.audit = audit
         self.clock = clock
         self.on_tests_passed = on_tests_passed
+        self.rollback_button = rollback_button
 
     def sync(self, event: SyncEvent) -> str:
         """Apply a sync outcome; answers `applied`, `duplicate` or `stale`."""
@@ -68,6 +71,9 @@ class ReleaseEvents:
             revision=event.revision,
             draft=is_draft_stack(event.application, event.app),
             argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
+        )
+        outcome = replace(
+            outcome, buttons=self._rollback(event.app, event.env, event.tag, outcome.state, outcome.draft)
         )
         result = self.book.apply(event.app, event.tag, outcome).result
         if result is Result.APPLIED:
@@ -100,6 +106,10 @@ class ReleaseEvents:
             draft=draft,
             argocd_url=environment.argocd_app_url(event.application),
         )
+        if not outcome.passed:
+            outcome = replace(
+                outcome, buttons=self._rollback(event.app, event.env, event.tag, State.TESTS_FAILED, draft)
+            )
         result = self.book.apply(event.app, event.tag, outcome).result
         if result is Result.APPLIED:
             self.audit.record(
@@ -115,6 +125,17 @@ class ReleaseEvents:
         if result is Result.APPLIED and outcome.passed and not draft and promotes_automatically(event.application):
             self.on_tests_passed(event.app, event.tag, event.env)
         return result.value
+
+    def _rollback(self, app: str, env: str, tag: str, state: State, draft: bool) -> tuple[Button, ...]:
+        """A failure reply's `rollback` button, where the bot knows a release to go back to."""
+        if (
+            self.rollback_button is None
+            or draft
+            or state not in (State.SYNC_FAILED, State.DEGRADED, State.TESTS_FAILED)
+        ):
+            return ()
+        button = self.rollback_button(app, env, tag)
+        return (button,) if button else ()
 
     def flag_stuck_deploys(self) -> int:
         """One thread reply for each deploy with no sync outcome after STUCK_AFTER_MINUTES."""

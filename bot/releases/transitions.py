@@ -57,6 +57,7 @@ class SyncOutcome:
     revision: str = ""
     draft: bool = False  # a draft stack: shown beside the environment, never moves it
     argocd_url: str = ""
+    buttons: tuple[Button, ...] = ()  # on the failure reply (roll back)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class TestOutcome:
     workflow_url: str | None = None
     draft: bool = False
     argocd_url: str = ""
+    buttons: tuple[Button, ...] = ()  # on the failure reply (roll back)
 
     @property
     def passed(self) -> bool:
@@ -217,4 +219,4 @@ def _reply_to_outcome(release: Release, entry: EnvEntry, event: SyncOutcome | Te
         )
     else:
         return
-    release.add_reply(text, broadcast=True)
+    release.add_reply(text, broadcast=True, buttons=list(event.buttons))
