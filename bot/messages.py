@@ -157,8 +157,24 @@ def nothing_to_promote(app: str, source_env: str) -> str:
     return f"{app} has no image tag in {source_env}, so there is nothing to promote."
 
 
-def tests_not_passed(app: str, tag: str, source_env: str) -> str:
-    return f"{app} {tag} has not passed its tests in {source_env}, so it can't be promoted."
+def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = None, to_env: str | None = None) -> str:
+    """A promotion refused because the release is not ready where it comes from (`state`: its state code there)."""
+    why = {
+        "sync_failed": f"its sync failed in {source_env}",
+        "degraded": f"it is degraded in {source_env}",
+        "tests_failed": f"its tests failed in {source_env}",
+    }.get(state or "", f"it has not passed its tests in {source_env}")
+    hint = f" To promote it anyway, say why: `/deploy promote {app} {to_env} --force <reason…>`." if to_env else ""
+    return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
+
+
+def not_ready_words(source_env: str, state: str | None) -> str:
+    """What a forced promotion overrode, for the card's thread."""
+    return {
+        "sync_failed": f"a failed sync in {source_env}",
+        "degraded": f"a degraded release in {source_env}",
+        "tests_failed": f"failed tests in {source_env}",
+    }.get(state or "", f"tests not passed in {source_env}")
 
 
 PROMOTION_STORE_DOWN = "The state store is unavailable, so I can't promote safely right now. Nothing was done."

@@ -130,6 +130,7 @@ class Deployer:
             requester=requester,
             response_url=response_url,
             source_env=source,
+            require_tests=command.force_reason is None,  # what the button checks; --force overrides it
             force_reason=command.force_reason,
         )
         self._spawn(request, self._run)
@@ -295,7 +296,9 @@ class Deployer:
             release = self.book.get(app, tag)
             entry = release.envs.get(source_env) if release else None
             if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
-                self._refused(request, messages.tests_not_passed(app, tag, source_env))
+                state = entry.state.code if entry and entry.state else None
+                forceable = env if request.requester.is_person else None
+                self._refused(request, messages.tests_not_passed(app, tag, source_env, state, forceable))
                 return
             taken = self.promotions.claim(app, tag, env, request.requester, self.clock())
             if isinstance(taken, Earlier) and taken.done and self._moved_off(request):

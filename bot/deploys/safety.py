@@ -25,7 +25,7 @@ from bot.freezes import ALL, Freeze, Freezes
 from bot.holds import Hold, Holds
 from bot.names import is_valid_app_name
 from bot.releases.book import ReleaseBook
-from bot.releases.model import CI, Button, Requester
+from bot.releases.model import CI, Button, Requester, State
 from bot.releases.transitions import ThreadNote
 from bot.signed import SignedValues
 from bot.windows import describe_opening
@@ -90,6 +90,10 @@ class Safety:
         if getattr(request, "rollback_of", None):
             return None  # a rollback is never blocked by a freeze or a window
         blocked = self.blocked(request.app, request.env)
+        not_ready = self._forced_past_readiness(request)
+        if not_ready is not None:  # a forced promotion of a release not ready where it comes from: announced
+            self._override(request, blocked or Blocked([], False, None), not_ready)
+            return None
         if blocked is None:
             return None
         if not request.requester.is_person:
@@ -121,8 +125,18 @@ class Safety:
             return messages.frozen_refusal(request.app, request.env, described, command)
         return messages.window_refusal(request.env, blocked.opens, command)
 
-    def _override(self, request: DeployRequest, blocked: Blocked) -> None:
-        what = []
+    def _forced_past_readiness(self, request: DeployRequest) -> str | None:
+        """What `--force` lets a person's promotion past (the checks the button makes), or None."""
+        if not (request.is_promotion and request.force_reason and request.requester.is_person and request.tag):
+            return None
+        release = self.book.get(request.app, request.tag)
+        entry = release.envs.get(request.source_env) if release else None
+        if entry is not None and entry.state is State.TESTS_PASSED:
+            return None
+        return messages.not_ready_words(request.source_env, entry.state.code if entry and entry.state else None)
+
+    def _override(self, request: DeployRequest, blocked: Blocked, not_ready: str | None = None) -> None:
+        what = [not_ready] if not_ready else []
         if blocked.freezes:
             what.append(messages.frozen_by_words([messages.scope_words(f.app, f.env) for f in blocked.freezes]))
         if blocked.window_closed:
