@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import webhooks
+from bot import messages, webhooks
 from bot.chat.service import Posted
 from bot.config import load_settings
 from bot.sandbox import SANDBOX_LOGIN, SANDBOX_USER, SandboxTeams, seed_charts_repo
@@ -23,6 +23,8 @@ from bot.services import Services, build
 HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   /deploy <app> <tag> <env>            deploy, e.g. /deploy whitehall v3232 integration
   /deploy promote <app> [to] <env>     promote what the previous environment runs
+  /deploy freeze <app|all> <env|all> [reason]   freeze; /deploy unfreeze <app|all> <env|all> lifts it
+  /deploy rollback <app> <env>         back to the last earlier release that passed its tests there
   /deploy help                         the slash command's usage
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
@@ -40,6 +42,13 @@ EMOJI = {
     ":warning:": "⚠️",
     ":white_check_mark:": "✅",
     ":arrow_right:": "➡️",
+    ":snowflake:": "❄️",
+    ":sunny:": "☀️",
+    ":no_entry:": "⛔",
+    ":double_vertical_bar:": "⏸️",
+    ":fast_forward:": "⏩",
+    ":arrow_forward:": "▶️",
+    ":rewind:": "⏪",
 }
 
 
@@ -88,10 +97,13 @@ class ConsoleChat:
     def post(self, channel: str, text: str, blocks=None, *, thread_ts=None, broadcast=False, marker=None) -> Posted:  # noqa: E501
         self._next_ts += 1
         if thread_ts is None:
-            self._card(f"#{self.channel} — new deploy card", text, blocks)
+            kind = "new deploy card" if text.startswith(messages.card_heading("", "")[:9]) else "new message"
+            self._card(f"#{self.channel} — {kind}", text, blocks)
         else:
             also = " (also sent to the channel)" if broadcast else ""
             print(f"  ↳ in the card's thread{also}: {plain(text)}", file=self.out)
+            for line in self._button_lines(blocks):
+                print(f"  {line}", file=self.out)
         return Posted(channel="CONSOLE", ts=f"{self._next_ts}.000000")
 
     def update(self, channel: str, ts: str, text: str, blocks=None) -> None:
