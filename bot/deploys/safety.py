@@ -87,7 +87,7 @@ class Safety:
     # -- the gate ------------------------------------------------------------------------------------
 
     def gate(self, request: DeployRequest) -> str | None:
-        if getattr(request, "rollback_of", None):
+        if request.rollback_of:
             return None  # a rollback is never blocked by a freeze or a window
         blocked = self.blocked(request.app, request.env)
         not_ready = self._forced_past_readiness(request)
