@@ -470,3 +470,20 @@ def rolled_back_in_thread(mention: str, old: str, tag: str, env: str) -> str:
 
 def rolled_back_reason(old: str) -> str:
     return f"rolled back from {old}"
+
+
+# -- lines under an environment on the card ----------------------------------------------------------
+
+
+def held_card_line(frozen: bool) -> str:
+    why = "frozen" if frozen else "outside its deploy window"
+    return f":double_vertical_bar: a deploy here is held ({why}); see the thread"
+
+
+HELD_SUPERSEDED_CARD_LINE = ":fast_forward: its held deploy here was superseded by a newer tag"
+HELD_OFFERED_CARD_LINE = ":arrow_forward: its held deploy here can go out now: see the thread"
+HELD_RELEASED_CARD_LINE = ":arrow_forward: its held deploy here went out when the window opened"
+
+
+def rolled_back_card_line(tag: str, mention: str) -> str:
+    return f":rewind: rolled back to {tag} by {mention}"

@@ -10,7 +10,7 @@ argocd publishing-api integration Succeeded
 smokey publishing-api integration Succeeded
 /deploy publishing-api v2000 staging
 /deploy unfreeze all staging
-click 2
+click 3
 /deploy rollback publishing-api staging
 /deploy publishing-api v2001 staging
 """
@@ -23,7 +23,7 @@ def test_a_freeze_holds_an_automatic_promotion_and_the_unfreeze_offers_it(tmp_pa
     assert "❄️ @sandbox-developer froze deploys of every app in staging: release day" in out
     assert "⏸️ CI (automatic promotion)'s deploy of v1907 to staging is held, not lost" in out
     assert "⛔ publishing-api is frozen in staging, so nothing was done." in out
-    assert "[2] Deploy held v1907 to staging" in out
+    assert "[3] Deploy held v1907 to staging" in out
     assert "✅ Committed publishing-api `v1907` to staging" in out
     assert "✅ Committed publishing-api `v1906` to staging" in out  # the rollback
     assert "⏪ @sandbox-developer rolled staging back from v1907 to v1906." in out

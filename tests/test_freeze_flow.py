@@ -111,6 +111,8 @@ def test_held_not_lost_newest_replaces_older_and_unfreeze_offers_it_without_depl
         ":double_vertical_bar: CI (automatic promotion)'s deploy of v3232 to staging is held, not lost: "
         "staging is frozen; it is offered here when the freeze is lifted. Nothing was committed."
     ]
+    staging_line = card(fake_slack, "whitehall", "v3232").text.split("*staging*", 1)[1]
+    assert ":double_vertical_bar: a deploy here is held (frozen); see the thread" in staging_line
 
     # CI's deploy of a newer tag is held too, answered at once, and replaces the older hold
     answer = bot.webhook(
@@ -125,6 +127,8 @@ def test_held_not_lost_newest_replaces_older_and_unfreeze_offers_it_without_depl
         m.text == ":fast_forward: The held deploy of v3232 to staging was superseded by v3240, which is held instead."
         for m in thread(fake_slack, "whitehall", "v3232")
     )
+    assert "superseded by a newer tag" in card(fake_slack, "whitehall", "v3232").text
+    assert "a deploy here is held (frozen)" in card(fake_slack, "whitehall", "v3240").text
     held_records = audit(bot, "deploy_held", app="whitehall")
     assert [(r["tag"], r["actor"]) for r in held_records] == [("v3232", "CI"), ("v3240", "CI")]
 
@@ -138,6 +142,7 @@ def test_held_not_lost_newest_replaces_older_and_unfreeze_offers_it_without_depl
     button = offers[0].button("deploy_held")
     assert button["text"]["text"] == "Deploy held v3240 to staging"
     assert not any(m.button("deploy_held") for m in thread(fake_slack, "whitehall", "v3232"))
+    assert "its held deploy here can go out now" in card(fake_slack, "whitehall", "v3240").text
 
     # a tampered value is refused; the genuine click is a person's deploy with every check
     forged = block_actions_body("deploy_held", button["value"][:-2] + "00", response_url=fake_slack.response_url("f"))
@@ -153,6 +158,7 @@ def test_held_not_lost_newest_replaces_older_and_unfreeze_offers_it_without_depl
     bot.settle()
     assert "image_tag: v3240" in charts_remote.read("staging", "whitehall")
     assert charts_remote.commit_count() == before + 1
+    assert "held" not in card(fake_slack, "whitehall", "v3240").text  # deployed now: the card shows that instead
 
 
 def test_a_ci_deploy_outside_any_freeze_is_not_held(bot: BotHarness, charts_remote: ChartsRemote) -> None:

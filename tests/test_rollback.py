@@ -7,7 +7,7 @@ from tests.support.app import INTEGRATION_ONLY, MEMBER, BotHarness
 from tests.support.charts import ChartsRemote
 from tests.support.payloads import smokey_payload
 from tests.support.slack_requests import block_actions_body
-from tests.test_freeze_flow import announcements, audit, slash, thread
+from tests.test_freeze_flow import announcements, audit, card, slash, thread
 
 
 def synced(bot: BotHarness, app: str, env: str, tag: str, state: str = "Succeeded") -> None:
@@ -48,6 +48,7 @@ def test_rollback_goes_back_to_the_last_release_that_passed_there_and_freezes_th
     assert "image_tag: v600\n" in charts_remote.read("integration", "router")
     assert "promote_deployment: false" in charts_remote.read("integration", "router")
 
+    assert ":rewind: rolled back to v600 by <@U012AB3CD>" in card(fake_slack, "router", "v601").text
     [note] = [m for m in thread(fake_slack, "router", "v601") if m.text.startswith(":rewind:")]
     assert note.reply_broadcast
     assert note.text == (

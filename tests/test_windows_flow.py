@@ -15,7 +15,7 @@ import pytest
 from tests.fakes import FakeSlack
 from tests.support.app import USERS, BotHarness, FakeClock
 from tests.support.charts import ChartsRemote
-from tests.test_freeze_flow import audit, passes_in_integration, slash, thread
+from tests.test_freeze_flow import audit, card, passes_in_integration, slash, thread
 
 SATURDAY_NOON = datetime(2026, 12, 5, 12, 0, tzinfo=UTC).timestamp()
 MONDAY_0931 = datetime(2026, 12, 7, 9, 31, tzinfo=UTC).timestamp()  # GMT in December: London time is UTC
@@ -99,6 +99,7 @@ def test_a_held_automatic_promotion_goes_out_by_itself_once_the_window_opens(
     assert "promote_deployment: true" in charts_remote.read("staging", "whitehall")
     assert [r["tag"] for r in audit(windowed, "hold_released", app="whitehall")] == ["v3232"]
     assert any("window of staging is open" in m.text for m in thread(fake_slack, "whitehall", "v3232"))
+    assert "a deploy here is held" not in card(fake_slack, "whitehall", "v3232").text
 
 
 def test_a_window_hold_stays_held_when_a_freeze_covers_it_at_opening(

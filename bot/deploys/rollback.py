@@ -156,5 +156,6 @@ class Rollbacks:
             rollback_of=old,
         )
         note = messages.rolled_back_in_thread(request.requester.mention, old, tag, env)
-        self.book.apply(app, old, ThreadNote(note, broadcast=True, urgent=True))
+        line = messages.rolled_back_card_line(tag, request.requester.mention)
+        self.book.apply(app, old, ThreadNote(note, broadcast=True, urgent=True, env=env, card_line=line))
         self.safety.freeze_after_rollback(app, env, request.requester, messages.rolled_back_reason(old))

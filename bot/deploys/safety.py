@@ -184,9 +184,12 @@ class Safety:
         frozen_words = messages.held_because_frozen(env)
         why = frozen_words if blocked.freezes else messages.held_because_window(env, blocked.opens)
         who = messages.AUTOMATIC_PROMOTION_BY if hold.automatic else "CI"
-        self.book.apply(app, tag, ThreadNote(messages.held_in_thread(who, tag, env, why)))
+        line = messages.held_card_line(hold.frozen)
+        self.book.apply(app, tag, ThreadNote(messages.held_in_thread(who, tag, env, why), env=env, card_line=line))
         if previous is not None and previous.tag != tag:
-            self.book.apply(app, previous.tag, ThreadNote(messages.held_superseded(previous.tag, env, tag)))
+            superseded = messages.held_superseded(previous.tag, env, tag)
+            line = messages.HELD_SUPERSEDED_CARD_LINE
+            self.book.apply(app, previous.tag, ThreadNote(superseded, env=env, card_line=line))
         self.audit.record(
             Action.DEPLOY_HELD,
             actor=CI,
@@ -205,7 +208,12 @@ class Safety:
             if hold.frozen or self.blocked(hold.app, hold.env) is not None or not self.holds.take(hold):
                 continue
             self.audit.record(Action.HOLD_RELEASED, actor=CI, app=hold.app, env=hold.env, tag=hold.tag)
-            self.book.apply(hold.app, hold.tag, ThreadNote(messages.hold_released_in_thread(hold.tag, hold.env)))
+            released_note = ThreadNote(
+                messages.hold_released_in_thread(hold.tag, hold.env),
+                env=hold.env,
+                card_line=messages.HELD_RELEASED_CARD_LINE,
+            )
+            self.book.apply(hold.app, hold.tag, released_note)
             request = DeployRequest(
                 app=hold.app,
                 env=hold.env,
@@ -232,7 +240,13 @@ class Safety:
                 continue
             value = self.held_values.encode(hold.app, hold.tag, hold.env)
             button = Button("deploy_held", messages.deploy_held_label(hold.tag, hold.env), value, style="primary")
-            self.book.apply(hold.app, hold.tag, ThreadNote(messages.held_offer(hold.tag, hold.env), buttons=(button,)))
+            offer = ThreadNote(
+                messages.held_offer(hold.tag, hold.env),
+                buttons=(button,),
+                env=hold.env,
+                card_line=messages.HELD_OFFERED_CARD_LINE,
+            )
+            self.book.apply(hold.app, hold.tag, offer)
 
     def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         """`deploy_held`: a person's deploy of the held tag, with every check made now."""

@@ -98,6 +98,8 @@ class ThreadNote:
     broadcast: bool = False
     urgent: bool = False
     buttons: tuple[Button, ...] = ()
+    env: str | None = None  # with `card_line`: what the card shows under that environment from now on
+    card_line: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ def apply(release: Release, event: Event, now: float) -> Transition:
             return Transition(release, Result.APPLIED, Change.CARD)
         case ThreadNote():
             release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent, buttons=list(event.buttons))
+            if event.env is not None:
+                release.entry(event.env).note = event.card_line
             return Transition(release, Result.APPLIED, Change.CARD)
         case Refresh():
             return Transition(release, Result.APPLIED, Change.CARD)
