@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         names = ", ".join(settings.environment_names)
         print(f"Configuration is valid: environments {names}; {len(settings.users)} linked users.")
+        windowed = [env.name for env in settings.environments if env.deploy_windows]
+        if windowed:
+            print(f"Deploy windows in {', '.join(windowed)} ({settings.timezone}).")
         if settings.redis_url.reveal().startswith("memory://"):
             print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
         return 0

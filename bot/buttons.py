@@ -82,7 +82,8 @@ class ButtonSigner:
     def sign(self, kind: str, *fields: str) -> str:
         """The value of another kind of button (retry the tests, deploy a held tag…): as opaque and
         tamper-proof as a promote value, and never mistaken for one (its first field is the kind)."""
-        value = self._signed(json.dumps([kind, *fields], separators=(",", ":")).encode())
+        # `#` is in no app name, so the first field can never be read as a promote value's app
+        value = self._signed(json.dumps([f"#{kind}", *fields], separators=(",", ":")).encode())
         if len(value) > MAX_VALUE:
             raise ValueError("button value too long")
         return value
@@ -90,6 +91,6 @@ class ButtonSigner:
     def verify(self, kind: str, value: object, count: int) -> list[str] | None:
         """The `count` fields of a genuine value of this kind, or None for anything else."""
         fields = self._verified(value)
-        if fields is None or len(fields) != count + 1 or fields[0] != kind:
+        if fields is None or len(fields) != count + 1 or fields[0] != f"#{kind}":
             return None
         return fields[1:]

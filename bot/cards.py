@@ -71,6 +71,10 @@ def _draft_lines(entry: EnvEntry) -> str:
     return "".join(f"\n      {state.emoji} {draft}: {state.words}" for draft, state in sorted(entry.drafts.items()))
 
 
+def _note(entry: EnvEntry) -> str:
+    return f"\n      {entry.note}" if entry.note else ""
+
+
 def _who(entry: EnvEntry) -> str:
     if entry.automatic:
         return messages.AUTOMATIC_PROMOTION_BY
@@ -86,7 +90,7 @@ def _env_line(settings: Settings, release: Release, env_name: str, runs: Runs) -
             line = f"{State.SYNCED.emoji} *{env_name}*: {messages.ALREADY_RUNS_THIS_RELEASE}"
         else:
             line = f"{NOT_DEPLOYED_EMOJI} *{env_name}*: {messages.NOT_DEPLOYED}"
-        return line + _draft_lines(entry)
+        return line + _draft_lines(entry) + _note(entry)
     words = [f"{state.emoji} *{env_name}*: {state.words}"]
     if entry.deployed_by_bot:
         words.append(f"deployed by {_who(entry)}")
@@ -96,7 +100,7 @@ def _env_line(settings: Settings, release: Release, env_name: str, runs: Runs) -
     if entry.workflow_url:
         links.append(link(entry.workflow_url, "tests"))
     words.append(" ".join(links))
-    line = " · ".join(words) + _draft_lines(entry)
+    line = " · ".join(words) + _draft_lines(entry) + _note(entry)
     promoted = entry.promoted
     if promoted and promoted.by is None:
         line += f"\n      :arrow_right: {messages.next_already_runs(promoted.to_env)}"

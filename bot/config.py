@@ -10,13 +10,16 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.names import is_valid_app_name
 from bot.tokens import variable_for
+from bot.windows import DeployWindows, Window, parse_no_deploy_days, parse_windows, parse_zone
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),
@@ -65,6 +68,7 @@ class Environment:
     workflows_url: str
     workflows_namespace: str = "apps"
     approvals_required: int = 0  # 1: a second member of the team approves every person's deploy (SPEC §14.2)
+    deploy_windows: tuple[Window, ...] = ()  # none: always open
 
     def argocd_app_url(self, application: str) -> str:
         return f"{self.argocd_url.rstrip('/')}/applications/{application}"
@@ -106,6 +110,8 @@ class Settings:
     button_signing_key_previous: Secret = field(default_factory=lambda: Secret(""))
     github_url: str = "https://github.com"
     github_oauth_client_id: str = ""
+    timezone: str = "Europe/London"
+    no_deploy_days: frozenset[date] = frozenset()
 
     @property
     def environment_names(self) -> list[str]:
@@ -122,6 +128,11 @@ class Settings:
     def previous_environment(self, name: str) -> Environment | None:
         index = self.environment_names.index(name)
         return self.environments[index - 1] if index > 0 else None
+
+    def deploy_windows(self, env: str) -> DeployWindows:
+        environment = self.environment(env)
+        windows = environment.deploy_windows if environment else ()
+        return DeployWindows(windows, ZoneInfo(self.timezone), self.no_deploy_days)
 
     @property
     def user_admins_hint(self) -> str:
@@ -232,6 +243,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         button_signing_key_previous=_button_key(env, "BUTTON_SIGNING_KEY_PREVIOUS", problems),
         github_url=url("GITHUB_URL", "https://github.com").rstrip("/"),
         github_oauth_client_id=_oauth_client_id(env, problems),
+        timezone=parse_zone(file_config.get("timezone"), problems).key,
+        no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -278,6 +291,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
         problems.append(f"BOT_CONFIG {path}: must be a mapping of settings.")
         return {}, path
     known = {"github_org", "alerts_channel", "environments", "users", "team_channels", "ci_environments"}
+    known |= {"timezone", "no_deploy_days"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -327,8 +341,16 @@ def _parse_environments(raw: object, problems: list[str]) -> tuple[Environment, 
                 f"environments[{position}] ({name}): workflows_namespace {_shown(namespace)} is not a Kubernetes namespace."
             )
         approvals = _approvals_required(item.get("approvals_required"), position, name, problems)
+        windows = parse_windows(item.get("deploy_windows"), f"environments[{position}] ({name})", problems)
         environments.append(
-            Environment(name=name, team=team, **urls, workflows_namespace=namespace, approvals_required=approvals)
+            Environment(
+                name=name,
+                team=team,
+                **urls,
+                workflows_namespace=namespace,
+                approvals_required=approvals,
+                deploy_windows=windows,
+            )
         )
     return tuple(environments)
 

@@ -26,6 +26,12 @@ USAGE = (
     "• `/deploy stats [<app>]`: deploys, lead time, change failure rate and time to restore, per week\n"
     "• `/deploy link`, `/deploy unlink`, `/deploy whoami`: link your Slack account to your GitHub account, "
     "undo it, or see which GitHub login you act as\n"
+    "• `/deploy <app> <tag> <environment> --force <reason…>`: the same, despite a freeze or a closed deploy window\n"
+    "• `/deploy promote <app> [to] <environment> --force <reason…>`: promote despite a freeze, a closed window "
+    "or a release that has not passed its tests\n"
+    "• `/deploy rollback <app> <environment>`: back to the last earlier release that passed its tests there\n"
+    "• `/deploy freeze <app|all> <environment|all> [<reason…>]`: stop deploys there until it is unfrozen\n"
+    "• `/deploy unfreeze <app|all> <environment|all>`: lift that freeze\n"
     "• `/deploy help`: this message"
 )
 
@@ -62,6 +68,16 @@ def takes_no_arguments(command: str) -> str:
 
 
 NOT_A_COMMAND = "I don't know that command."
+FORCE_NEEDS_REASON = "`--force` needs a reason after it, for the record: `--force <reason…>`."
+ROLLBACK_NEEDS_APP_AND_ENV = "To roll back, say which app and where: `/deploy rollback <app> <environment>`."
+FREEZE_NEEDS_SCOPE = (
+    "To freeze, say which app (or `all`) and which environment (or `all`): "
+    "`/deploy freeze <app|all> <environment|all> [<reason…>]`."
+)
+UNFREEZE_NEEDS_SCOPE = (
+    "To unfreeze, say exactly the app (or `all`) and environment (or `all`) of the freeze: "
+    "`/deploy unfreeze <app|all> <environment|all>`."
+)
 
 
 def unparsed(reason: str) -> str:
@@ -154,8 +170,24 @@ def nothing_to_promote(app: str, source_env: str) -> str:
     return f"{app} has no image tag in {source_env}, so there is nothing to promote."
 
 
-def tests_not_passed(app: str, tag: str, source_env: str) -> str:
-    return f"{app} {tag} has not passed its tests in {source_env}, so it can't be promoted."
+def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = None, to_env: str | None = None) -> str:
+    """A promotion refused because the release is not ready where it comes from (`state`: its state code there)."""
+    why = {
+        "sync_failed": f"its sync failed in {source_env}",
+        "degraded": f"it is degraded in {source_env}",
+        "tests_failed": f"its tests failed in {source_env}",
+    }.get(state or "", f"it has not passed its tests in {source_env}")
+    hint = f" To promote it anyway, say why: `/deploy promote {app} {to_env} --force <reason…>`." if to_env else ""
+    return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
+
+
+def not_ready_words(source_env: str, state: str | None) -> str:
+    """What a forced promotion overrode, for the card's thread."""
+    return {
+        "sync_failed": f"a failed sync in {source_env}",
+        "degraded": f"a degraded release in {source_env}",
+        "tests_failed": f"failed tests in {source_env}",
+    }.get(state or "", f"tests not passed in {source_env}")
 
 
 PROMOTION_IN_PROGRESS = "Someone else is promoting this release at this moment. Nothing more was done."
@@ -801,3 +833,195 @@ def approval_expired_to_requester(app: str, tag: str | None, env: str) -> str:
         f"Nobody approved your deploy of {_deploy_words(app, tag, env)} within 30 minutes, so the request "
         "expired and nothing was deployed. Ask again if it is still needed."
     )
+
+
+# -- freezes, deploy windows and held deploys (SPEC §11) -------------------------------------------
+
+
+def weekday_and_time(at: float) -> str:
+    return time.strftime("%a %d %b %H:%M UTC", time.gmtime(at))
+
+
+def scope_words(app: str, env: str) -> str:
+    """`whitehall in staging`, `every app in staging`, `whitehall in every environment`…"""
+    apps = "every app" if app == "all" else app
+    envs = "every environment" if env == "all" else env
+    return f"{apps} in {envs}"
+
+
+def freeze_words(mention: str, login: str | None, at: float, reason: str) -> str:
+    who = f"{mention} (@{login})" if login else mention
+    why = f": {escape(clip(reason, 300))}" if reason else " (no reason given)"
+    return f"{who} on {weekday_and_time(at)}{why}"
+
+
+def override_hint(command: str) -> str:
+    return f"To deploy anyway, say why: `{command} --force <reason…>` (the override is announced in the channel)."
+
+
+def frozen_refusal(app: str, env: str, freezes: list[str], command: str) -> str:
+    listed = "".join(f"\n• frozen by {words}" for words in freezes)
+    return f":no_entry: *{app}* is frozen in *{env}*, so nothing was done.{listed}\n{override_hint(command)}"
+
+
+def window_refusal(env: str, opens: str | None, command: str) -> str:
+    when = f"The next window opens {opens}." if opens else "No window opens in the coming year."
+    return f":no_entry: *{env}* is outside its deploy windows, so nothing was done. {when}\n{override_hint(command)}"
+
+
+def override_in_thread(mention: str, tag: str, env: str, what: str, reason: str) -> str:
+    return f":warning: {mention} overrode {what} to deploy {tag} to {env}: {escape(clip(reason, 300))}"
+
+
+def frozen_by_words(scopes: list[str]) -> str:
+    return "the freeze of " + " and ".join(scopes)
+
+
+def window_words(env: str) -> str:
+    return f"the deploy window of {env}"
+
+
+def held_in_thread(who: str, tag: str, env: str, why: str) -> str:
+    return f":double_vertical_bar: {who}'s deploy of {tag} to {env} is held, not lost: {why}. Nothing was committed."
+
+
+def held_because_frozen(env: str) -> str:
+    return f"{env} is frozen; it is offered here when the freeze is lifted"
+
+
+def held_because_window(env: str, opens: str | None) -> str:
+    when = f" (next: {opens})" if opens else ""
+    return f"{env} is outside its deploy windows; it goes out by itself when one opens{when}"
+
+
+def held_superseded(tag: str, env: str, newer: str) -> str:
+    return f":fast_forward: The held deploy of {tag} to {env} was superseded by {newer}, which is held instead."
+
+
+def held_offer(tag: str, env: str) -> str:
+    return f":arrow_forward: {env} is no longer frozen. The held deploy of {tag} to {env} can go out now: nothing deploys it by itself."
+
+
+def deploy_held_label(tag: str, env: str) -> str:
+    return f"Deploy held {tag} to {env}"
+
+
+def hold_released_in_thread(tag: str, env: str) -> str:
+    return f":arrow_forward: The deploy window of {env} is open: the held deploy of {tag} is going out."
+
+
+def held_answer(app: str, tag: str, env: str) -> str:
+    return f"The deploy of *{app}* `{tag}` to *{env}* is held; its card says why."
+
+
+def freeze_announcement(mention: str, app: str, env: str, reason: str) -> str:
+    why = f": {escape(clip(reason, 300))}" if reason else ""
+    return f":snowflake: {mention} froze deploys of {scope_words(app, env)}{why}"
+
+
+def unfreeze_announcement(mention: str, app: str, env: str) -> str:
+    return f":sunny: {mention} lifted the freeze of {scope_words(app, env)}."
+
+
+def frozen_reply(app: str, env: str, replaced: bool) -> str:
+    again = " (replacing the earlier freeze of that scope)" if replaced else ""
+    return (
+        f":snowflake: Froze {scope_words(app, env)}{again}. People's deploys there are refused unless forced; "
+        f"CI's and automatic ones are held. Lift it with `/deploy unfreeze {app} {env}`."
+    )
+
+
+def unfrozen_reply(app: str, env: str, still: list[str]) -> str:
+    if not still:
+        return f":sunny: Lifted the freeze of {scope_words(app, env)}."
+    listed = "".join(f"\n• {words}" for words in still)
+    return f":sunny: Lifted the freeze of {scope_words(app, env)}. These freezes still cover some of it:{listed}"
+
+
+def still_frozen_words(app: str, env: str, by: str) -> str:
+    return f"{scope_words(app, env)}, frozen by {by}"
+
+
+def no_such_freeze(app: str, env: str, others: list[str]) -> str:
+    listed = "".join(f"\n• {words}" for words in others)
+    hint = f" These freezes cover some of it; unfreeze each by its own scope:{listed}" if others else ""
+    return f"There is no freeze of exactly {scope_words(app, env)}, so nothing was lifted.{hint}"
+
+
+def freeze_team_refusal(verb: str, env: str, org: str, team: str, reason: str) -> str:
+    return f"You can't {verb} {env}: {reason}. That needs active membership of the GitHub team {org}/{team}. Nothing was done."
+
+
+def not_an_app_anywhere(app: str) -> str:
+    return f"There is no app called `{shown(app)}` in any environment. Say `all` for every app."
+
+
+def freezing(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Freezing {scope_words(app, env)}…"
+
+
+def unfreezing(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Lifting the freeze of {scope_words(app, env)}…"
+
+
+# -- rollback (SPEC §11.3) ---------------------------------------------------------------------------
+
+
+def rolling_back(app: str, env: str) -> str:
+    return f":hourglass_flowing_sand: Rolling back *{app}* in *{env}*…"
+
+
+def rollback_label(tag: str) -> str:
+    return f"Roll back to {tag}"
+
+
+def confirm_rollback(app: str, env: str, tag: str) -> str:
+    return (
+        f"This rolls *{app}* in *{env}* back to `{tag}` (or an earlier release that passed there) and freezes it there."
+    )
+
+
+def nothing_to_roll_back_to(app: str, env: str, current: str | None) -> str:
+    now = f" (it runs `{current}`)" if current else ""
+    return (
+        f"I found no earlier release of *{app}* to roll back to in *{env}*{now}: none passed its tests there "
+        "as far as the bot knows, and the charts repository's history has no other tag. Nothing was committed."
+    )
+
+
+def rolled_back_in_thread(mention: str, old: str, tag: str, env: str) -> str:
+    return (
+        f":rewind: {mention} rolled {env} back from {old} to {tag}. It stays frozen there until someone unfreezes it."
+    )
+
+
+def rolled_back_reason(old: str) -> str:
+    return f"rolled back from {old}"
+
+
+# -- lines under an environment on the card ----------------------------------------------------------
+
+
+def held_card_line(frozen: bool) -> str:
+    why = "frozen" if frozen else "outside its deploy window"
+    return f":double_vertical_bar: a deploy here is held ({why}); see the thread"
+
+
+HELD_SUPERSEDED_CARD_LINE = ":fast_forward: its held deploy here was superseded by a newer tag"
+HELD_OFFERED_CARD_LINE = ":arrow_forward: its held deploy here can go out now: see the thread"
+HELD_RELEASED_CARD_LINE = ":arrow_forward: its held deploy here went out when the window opened"
+
+
+def rolled_back_card_line(tag: str, mention: str) -> str:
+    return f":rewind: rolled back to {tag} by {mention}"
+
+
+STATUS_WINDOW_OPEN = "Deploy window: open now"
+
+
+def status_frozen(scope: str, words: str) -> str:
+    return f":snowflake: Frozen ({scope}) by {words}"
+
+
+def status_window_closed(opens: str | None) -> str:
+    return f"Deploy window: closed; it opens {opens}" if opens else "Deploy window: closed, and no window opens soon"

@@ -29,8 +29,12 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.deploys.rollback import Rollbacks
+from bot.deploys.safety import Safety
 from bot.device_flow import GitHubDeviceFlow
+from bot.freezes import Freezes
 from bot.gitops.charts import ChartsRepo
+from bot.holds import Holds
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.linking import Linking
 from bot.links import Links
@@ -78,6 +82,7 @@ class Services:
     lookups: Lookups | None = None
     linking: Linking | None = None
     approvals: Approvals | None = None
+    safety: Safety | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -231,6 +236,38 @@ def build(
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
+    safety = Safety(
+        settings=settings,
+        charts=charts,
+        teams=teams,
+        freezes=Freezes(store),
+        holds=Holds(store),
+        book=book,
+        audit=audit,
+        notices=notices,
+        signer=signer,
+        submit=deployer.submit,
+        reply=replies.send,
+        clock=clock,
+    )
+    deployer.gates.append(safety.gate)
+    router.on_command(commands.Freeze, safety.freeze_command)
+    router.on_command(commands.Unfreeze, safety.unfreeze_command)
+    router.on_action("deploy_held", safety.click)
+    rollbacks = Rollbacks(
+        settings=settings,
+        charts=charts,
+        teams=teams,
+        book=book,
+        audit=audit,
+        safety=safety,
+        signer=signer,
+        submit=deployer.submit,
+        reply=replies.send,
+    )
+    deployer.on_committed.append(rollbacks.committed)
+    router.on_command(commands.Rollback, rollbacks.command)
+    router.on_action("rollback", rollbacks.click)
     router.on_command(commands.Link, linking.link)
     router.on_command(commands.Unlink, linking.unlink)
     router.on_command(commands.Whoami, linking.whoami)
@@ -260,7 +297,7 @@ def build(
         github=GitHubCompare(http, settings.github_api_url, settings.github_org, github_token)
         if github_token
         else None,
-        extra_lines=[],  # freezes and deploy windows add their lines here
+        extra_lines=[safety.status_lines],  # freezes and the deploy window
     )
     lookups = Lookups(
         settings=settings,
@@ -299,6 +336,7 @@ def build(
         on_tests_passed=deployer.tests_passed,
         on_failure=followups.failed,
         test_failure_buttons=followups.retry_button,
+        rollback_button=rollbacks.button,
     )
     reconciler = Reconciler(
         environments,
@@ -327,6 +365,8 @@ def build(
         ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
         ("delivery-stats", local("delivery-stats", lookups.compute_stats), DELIVERY_STATS_SECONDS),
         ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
+        # deploys held only by a window go out within a minute of it opening
+        ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
     deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     if settings.reconcile_seconds:
@@ -363,4 +403,5 @@ def build(
         lookups=lookups,
         linking=linking,
         approvals=approvals,
+        safety=safety,
     )

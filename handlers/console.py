@@ -27,6 +27,8 @@ HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   /deploy status <app>                 where every environment stands (no Argo CD or GitHub in the sandbox)
   /deploy history <app> [<env>]        the last 10 deploys and how each ended
   /deploy stats [<app>]                deploys, lead time, change failure rate, time to restore
+  /deploy freeze <app|all> <env|all> [reason]   freeze; /deploy unfreeze <app|all> <env|all> lifts it
+  /deploy rollback <app> <env>         back to the last earlier release that passed its tests there
   /deploy help                         the slash command's usage
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
@@ -53,6 +55,11 @@ EMOJI = {
     ":double_vertical_bar:": "⏸️",
     ":raised_hand:": "✋",
     ":no_entry:": "⛔",
+    ":snowflake:": "❄️",
+    ":sunny:": "☀️",
+    ":fast_forward:": "⏩",
+    ":arrow_forward:": "▶️",
+    ":rewind:": "⏪",
 }
 
 
@@ -108,6 +115,8 @@ class ConsoleChat:
         else:
             also = " (also sent to the channel)" if broadcast else ""
             print(f"  ↳ in the card's thread{also}: {plain(text)}", file=self.out)
+            for line in self._button_lines(blocks):
+                print(f"  {line}", file=self.out)
         return Posted(channel="CONSOLE", ts=f"{self._next_ts}.000000")
 
     def update(self, channel: str, ts: str, text: str, blocks=None) -> None:

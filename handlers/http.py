@@ -236,6 +236,11 @@ class HttpApp:
             refusal = self._promotion_refusal(grant, deploy, right.source_env)
             if refusal:
                 return _error(403, refusal)
+        held = self.services.safety.hold_if_blocked(
+            deploy.app, deploy.env, deploy.tag, deploy.promote_deployment, source_env=right.source_env
+        )
+        if held:
+            return _json(202, {"ok": True, "held": True})  # frozen or outside its window: kept, not deployed
         recorded = self.services.deployer.ci_deploy(
             deploy.app, deploy.env, deploy.tag, deploy.promote_deployment, source_env=right.source_env
         )

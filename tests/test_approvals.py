@@ -165,8 +165,15 @@ def test_approvals_required_holds_a_members_own_deploy_until_another_member_appr
 
 
 def test_approvals_required_holds_a_promotion_too(abot, fake_slack, charts_remote):
+    for path, outcome in (
+        ("/webhooks/argocd", {"state": "Succeeded", "health": "Healthy"}),
+        ("/webhooks/smokey", {"status": "Succeeded"}),
+    ):
+        release = {"application": "frontend", "environment": "staging", "imageTag": "v1805"}
+        assert abot.webhook(path, {**release, **outcome}).status_code == 202  # a promotion needs passed tests
+    abot.settle()  # frontend does not promote itself from staging
     count = charts_remote.commit_count()
-    abot.slash("promote whitehall to production", user=MEMBER, response_url=fake_slack.response_url("p"))
+    abot.slash("promote frontend to production", user=MEMBER, response_url=fake_slack.response_url("p"))
     [held] = fake_slack.wait_for_response("p", timeout=30)
     assert "needs a second member" in held["text"], held
     notice = request_notice(fake_slack, abot)
@@ -175,8 +182,7 @@ def test_approvals_required_holds_a_promotion_too(abot, fake_slack, charts_remot
     click(abot, "approve", notice.button("approve")["value"], SECOND_MEMBER, fake_slack.response_url("second"))
     told = fake_slack.wait_for_response("p", timeout=30, count=3)
     assert "Committed" in told[2]["text"], told
-    staging_tag = charts_remote.read("staging", "whitehall").splitlines()[0]
-    assert charts_remote.read("production", "whitehall").splitlines()[0] == staging_tag
+    assert "image_tag: v1805" in charts_remote.read("production", "frontend")
     assert f"Approved-by: hubot ({SECOND_MEMBER})" in charts_remote.log(1)[0][2].splitlines()
 
 

@@ -73,6 +73,14 @@ def timed_slash(bot: BotHarness, text: str, **kwargs) -> tuple[str, float]:
     return ack_text(response), elapsed
 
 
+def passed_in_integration(bot: BotHarness, app: str, tag: str) -> None:
+    """Argo CD synced `tag` and its tests passed in integration: what a typed promotion checks (SPEC §7)."""
+    common = {"application": app, "environment": "integration", "imageTag": tag}
+    assert bot.webhook("/webhooks/argocd", {**common, "state": "Succeeded", "health": "Healthy"}).status_code == 202
+    assert bot.webhook("/webhooks/smokey", {**common, "status": "Succeeded"}).status_code == 202
+    bot.settle()
+
+
 def parent_of(remote: ChartsRemote, sha: str) -> str:
     return git("rev-parse", f"{sha}^", cwd=remote.path).strip()
 
@@ -375,24 +383,25 @@ def test_a_second_environment_edits_the_same_card(bot, charts_remote, fake_slack
 # -- promote ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["promote whitehall staging", "promote whitehall to staging"])
+@pytest.mark.parametrize("text", ["promote router staging", "promote router to staging"])
 def test_promote_deploys_what_the_previous_environment_runs(bot, charts_remote, fake_slack, text):
+    passed_in_integration(bot, "router", "v512")  # router does not promote by itself
     count = charts_remote.commit_count()
-    running = charts_remote.read("integration", "whitehall").splitlines()[0]
-    assert running == "image_tag: v3232"
+    running = charts_remote.read("integration", "router").splitlines()[0]
+    assert running == "image_tag: v512"
     url = fake_slack.response_url("promote")
     ack, elapsed = timed_slash(bot, text, response_url=url)
     assert elapsed < ACK_LIMIT
-    assert "whitehall" in ack and "staging" in ack, ack
+    assert "router" in ack and "staging" in ack, ack
     [reply] = fake_slack.wait_for_response("promote", timeout=30)
     assert "Committed" in reply["text"], reply
     assert charts_remote.commit_count() == count + 1
     sha, subject, body = charts_remote.log(1)[0]
-    assert subject == "Update whitehall image tag to v3232 for staging"
+    assert subject == "Update router image tag to v512 for staging"
     assert "Requested-by: octocat (U012AB3CD)" in body.splitlines()
-    assert charts_remote.changed_paths(sha) == ["charts/app-config/image-tags/staging/whitehall"]
-    assert charts_remote.read("staging", "whitehall") == (
-        "image_tag: v3232\nautomatic_deploys_enabled: true\npromote_deployment: false\n"
+    assert charts_remote.changed_paths(sha) == ["charts/app-config/image-tags/staging/router"]
+    assert charts_remote.read("staging", "router") == (
+        "image_tag: v512\nautomatic_deploys_enabled: false\npromote_deployment: false\n"
     )
 
 
@@ -412,6 +421,7 @@ def test_promote_needs_the_target_environments_team(bot, charts_remote, fake_sla
 
 
 def test_promote_of_what_already_runs_there_commits_nothing(bot, charts_remote, fake_slack):
+    passed_in_integration(bot, "publishing-api", "v2104")
     head, count = charts_remote.head(), charts_remote.commit_count()
     url = fake_slack.response_url("p-same")
     timed_slash(bot, "promote publishing-api staging", response_url=url)  # both run v2104
@@ -424,21 +434,22 @@ def test_promote_of_what_already_runs_there_commits_nothing(bot, charts_remote, 
 def test_promote_again_after_a_rollback_deploys_again(bot, charts_remote, fake_slack):
     """SPEC §5 lists the only reasons to refuse `/deploy promote`; an earlier promotion of the same
     tag is not one of them once the environment no longer runs it (e.g. after a rollback)."""
-    timed_slash(bot, "promote whitehall staging", response_url=fake_slack.response_url("p1"))
+    passed_in_integration(bot, "router", "v512")
+    timed_slash(bot, "promote router staging", response_url=fake_slack.response_url("p1"))
     assert "Committed" in fake_slack.wait_for_response("p1", timeout=30)[0]["text"]
-    timed_slash(bot, "whitehall v3231 staging", response_url=fake_slack.response_url("rollback"))
+    timed_slash(bot, "router v511 staging", response_url=fake_slack.response_url("rollback"))
     assert "Committed" in fake_slack.wait_for_response("rollback", timeout=30)[0]["text"]
-    assert charts_remote.read("staging", "whitehall").startswith("image_tag: v3231\n")
+    assert charts_remote.read("staging", "router").startswith("image_tag: v511\n")
 
-    timed_slash(bot, "promote whitehall staging", response_url=fake_slack.response_url("p2"))
+    timed_slash(bot, "promote router staging", response_url=fake_slack.response_url("p2"))
     [reply] = fake_slack.wait_for_response("p2", timeout=30)
     bot.settle()
     assert "Committed" in reply["text"], reply
-    assert charts_remote.read("staging", "whitehall").startswith("image_tag: v3232\n")
+    assert charts_remote.read("staging", "router").startswith("image_tag: v512\n")
     assert [s for _, s, _ in charts_remote.log(3)] == [
-        "Update whitehall image tag to v3232 for staging",
-        "Update whitehall image tag to v3231 for staging",
-        "Update whitehall image tag to v3232 for staging",
+        "Update router image tag to v512 for staging",
+        "Update router image tag to v511 for staging",
+        "Update router image tag to v512 for staging",
     ]
 
 

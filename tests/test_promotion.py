@@ -465,6 +465,7 @@ def test_a_genuinely_signed_value_is_still_rechecked_against_the_tests(
 def test_slash_promote_commits_what_integration_runs_once(
     bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
+    pass_tests_in_integration(bot)  # a typed promotion checks what the button checks (SPEC §7)
     before = charts_remote.commit_count()
     first = slash(bot, fake_slack, "promote-1", f"promote {APP} to staging")
     assert any("Committed" in text for text in first), first

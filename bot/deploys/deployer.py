@@ -84,6 +84,7 @@ class Deployer:
         self.gates: list[Gate] = []  # checks after the team's, in order (freezes, windows, approvals)
         # buttons to offer with a team refusal (request_approval): (request, membership, text) -> Block Kit or None
         self.team_refusal_blocks: Callable[[DeployRequest, Membership, str], list | None] | None = None
+        self.on_committed: list[Callable[[DeployRequest, Outcome], None]] = []  # after the card (rollbacks)
         self._in_flight = 0  # steps running or queued, for wait_idle
         self._in_hand: set[str] = set()  # requests this process is working on, which recovery leaves alone
         self._automatic_in_flight = 0
@@ -112,7 +113,12 @@ class Deployer:
         if isinstance(requester, Refusal):
             return self._refused_at_once(requester, user_id, command.app, command.env, command.tag)
         request = DeployRequest(
-            app=command.app, env=command.env, tag=command.tag, requester=requester, response_url=response_url
+            app=command.app,
+            env=command.env,
+            tag=command.tag,
+            requester=requester,
+            response_url=response_url,
+            force_reason=command.force_reason,
         )
         return self.accept(request) or messages.deploying(command.app, command.tag, command.env)
 
@@ -130,6 +136,8 @@ class Deployer:
             requester=requester,
             response_url=response_url,
             source_env=source,
+            require_tests=command.force_reason is None,  # what the button checks; --force overrides it
+            force_reason=command.force_reason,
         )
         return self.accept(request) or messages.promoting(command.app, command.env, source)
 
@@ -170,8 +178,31 @@ class Deployer:
         return self.accept(request) is None
 
     def resubmit(self, request: DeployRequest) -> str | None:
-        """A request decided elsewhere (an approval): accepted again, every check made again."""
-        return self.accept(request)
+        """A request decided elsewhere (an approval, a held deploy, a rollback): recorded and started, every
+        check made; None once recorded, else the words for the requester (who is also told)."""
+        refused = self.accept(request)
+        if refused is not None:
+            self._tell(request, refused)
+        return refused
+
+    def submit(self, request: DeployRequest, task: Callable[[DeployRequest], None] | None = None) -> None:
+        """A request made elsewhere: with no `task`, a deploy (recorded, every check, the commit); with one,
+        work that is not a deploy itself (finding a rollback's target, a freeze) on these workers."""
+        if task is None:
+            self.resubmit(request)
+            return
+        self._track(+1)
+
+        def run() -> None:
+            try:
+                task(request)
+            except Exception:  # the person who asked hears something, whatever went wrong
+                log.exception("background work for %s in %s failed", request.app, request.env)
+                self._tell(request, messages.SOMETHING_WENT_WRONG)
+            finally:
+                self._track(-1)
+
+        self.jobs.submit(run)
 
     def accept(self, request: DeployRequest) -> str | None:
         """Record the request, then start it; None once it is safely recorded, else the words to say."""
@@ -314,7 +345,9 @@ class Deployer:
         release = self.book.get(app, tag)
         entry = release.envs.get(source_env) if release else None
         if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
-            self._refused(request, messages.tests_not_passed(app, tag, source_env))
+            state = entry.state.code if entry and entry.state else None
+            forceable = env if request.requester.is_person else None
+            self._refused(request, messages.tests_not_passed(app, tag, source_env, state, forceable))
             return
         taken = self.promotions.claim(app, tag, env, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier) and taken.deploy_id == request.deploy_id:
@@ -354,6 +387,7 @@ class Deployer:
             source_env=request.source_env,
             expected_source_tag=request.tag if request.is_promotion else None,
             approved_by=request.approved_by.trailer if request.approved_by else None,
+            rollback_of=request.rollback_of,
         )
         self._track(+1)
         future = self.charts.submit(change)
@@ -386,6 +420,8 @@ class Deployer:
                 self.book.apply(app, tag, DeployRequested(env, request.requester, outcome.commit, request.automatic))
                 if request.is_promotion:
                     self.book.apply(app, tag, Promoted(request.source_env, env, request.requester, self.clock()))
+                for hook in self.on_committed:
+                    hook(request, outcome)
             except StoreError as error:
                 log.error("deploy of %s %s to %s landed but its card could not be updated: %s", app, tag, env, error)
             return

@@ -111,6 +111,13 @@ class ChartsRepo:
             self._sync()
         return found
 
+    def file_history(self, env: str, app: str) -> list[str]:
+        """The tags `env`'s file for `app` has had, newest first (fetches history: a rollback's last resort)."""
+        with self.copy.lock:
+            tags = history.file_tags(self.copy, env, app)
+            self._sync()
+        return tags
+
     # -- writing -------------------------------------------------------------------------------------
 
     def submit(self, change: Change) -> Future:

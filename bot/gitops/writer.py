@@ -48,6 +48,7 @@ class Change:
     source_env: str | None = None
     expected_source_tag: str | None = None
     approved_by: str | None = None  # `<login> (<slack id>)` of the second pair of eyes, where one was asked
+    rollback_of: str | None = None  # a rollback: the tag it replaces, in a `Rollback-of:` trailer
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ class ChartsWriter:
             f"Update {change.app} image tag to {tag} for {change.env}\n\n"
             f"Requested-by: {change.requested_by}\n"
             + (f"Approved-by: {change.approved_by}\n" if change.approved_by else "")
+            + (f"Rollback-of: {change.rollback_of}\n" if change.rollback_of else "")
             + f"Deploy-Id: {change.deploy_id}\n"
         )
         copy.git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)

@@ -155,6 +155,7 @@ class EnvEntry:
     seen: list[str] = field(default_factory=list)
     drafts: dict[str, State] = field(default_factory=dict)
     promoted: Promotion | None = None
+    note: str | None = None  # a line the card shows under the environment (held, rolled back)
 
     @property
     def deployed_by_bot(self) -> bool:
@@ -174,6 +175,7 @@ class EnvEntry:
             "message": self.message,
             "revision": self.revision,
             "workflow_url": self.workflow_url,
+            "note": self.note,
         }
         data.update({key: value for key, value in optional.items() if value is not None})
         if self.drafts:
@@ -197,6 +199,7 @@ class EnvEntry:
             seen=list(data.get("seen") or [])[-MAX_SEEN:],
             drafts={name: State.from_code(code) for name, code in (data.get("drafts") or {}).items()},
             promoted=Promotion.from_json(data.get("promoted")),
+            note=data.get("note"),
         )
 
 

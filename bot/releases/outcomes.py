@@ -26,6 +26,7 @@ STUCK_FLAG_SECONDS = 7 * 24 * 3600
 TestsPassed = Callable[[str, str, str], None]  # (app, tag, env)
 Failed = Callable[[str, str, str, str, str], None]  # (app, tag, env, application, what failed)
 FailureButtons = Callable[[str, str, str, str], tuple[Button, ...]]  # (app, tag, env, workflow) -> buttons
+RollbackButton = Callable[[str, str, str], "Button | None"]  # (app, env, failing tag): a `rollback` button, or None
 
 
 def is_draft_stack(application: str, app: str) -> bool:
@@ -53,6 +54,7 @@ class ReleaseEvents:
         on_tests_passed: TestsPassed,
         on_failure: Failed = lambda app, tag, env, application, what: None,
         test_failure_buttons: FailureButtons = lambda app, tag, env, workflow: (),
+        rollback_button: RollbackButton | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -62,6 +64,7 @@ class ReleaseEvents:
         self.on_tests_passed = on_tests_passed
         self.on_failure = on_failure
         self.test_failure_buttons = test_failure_buttons
+        self.rollback_button = rollback_button
 
     def sync(self, event: SyncEvent) -> str:
         """Apply a sync outcome; answers `applied`, `duplicate` or `stale`."""
@@ -76,6 +79,9 @@ class ReleaseEvents:
             revision=event.revision,
             draft=is_draft_stack(event.application, event.app),
             argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
+        )
+        outcome = replace(
+            outcome, buttons=self._rollback(event.app, event.env, event.tag, outcome.state, outcome.draft)
         )
         result = self.book.apply(event.app, event.tag, outcome).result
         if result is Result.APPLIED:
@@ -111,8 +117,11 @@ class ReleaseEvents:
             workflow_url=event.workflow_url,
             draft=draft,
             argocd_url=environment.argocd_app_url(event.application),
-            buttons=() if passed else self.test_failure_buttons(event.app, event.tag, event.env, event.workflow_name),
         )
+        if not passed:
+            retry = self.test_failure_buttons(event.app, event.tag, event.env, event.workflow_name)
+            rollback = self._rollback(event.app, event.env, event.tag, State.TESTS_FAILED, draft)
+            outcome = replace(outcome, buttons=retry + rollback)
         result = self.book.apply(event.app, event.tag, outcome).result
         if result is Result.APPLIED:
             self.audit.record(
@@ -130,6 +139,17 @@ class ReleaseEvents:
         if result is Result.APPLIED and passed and not draft and promotes_automatically(event.application):
             self.on_tests_passed(event.app, event.tag, event.env)
         return result.value
+
+    def _rollback(self, app: str, env: str, tag: str, state: State, draft: bool) -> tuple[Button, ...]:
+        """A failure reply's `rollback` button, where the bot knows a release to go back to."""
+        if (
+            self.rollback_button is None
+            or draft
+            or state not in (State.SYNC_FAILED, State.DEGRADED, State.TESTS_FAILED)
+        ):
+            return ()
+        button = self.rollback_button(app, env, tag)
+        return (button,) if button else ()
 
     def flag_stuck_deploys(self) -> int:
         """One thread reply for each deploy with no sync outcome after STUCK_AFTER_MINUTES."""

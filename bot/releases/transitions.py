@@ -108,6 +108,9 @@ class ThreadNote:
     text: str
     broadcast: bool = False
     urgent: bool = False
+    buttons: tuple[Button, ...] = ()
+    env: str | None = None  # with `card_line`: what the card shows under that environment from now on
+    card_line: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ def apply(release: Release, event: Event, now: float) -> Transition:
             release.entry(event.env).promoted = Promotion(event.to_env, event.by, event.at)
             return Transition(release, Result.APPLIED, Change.CARD)
         case ThreadNote():
-            release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent)
+            release.add_reply(event.text, broadcast=event.broadcast, urgent=event.urgent, buttons=list(event.buttons))
+            if event.env is not None:
+                release.entry(event.env).note = event.card_line
             return Transition(release, Result.APPLIED, Change.CARD)
         case TestsRestarted():
             entry = release.entry(event.env)

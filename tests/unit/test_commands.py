@@ -81,11 +81,13 @@ def test_usage_mentions_every_form() -> None:
 @given(st.text(max_size=commands.MAX_TEXT + 50))
 def test_parse_never_raises_and_returns_a_command(text: str) -> None:
     result = commands.parse(text)
-    assert isinstance(result, Deploy | Promote | Help | Unparsed)
-    if isinstance(result, Deploy):
+    new_forms = commands.Rollback | commands.Freeze | commands.Unfreeze
+    assert isinstance(result, Deploy | Promote | Help | Unparsed | new_forms)
+    if isinstance(result, Deploy) and result.force_reason is None:
         assert text.split() == [result.app, result.tag, result.env]
     if isinstance(result, Deploy | Promote):
-        assert all(word and not any(ch.isspace() for ch in word) for word in vars(result).values())
+        named = [value for key, value in vars(result).items() if key != "force_reason"]
+        assert all(word and not any(ch.isspace() for ch in word) for word in named)
 
 
 word = st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=20)
@@ -94,7 +96,8 @@ word = st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "C
 @given(app=word, tag=word, env=word)
 def test_any_three_words_not_starting_with_a_keyword_are_a_deploy(app: str, tag: str, env: str) -> None:
     text = f"{app} {tag} {env}"
-    if len(text.split()) != 3 or app.lower() in ("help", "-h", "--help", "?", "promote"):
+    keywords = ("help", "-h", "--help", "?", "promote", "rollback", "freeze", "unfreeze")
+    if len(text.split()) != 3 or app.lower() in keywords or "--force" in text.lower().split():
         return
     assert commands.parse(text) == Deploy(app, tag, env)
 

@@ -1,0 +1,161 @@
+"""`/deploy rollback <app> <env>` and the `rollback` button (SPEC §11.3).
+
+The tag to go back to is the last earlier one that passed its tests in that environment, as the
+audit trail knows it, else the previous different `image_tag` of the file in the charts repo's
+history. The rollback is an ordinary deploy through every check but freezes and windows, with a
+`Rollback-of:` trailer; once committed, the rolled-back release's card is told and the app is
+frozen there until someone unfreezes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot import commands, messages
+from bot.audit import Action, AuditTrail
+from bot.buttons import ButtonSigner
+from bot.config import Settings
+from bot.deploys.checks import check_target
+from bot.deploys.identity import Refusal, identify
+from bot.deploys.request import DeployRequest
+from bot.deploys.safety import Safety
+from bot.gitops.writer import Outcome
+from bot.releases.book import ReleaseBook
+from bot.releases.model import Button
+from bot.releases.transitions import ThreadNote
+
+log = logging.getLogger(__name__)
+
+HISTORY_RECORDS = 2000  # audit records of one app in one environment looked through for passed tests
+
+
+class Rollbacks:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        charts: object,
+        teams: object,
+        book: ReleaseBook,
+        audit: AuditTrail,
+        safety: Safety,
+        signer: ButtonSigner,
+        submit: Callable[[DeployRequest, Callable[[DeployRequest], None] | None], None],
+        reply: Callable[[str | None, str], None],
+    ) -> None:
+        self.settings = settings
+        self.charts = charts
+        self.teams = teams
+        self.book = book
+        self.audit = audit
+        self.safety = safety
+        self.signer = signer
+        self.submit = submit
+        self.reply = reply
+
+    # -- where to go back to ---------------------------------------------------------------------------
+
+    def passed_before(self, app: str, env: str, current: str | None) -> str | None:
+        """The newest tag other than `current` that passed its tests in `env` before `current` went there."""
+        records = self.audit.read(app=app, env=env, limit=HISTORY_RECORDS)
+        current_since = max(
+            (r["at"] for r in records if r["action"] == "deploy_committed" and r.get("tag") == current), default=None
+        )
+        for record in reversed(records):
+            if record["action"] != "test_outcome" or record.get("outcome") != "tests_passed":
+                continue
+            if record.get("tag") in (None, current):
+                continue
+            if current_since is not None and record["at"] > current_since:
+                continue  # passed after the current tag went out: not an earlier release
+            return record["tag"]
+        return None
+
+    def from_git(self, app: str, env: str, current: str | None) -> str | None:
+        history = self.charts.file_history(env, app)
+        return next((tag for tag in history if tag != current), None)
+
+    # -- the command and the button ----------------------------------------------------------------
+
+    def command(self, command: commands.Rollback, user_id: str, response_url: str | None) -> str:
+        refusal = check_target(self.settings, self.charts.apps, self.charts.is_usable(), command.app, command.env)
+        requester = refusal or identify(self.settings, user_id)
+        if isinstance(requester, Refusal):
+            return requester.text
+        carrier = DeployRequest(
+            app=command.app, env=command.env, tag=None, requester=requester, response_url=response_url
+        )
+        self.submit(carrier, self._find_and_deploy)
+        return messages.rolling_back(command.app, command.env)
+
+    def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
+        fields = self.signer.verify("rollback", value, 2)
+        if fields is None or self.settings.environment(fields[1]) is None:
+            return messages.BUTTON_NOT_MINE
+        ack = self.command(commands.Rollback(app=fields[0], env=fields[1]), user_id, response_url)
+        return None if ack == messages.rolling_back(fields[0], fields[1]) else ack
+
+    def button(self, app: str, env: str, failing_tag: str) -> Button | None:
+        """The `rollback` button for a failure reply, when the bot's history knows where to go back to."""
+        try:
+            target = self.passed_before(app, env, failing_tag)
+        except Exception as error:  # a failure reply must never be lost for want of a button
+            log.warning("could not look up a rollback target for %s in %s: %s", app, env, error)
+            return None
+        if target is None:
+            return None
+        return Button(
+            "rollback",
+            messages.rollback_label(target),
+            self.signer.sign("rollback", app, env),
+            confirm=messages.confirm_rollback(app, env, target),
+            style="danger",
+        )
+
+    # -- in the background -------------------------------------------------------------------------
+
+    def _find_and_deploy(self, carrier: DeployRequest) -> None:
+        app, env, requester = carrier.app, carrier.env, carrier.requester
+        team = self.settings.environment(env).team
+        membership = self.teams.check(requester.login, team)
+        if not membership.member:  # before fetching any history: nothing to do for someone who may not
+            text = messages.team_refusal(env, self.settings.github_org, team, membership.reason)
+            self.audit.record(Action.DEPLOY_REFUSED, actor=requester, app=app, env=env, reason=text)
+            self.reply(carrier.response_url, text)
+            return
+        current_file = self.charts.read(env, app, fresh=True)
+        current = current_file.image_tag if current_file else None
+        target = self.passed_before(app, env, current) or self.from_git(app, env, current)
+        if target is None or current is None:
+            text = messages.nothing_to_roll_back_to(app, env, current)
+            self.audit.record(Action.DEPLOY_REFUSED, actor=requester, app=app, env=env, tag=current, reason=text)
+            self.reply(carrier.response_url, text)
+            return
+        request = DeployRequest(
+            app=app, env=env, tag=target, requester=requester, response_url=carrier.response_url, rollback_of=current
+        )
+        self.audit.record(
+            Action.DEPLOY_REQUESTED, actor=requester, app=app, env=env, tag=target, deploy_id=request.deploy_id
+        )
+        self.submit(request, None)
+
+    def committed(self, request: DeployRequest, outcome: Outcome) -> None:
+        """After a rollback landed: tell the rolled-back release's card, freeze the app there, record it."""
+        if not request.rollback_of:
+            return
+        app, env, tag, old = request.app, request.env, outcome.tag or request.tag, request.rollback_of
+        self.audit.record(
+            Action.ROLLBACK,
+            actor=request.requester,
+            app=app,
+            env=env,
+            tag=tag,
+            deploy_id=request.deploy_id,
+            commit=outcome.commit,
+            rollback_of=old,
+        )
+        note = messages.rolled_back_in_thread(request.requester.mention, old, tag, env)
+        line = messages.rolled_back_card_line(tag, request.requester.mention)
+        self.book.apply(app, old, ThreadNote(note, broadcast=True, urgent=True, env=env, card_line=line))
+        self.safety.freeze_after_rollback(app, env, request.requester, messages.rolled_back_reason(old))
