@@ -124,7 +124,7 @@ def start_bot(
     if workdir is not None:
         env["CHARTS_WORKDIR"] = str(workdir)
     # The benches measure the writer under CI's direct deploys to every environment, as GOV.UK's CI
-    # did before tokens were bound to environments (SPEC §13).
+    # did before tokens were bound to environments.
     with open(env["BOT_CONFIG"], "a", encoding="utf-8") as config:
         config.write("ci_environments: [integration, staging, production]\n")
     started = time.monotonic()

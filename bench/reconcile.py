@@ -6,7 +6,7 @@ workflow; 10 releases are in flight. The store is a real Redis.
 
 Part 1, the pass alone: `bot.argo.reconcile.Reconciler` as the bot builds it (its own Argo
 clients, one per environment and source), with callbacks that count the events.
-- the first pass records what already runs (the baseline of SPEC §10.1) and must emit nothing;
+- the first pass records what already runs (the baseline of sync outcomes read from Argo CD) and must emit nothing;
 - then steady-state passes, between which the 10 in-flight releases each move one step (a new
   tag starts syncing; then it is synced and healthy and its post-sync tests pass), so every pass
   has 10 or 20 events to emit; the events counted must be exactly those;
@@ -506,7 +506,7 @@ def show(result: dict[str, Any]) -> str:
         f"API calls: every request the 6 fakes answered during the pass; must be one per environment and source "
         f"({2 * envs}). Events: {steady['events_total']} emitted, {steady['events_expected']} expected; first pass: "
         f"{first['events']}.",
-        "ratio = baseline time / bot time. The in-flight-only row cannot see a tag deployed without the bot (SPEC §10).",
+        "ratio = baseline time / bot time. The in-flight-only row cannot see a tag deployed without the bot.",
         "The fakes ignore `fields=` (Argo CD trims its answer with it), so the bot parses more than it would in production.",
         "Fakes with TCP_NODELAY here (see `without_nagle`): otherwise each small GET waits ~40 ms for a delayed ACK.",
     ]

@@ -1,4 +1,4 @@
-"""`python -m bot serve | console | check-config | manifest --url URL | audit` (SPEC §1, §12)."""
+"""`python -m bot serve | console | check-config | manifest --url URL | audit`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A second pair of eyes (SPEC §14.2): approval requests in the alerts channel, decided once.
+"""A second pair of eyes: approval requests in the alerts channel, decided once.
 
 Two ways in: a person refused because they are not in the environment's team may ask for an
 approval (`request_approval` on the refusal), and in an environment with `approvals_required: 1`

@@ -1,4 +1,4 @@
-"""The audit trail (SPEC §12): one record per decision, kept in a capped Redis stream and logged.
+"""The audit trail: one record per decision, kept in a capped Redis stream and logged.
 
 A record is appended with `XADD … MAXLEN = N`: exact trimming, so the stream holds exactly the
 newest AUDIT_MAX_ENTRIES records. (`MAXLEN ~` would trim only whole stream nodes of 100 entries,

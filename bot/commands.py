@@ -1,4 +1,4 @@
-"""Turning the text after `/deploy` into a request (SPEC §5), with no I/O."""
+"""Turning the text after `/deploy` into a request, with no I/O."""
 
 from __future__ import annotations
 

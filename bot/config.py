@@ -67,7 +67,7 @@ class Environment:
     argocd_url: str
     workflows_url: str
     workflows_namespace: str = "apps"
-    approvals_required: int = 0  # 1: a second member of the team approves every person's deploy (SPEC §14.2)
+    approvals_required: int = 0  # 1: a second member of the team approves every person's deploy
     deploy_windows: tuple[Window, ...] = ()  # none: always open
 
     def argocd_app_url(self, application: str) -> str:
@@ -410,7 +410,7 @@ def _environment_tokens(
 
 
 def _parse_team_channels(raw: object, problems: list[str]) -> dict[str, str]:
-    """App (repoName or application) -> the team channel told of its failures (SPEC §10.3)."""
+    """App (repoName or application) -> the team channel told of its failures."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):

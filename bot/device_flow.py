@@ -1,4 +1,4 @@
-"""GitHub's OAuth device flow (SPEC §14.1): prove who someone is on GitHub with no secret in chat.
+"""GitHub's OAuth device flow: prove who someone is on GitHub with no secret in chat.
 
 The bot asks GitHub for a code, the person enters it at github.com/login/device, and the bot
 polls until GitHub hands over a token. The token is used once, for `GET /user`, and dropped:

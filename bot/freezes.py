@@ -1,4 +1,4 @@
-"""Freezes (SPEC §11.1): who stopped deploys of what, where, when and why.
+"""Freezes: who stopped deploys of what, where, when and why.
 
 A freeze has a scope, an app or `all` and an environment or `all`; it covers every app and
 environment its scope names. Freezes live in one hash in the store, one field per scope, so

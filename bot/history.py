@@ -1,4 +1,4 @@
-"""An app's last deploys and how each ended (SPEC §12 `/deploy history`), from the audit trail.
+"""An app's last deploys and how each ended (`/deploy history`), from the audit trail.
 
 A deploy is one request that ended: an audit record `deploy_committed`, `deploy_failed`,
 `deploy_refused` or `deploy_held` (every accepted request ends in exactly one of them; a

@@ -1,4 +1,4 @@
-"""Held deploys (SPEC §11.1, §11.2): what CI or automatic promotion would have deployed, kept, not lost.
+"""Held deploys: what CI or automatic promotion would have deployed, kept, not lost.
 
 One held deploy per app and environment, in one hash in the store: a newer one replaces the
 older (whose card is told). `frozen` says a freeze held it: such a deploy waits for a person

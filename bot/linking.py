@@ -1,4 +1,4 @@
-"""`/deploy link`, `unlink` and `whoami` (SPEC §14.1): a person links their own GitHub account.
+"""`/deploy link`, `unlink` and `whoami`: a person links their own GitHub account.
 
 The device flow's code is asked for on the ack path (one short call), so the reply carries the
 URL and the code; the wait for the person runs on a small pool of its own, one flow per Slack

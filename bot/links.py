@@ -1,4 +1,4 @@
-"""Links between Slack users and GitHub logins made with `/deploy link` (SPEC §14.1), kept in the store.
+"""Links between Slack users and GitHub logins made with `/deploy link`, kept in the store.
 
 A login is linked to one Slack user at most: whoever proves a GitHub identity first holds it
 until they unlink. That matters beyond tidiness: a device code can be phished (someone gets a

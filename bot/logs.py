@@ -1,4 +1,4 @@
-"""Log lines as text (the default) or, with LOG_FORMAT=json, one JSON object per line (SPEC §2).
+"""Log lines as text (the default) or, with LOG_FORMAT=json, one JSON object per line.
 
 A JSON line has `time`, `level`, `logger` and `message`, then every field the caller passed with
 `extra=`; an exception is one `exception` field, so a traceback never spans lines and a log

@@ -354,7 +354,7 @@ def confirm_production(app: str, tag: str) -> str:
     return f"This deploys *{app}* `{tag}` to production."
 
 
-# -- status, history and stats (SPEC §12) ----------------------------------------------------------
+# -- status, history and stats ----------------------------------------------------------
 
 STATUS_NEEDS_APP = "Say which app: `/deploy status <app>`, e.g. `/deploy status whitehall`."
 HISTORY_NEEDS_APP = "Say which app, and optionally which environment: `/deploy history <app> [<environment>]`."
@@ -601,7 +601,7 @@ def stats_report(figures: Any, now_iso: str) -> str:
     return "\n".join(lines)
 
 
-# -- linking a Slack account to GitHub (SPEC §14.1) ------------------------------------------------
+# -- linking a Slack account to GitHub ------------------------------------------------
 
 LINKING_OFF = (
     "Linking is off: the bot has no GitHub OAuth app. To turn it on, a GOV.UK platform engineer creates "
@@ -725,7 +725,7 @@ def whoami_nobody(can_link: bool) -> str:
     return f"Your Slack account is not linked to a GitHub login, so you cannot deploy yet. {how}"
 
 
-# -- approvals (SPEC §14.2) ------------------------------------------------------------------------
+# -- approvals ------------------------------------------------------------------------
 
 REQUEST_APPROVAL_LABEL = "Ask a team member to approve"
 APPROVE_LABEL = "Approve"
@@ -835,7 +835,7 @@ def approval_expired_to_requester(app: str, tag: str | None, env: str) -> str:
     )
 
 
-# -- freezes, deploy windows and held deploys (SPEC §11) -------------------------------------------
+# -- freezes, deploy windows and held deploys -------------------------------------------
 
 
 def weekday_and_time(at: float) -> str:
@@ -964,7 +964,7 @@ def unfreezing(app: str, env: str) -> str:
     return f":hourglass_flowing_sand: Lifting the freeze of {scope_words(app, env)}…"
 
 
-# -- rollback (SPEC §11.3) ---------------------------------------------------------------------------
+# -- rollback ---------------------------------------------------------------------------
 
 
 def rolling_back(app: str, env: str) -> str:

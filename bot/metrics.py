@@ -36,7 +36,7 @@ class Metrics:
             registry=self.registry,
         )
 
-        # Delivery figures of every app in the last environment (SPEC §12), for the last 7 and 28 days:
+        # Delivery figures of every app in the last environment, for the last 7 and 28 days:
         # set when they are computed (a scheduled job, and every `/deploy stats`), NaN when there is no figure.
         delivery = ("period",)
         self.delivery_deploys = Gauge(

@@ -1,4 +1,4 @@
-"""What counts as a safe app, environment and image tag name (SPEC §5 check 1).
+"""What counts as a safe app, environment and image tag name.
 
 Every name that reaches git or a file path passes through here first, so nothing a user types
 can be read as a git option (a leading `-`) or escape the image-tags folder (`/`, `..`).

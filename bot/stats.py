@@ -1,4 +1,4 @@
-"""Delivery figures (SPEC §12 `/deploy stats`) computed from audit records, with no I/O.
+"""Delivery figures (status, history and the audit trail `/deploy stats`) computed from audit records, with no I/O.
 
 Over the last 4 weeks, as 4 periods of 7 days ending at `now` (oldest first), for the LAST
 environment of the promotion order:

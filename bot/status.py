@@ -1,4 +1,4 @@
-"""Where every environment stands for one app (SPEC §12 `/deploy status`), gathered with no Slack in sight.
+"""Where every environment stands for one app (status, history and the audit trail `/deploy status`), gathered with no Slack in sight.
 
 For each environment: the tag in the charts repo (the writer's snapshot, no I/O), what Argo CD
 shows where the bot has a token (one `GET /api/v1/applications` per environment), who deployed

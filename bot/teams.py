@@ -1,4 +1,4 @@
-"""Live GitHub team membership (SPEC §5 check 3), failing closed.
+"""Live GitHub team membership, failing closed.
 
 Only a 200 with `"state": "active"` is membership. Every other answer, and every error,
 time-out or rate limit, is a refusal; the refusal says whether GitHub said no or could not be

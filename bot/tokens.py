@@ -1,4 +1,4 @@
-"""What each webhook token may do (SPEC §13), as pure rules with no I/O.
+"""What each webhook token may do, as pure rules with no I/O.
 
 A token is either the shared `WEBHOOK_TOKEN` (CI's) or a `WEBHOOK_TOKEN_<ENV>` bound to one
 environment (a cluster's). Reading a secret in one cluster must never be enough to put a release

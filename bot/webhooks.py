@@ -1,4 +1,4 @@
-"""Checking webhook bodies (SPEC §4) and turning them into plain events, with no I/O.
+"""Checking webhook bodies and turning them into plain events, with no I/O.
 
 Every rule here answers with a sentence for the 400 body; nothing here raises on any input.
 """

@@ -1,4 +1,4 @@
-"""Deploy windows (SPEC §11.2): when a person may deploy to an environment without `--force`.
+"""Deploy windows: when a person may deploy to an environment without `--force`.
 
 Pure rules with no I/O and no clock of their own: every question takes `now` (an aware
 datetime), so tests move time across summer time and midnight without sleeping. Times of day

@@ -1,4 +1,4 @@
-"""`python -m bot console`: the same bot in a terminal (SPEC §9), like Errbot's text backend.
+"""`python -m bot console`: the same bot in a terminal, like Errbot's text backend.
 
 It wires the real core to a local charts repository, an in-process store and a chat service
 that prints. Each line is handled to the end (deploy committed, card shown) before the next

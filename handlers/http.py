@@ -1,4 +1,4 @@
-"""The HTTP surface of SPEC §3 as one WSGI application.
+"""The bot's HTTP endpoints as one WSGI application.
 
 Each route checks who is asking and whether the body is acceptable, makes one call into the
 core and turns the answer into JSON. Every failure has a deliberate status; no request,

@@ -107,7 +107,7 @@ def bot_env(
     redis_url: str,
     redis_prefix: str,
 ) -> dict[str, str]:
-    """SPEC §2 settings for a bot on this test's fakes, charts remote and Redis prefix; standard team members."""
+    """Settings for a bot on this test's fakes, charts remote and Redis prefix; standard team members."""
     add_standard_members(fake_github)
     return bot_environment(
         tmp_path=tmp_path,

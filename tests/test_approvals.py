@@ -1,4 +1,4 @@
-"""Approvals (SPEC §14.2) through signed slash commands and clicks, on loopback fakes and a real Redis."""
+"""Approvals through signed slash commands and clicks, on loopback fakes and a real Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit trail (SPEC §12), `python -m bot audit`, and LOG_FORMAT=json (SPEC §2), on a real Redis."""
+"""The audit trail, `python -m bot audit`, and LOG_FORMAT=json, on a real Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Automatic promotion (SPEC §7), as GOV.UK's post-sync workflow does it, end to end.
+"""Automatic promotion, as GOV.UK's post-sync workflow does it, end to end.
 
 When smokey passes for a release in an environment whose image-tag file (in the charts repo,
 not the webhook) has `promote_deployment: true` and `automatic_deploys_enabled: true`, and the

@@ -1,4 +1,4 @@
-"""Deploy cards from outside (SPEC §6, issue 3): one live root message per release `(app, tag)`.
+"""Deploy cards from outside (issue 3): one live root message per release `(app, tag)`.
 
 Everything is driven through the real HTTP app (webhooks, `/deploy`, the promote button) against
 the loopback fake Slack, a local charts remote and real Redis: the card's lifecycle in three
@@ -24,7 +24,7 @@ CHANNEL = "govuk-deploy-alerts"
 WORKFLOW_URL = "https://argo-workflows.eks.{env}.govuk.digital/workflows/apps/post-sync-x7k2p"
 ARGOCD_LINK = "https://argo.eks.{env}.govuk.digital/applications/{application}"
 
-# How far along each state word is (SPEC §6 names them); a card may never show a lower one later.
+# How far along each state word is (the contract names them); a card may never show a lower one later.
 RANK = {
     "requested": 0,
     "syncing": 1,

@@ -504,7 +504,7 @@ def test_concurrent_submits_from_many_threads_all_resolve(repo, charts_remote):
     assert len({o.commit for o in results}) == 10
 
 
-# -- symbolic links in the image-tags folder are absent (SPEC §13) -----------------------------------
+# -- symbolic links in the image-tags folder are absent -----------------------------------
 
 
 def test_a_linked_image_tag_file_is_not_an_app_and_its_target_is_never_read_or_written(charts_remote, tmp_path, store):

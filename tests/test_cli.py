@@ -1,4 +1,4 @@
-"""`python -m bot check-config` and `python -m bot manifest --url URL` (SPEC §1, §2) as subprocesses."""
+"""`python -m bot check-config` and `python -m bot manifest --url URL` as subprocesses."""
 
 from __future__ import annotations
 

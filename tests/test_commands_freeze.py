@@ -1,4 +1,4 @@
-"""The new forms of `/deploy` (SPEC §5, §11): --force, rollback, freeze and unfreeze, parsed with no I/O."""
+"""The new forms of `/deploy`: --force, rollback, freeze and unfreeze, parsed with no I/O."""
 
 from __future__ import annotations
 

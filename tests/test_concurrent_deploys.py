@@ -1,4 +1,4 @@
-"""Many `/deploy` commands at once (SPEC §5): every ack inside 3 s, no deploy lost, and pushes that
+"""Many `/deploy` commands at once: every ack inside 3 s, no deploy lost, and pushes that
 race other writers of the charts repository still land on top.
 """
 

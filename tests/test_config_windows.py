@@ -1,4 +1,4 @@
-"""BOT_CONFIG's deploy windows, timezone and no_deploy_days (SPEC §2, §11.2), and check-config."""
+"""BOT_CONFIG's deploy windows, timezone and no_deploy_days, and check-config."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m bot console` (SPEC §9) as a person runs it: a subprocess fed a script on stdin.
+"""`python -m bot console` as a person runs it: a subprocess fed a script on stdin.
 
 The console needs no network, no Slack and no Redis; its charts repository is a local bare repo
 in a folder it names, which these tests read to check that the deploys really were committed.

@@ -1,4 +1,4 @@
-"""The console speaks freezes, held deploys and rollback (SPEC §9, §11): `make demo` can show all of it."""
+"""The console speaks freezes, held deploys and rollback: `make demo` can show all of it."""
 
 from __future__ import annotations
 

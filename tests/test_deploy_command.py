@@ -1,4 +1,4 @@
-"""`/deploy` end to end (SPEC §5): signed Slack requests to the real HTTP app, real Redis, a bare
+"""`/deploy` end to end: signed Slack requests to the real HTTP app, real Redis, a bare
 charts remote, and the loopback fakes of Slack and GitHub.
 
 Quick refusals come back in the acknowledgement itself; refusals found after the ack (team,
@@ -74,7 +74,7 @@ def timed_slash(bot: BotHarness, text: str, **kwargs) -> tuple[str, float]:
 
 
 def passed_in_integration(bot: BotHarness, app: str, tag: str) -> None:
-    """Argo CD synced `tag` and its tests passed in integration: what a typed promotion checks (SPEC §7)."""
+    """Argo CD synced `tag` and its tests passed in integration: what a typed promotion checks."""
     common = {"application": app, "environment": "integration", "imageTag": tag}
     assert bot.webhook("/webhooks/argocd", {**common, "state": "Succeeded", "health": "Healthy"}).status_code == 202
     assert bot.webhook("/webhooks/smokey", {**common, "status": "Succeeded"}).status_code == 202
@@ -432,7 +432,7 @@ def test_promote_of_what_already_runs_there_commits_nothing(bot, charts_remote, 
 
 
 def test_promote_again_after_a_rollback_deploys_again(bot, charts_remote, fake_slack):
-    """SPEC §5 lists the only reasons to refuse `/deploy promote`; an earlier promotion of the same
+    """The contract lists the only reasons to refuse `/deploy promote`; an earlier promotion of the same
     tag is not one of them once the environment no longer runs it (e.g. after a rollback)."""
     passed_in_integration(bot, "router", "v512")
     timed_slash(bot, "promote router staging", response_url=fake_slack.response_url("p1"))

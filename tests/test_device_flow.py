@@ -1,4 +1,4 @@
-"""GitHub's device flow (SPEC §14.1) against the fake GitHub on loopback, with every answer GitHub gives.
+"""GitHub's device flow against the fake GitHub on loopback, with every answer GitHub gives.
 
 The sleep is a fake that moves a fake clock, so a flow of minutes runs in milliseconds while
 every request still crosses real HTTP.

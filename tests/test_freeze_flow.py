@@ -1,4 +1,4 @@
-"""Freezes and held deploys end to end (SPEC §11.1): signed Slack requests, the CI endpoint, real Redis and git.
+"""Freezes and held deploys end to end: signed Slack requests, the CI endpoint, real Redis and git.
 
 Seeded files (tests/support/charts.py): integration `whitehall` v3232 and staging `whitehall` v3231
 both promote automatically; staging `frontend` does not.

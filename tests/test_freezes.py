@@ -1,4 +1,4 @@
-"""Freezes (SPEC §11.1): which freezes cover an app in an environment, kept in the real store."""
+"""Freezes: which freezes cover an app in an environment, kept in the real store."""
 
 from __future__ import annotations
 

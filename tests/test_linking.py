@@ -1,4 +1,4 @@
-"""`/deploy link`, `unlink`, `whoami` (SPEC §14.1) through signed slash commands and the fake GitHub's device flow."""
+"""`/deploy link`, `unlink`, `whoami` through signed slash commands and the fake GitHub's device flow."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Links made with `/deploy link` (SPEC §14.1): one login per Slack user, the `users` map winning."""
+"""Links made with `/deploy link`: one login per Slack user, the `users` map winning."""
 
 from __future__ import annotations
 

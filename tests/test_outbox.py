@@ -1,4 +1,4 @@
-"""The Slack outbox from outside (issue 3 §5): 429s, 5xx, pacing and coalescing.
+"""The Slack outbox from outside (issue 3): 429s, 5xx, pacing and coalescing.
 
 Every write reaches the loopback fake Slack through the real HTTP app. The fake answers 429 with
 `Retry-After`, fails with 5xx or by dropping the connection (before or after the message landed),

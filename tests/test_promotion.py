@@ -1,4 +1,4 @@
-"""Promotion by button and by `/deploy promote` (SPEC §7 with every check of §5), end to end.
+"""Promotion by button and by `/deploy promote` (with every check of /deploy), end to end.
 
 Everything goes through the real HTTP app (`BotHarness`), a real Redis under the test's own
 prefix, a bare charts remote and the loopback Slack and GitHub fakes. What the bot did is read
@@ -172,7 +172,7 @@ def test_no_button_when_staging_was_already_asked_for_that_release(
 def test_no_button_when_staging_already_runs_the_release(
     bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
-    # staging got the tag outside the bot (a colleague's commit): the release is "already there" (SPEC §7)
+    # staging got the tag outside the bot (a colleague's commit): the release is "already there"
     charts_remote.commit_directly("staging", APP, STAGING_FILE_AFTER, f"Update {APP} image tag to {TAG} for staging")
     pass_tests_in_integration(bot)
     assert "tests passed" in card(fake_slack).all_text()
@@ -260,7 +260,7 @@ def test_click_by_a_member_commits_exactly_the_spec_change(
 def test_promoting_a_file_that_sets_promote_deployment_true_writes_false(
     bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
-    # a promotion asked for in Slack sets promote_deployment: false (SPEC §5), whatever the file said
+    # a promotion asked for in Slack sets promote_deployment: false, whatever the file said
     charts_remote.commit_directly(
         "staging", APP, "image_tag: v511\nautomatic_deploys_enabled: true\npromote_deployment: true\n", "flags on"
     )
@@ -465,7 +465,7 @@ def test_a_genuinely_signed_value_is_still_rechecked_against_the_tests(
 def test_slash_promote_commits_what_integration_runs_once(
     bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
-    pass_tests_in_integration(bot)  # a typed promotion checks what the button checks (SPEC §7)
+    pass_tests_in_integration(bot)  # a typed promotion checks what the button checks
     before = charts_remote.commit_count()
     first = slash(bot, fake_slack, "promote-1", f"promote {APP} to staging")
     assert any("Committed" in text for text in first), first

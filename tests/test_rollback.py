@@ -1,4 +1,4 @@
-"""`/deploy rollback` and the `rollback` button end to end (SPEC §11.3): real git, real Redis, signed requests."""
+"""`/deploy rollback` and the `rollback` button end to end: real git, real Redis, signed requests."""
 
 from __future__ import annotations
 

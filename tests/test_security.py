@@ -1,4 +1,4 @@
-"""The security findings of issue 9, each driven through the real part (SPEC §3, §13).
+"""The security findings of issue 9, each driven through the real part.
 
 Real HTTP app on loopback with real tokens, a real Redis under the test's own prefix, a bare charts
 remote and the loopback Slack and GitHub fakes. What the bot did is read from the outside only:
@@ -73,7 +73,7 @@ class Watch:
         return self.remote.head(), len(self.slack.calls)
 
 
-# -- tokens bound to what they may do (SPEC §13) ----------------------------------------------------
+# -- tokens bound to what they may do ----------------------------------------------------
 
 
 def test_the_shared_token_cannot_put_an_untested_tag_into_staging_or_production(
@@ -173,7 +173,7 @@ def test_without_cluster_tokens_the_shared_token_still_reports_everywhere(bot: B
         assert bot.webhook(path, outcome_body(path, "production", "v3230")).status_code in (200, 202)
 
 
-# -- outcomes for apps with no image-tag file (SPEC §3) ----------------------------------------------
+# -- outcomes for apps with no image-tag file ----------------------------------------------
 
 
 @pytest.mark.parametrize("path", OUTCOMES)
@@ -243,7 +243,7 @@ def test_an_implausible_slack_timestamp_is_401_silently(
     assert fake_slack.calls == []
 
 
-# -- a team answer nobody can forge by writing to Redis (SPEC §13) ------------------------------------
+# -- a team answer nobody can forge by writing to Redis ------------------------------------
 
 
 def test_a_forged_team_answer_in_redis_does_not_let_a_non_member_deploy_to_production(
@@ -261,7 +261,7 @@ def test_a_forged_team_answer_in_redis_does_not_let_a_non_member_deploy_to_produ
     assert charts_remote.head() == head
 
 
-# -- symbolic links in the image-tags folder (SPEC §13) -----------------------------------------------
+# -- symbolic links in the image-tags folder -----------------------------------------------
 
 
 def test_a_linked_image_tag_file_is_an_unknown_app_and_the_file_outside_is_untouched(

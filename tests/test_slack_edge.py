@@ -1,4 +1,4 @@
-"""The edge of `/slack/events` (SPEC §3, §5): signatures, the 5-minute window, replays, malformed
+"""The edge of `/slack/events`: signatures, the 5-minute window, replays, malformed
 bodies and fuzzed command text. Nothing here may ever commit, and nothing may ever get a 5xx.
 """
 
@@ -238,7 +238,7 @@ def test_healthz_and_readyz(shared):
 
 
 def would_deploy(text: str) -> bool:
-    """SPEC §5 check 1 as an oracle: True when `text` names a real deploy or promotion."""
+    """The first check of /deploy as an oracle: True when `text` names a real deploy or promotion."""
     words = text.split()
     if len(text) > commands.MAX_TEXT or not words:
         return False

@@ -1,4 +1,4 @@
-"""Delivery figures (SPEC §12) from audit records at an injected `now`, every expected figure worked out by hand."""
+"""Delivery figures from audit records at an injected `now`, every expected figure worked out by hand."""
 
 from __future__ import annotations
 

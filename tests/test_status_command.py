@@ -1,4 +1,4 @@
-"""`/deploy status`, `history` and `stats` end to end (SPEC §12): signed slash commands to the real HTTP app,
+"""`/deploy status`, `history` and `stats` end to end: signed slash commands to the real HTTP app,
 real Redis, the charts remote, the fake GitHub's compare endpoint and fake Argo CD servers.
 
 Each command is acknowledged at once; the answer arrives at the command's response_url.

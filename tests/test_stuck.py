@@ -1,4 +1,4 @@
-"""Stuck deploys (SPEC §8, issue 3 §6): a deploy with no sync outcome after STUCK_AFTER_MINUTES.
+"""Stuck deploys (issue 3): a deploy with no sync outcome after STUCK_AFTER_MINUTES.
 
 No test sleeps for twenty minutes: each bot gets a FakeClock that the test moves forward, then
 calls the job's own function (`services.events.flag_stuck_deploys`) or the scheduler's exclusive
@@ -134,7 +134,7 @@ def test_a_sync_still_running_after_stuck_after_minutes_is_flagged(bot: BotHarne
 def test_a_stuck_ci_deploy_is_flagged_with_the_argo_cd_link_and_no_mention(
     bot: BotHarness, fake_slack: FakeSlack
 ) -> None:
-    # what integration runs: the shared WEBHOOK_TOKEN promotes to staging only that (SPEC §13)
+    # what integration runs: the shared WEBHOOK_TOKEN promotes to staging only that
     body = {"environment": "staging", "repoName": "collections", "imageTag": "v1590", "promoteDeployment": "false"}
     assert bot.webhook("/update-image-tag", body).status_code == 202
     bot.settle()

@@ -1,4 +1,4 @@
-"""A typed `/deploy promote` checks what the button checks (SPEC §7), and `--force <reason…>` overrides it."""
+"""A typed `/deploy promote` checks what the button checks, and `--force <reason…>` overrides it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/webhooks/argocd`, `/webhooks/smokey` and `/update-image-tag` from outside (SPEC §3, §4, §5; tokens: test_security).
+"""`/webhooks/argocd`, `/webhooks/smokey` and `/update-image-tag` from outside (tokens: test_security).
 
 Everything goes through the real HTTP app on loopback: bearer-token auth, the 64 KiB limit, every
 kind of bad body (each a 400 with `{"ok": false, "error": ...}` that never reaches Slack or the
@@ -29,7 +29,7 @@ SMOKEY = "/webhooks/smokey"
 CI = "/update-image-tag"
 ENDPOINTS = (ARGO, SMOKEY, CI)
 MAX_BODY = 64 * 1024
-ALLOWED_STATUSES = {200, 202, 400, 401, 403, 413}  # 403: a token used beyond its rights (SPEC §13)
+ALLOWED_STATUSES = {200, 202, 400, 401, 403, 413}  # 403: a token used beyond its rights
 _tags = itertools.count(1)
 
 
@@ -246,7 +246,7 @@ def with_(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def bad_cases() -> list[Any]:
-    """(endpoint, body, a word the error must contain), one per rule of SPEC §4 and the issue."""
+    """(endpoint, body, a word the error must contain), one per rule of the contract and the issue."""
     argo, smoke = valid_body(ARGO, "v1"), valid_body(SMOKEY, "v1")
     ci = with_(valid_body(CI, "v1"), repoName="whitehall")
     cases: list[tuple[str, str, dict[str, Any], str]] = []
@@ -428,12 +428,12 @@ def test_the_bot_still_works_after_the_fuzz(shared: Shared) -> None:
     assert any(tag in root.text for root in shared.slack.roots())
 
 
-# -- /update-image-tag: a deploy by CI (SPEC §4.3, §5) ------------------------------------------------
+# -- /update-image-tag: a deploy by CI ------------------------------------------------
 
 
 CI_DEPLOYS = [
     # (environment, app, tag, promoteDeployment as sent, promote_deployment expected in the file); beyond
-    # integration the shared WEBHOOK_TOKEN promotes only what the environment before runs (SPEC §13)
+    # integration the shared WEBHOOK_TOKEN promotes only what the environment before runs
     ("integration", "whitehall", "v4000", "false", "false"),  # integration's file has promote_deployment: true
     ("staging", "collections", "v1590", False, "false"),
     ("production", "whitehall", "v3231", "true", "true"),  # production's file has promote_deployment: false

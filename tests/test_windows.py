@@ -1,4 +1,4 @@
-"""Deploy windows (SPEC §11.2) as pure rules: open or shut at a given moment, and when they open next."""
+"""Deploy windows as pure rules: open or shut at a given moment, and when they open next."""
 
 from __future__ import annotations
 

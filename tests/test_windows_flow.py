@@ -1,4 +1,4 @@
-"""Deploy windows end to end (SPEC §11.2), and two replicas agreeing on one freeze (§11.1).
+"""Deploy windows end to end, and two replicas agreeing on one freeze.
 
 The bot's clock is moved, not slept: `FakeClock` puts it on a Saturday, then on the Monday
 morning after, while the scheduler's job runs on real time as in production.

@@ -1,4 +1,4 @@
-"""Reading Argo CD and Argo Workflows directly (SPEC §10): clients, outcomes, diagnosis, reconciliation.
+"""Reading Argo CD and Argo Workflows directly: clients, outcomes, diagnosis, reconciliation.
 
 Nothing here imports Slack: the reconciler hands plain webhook events to callbacks, and the
 diagnosis is mrkdwn text for the caller to post.

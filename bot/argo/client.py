@@ -1,4 +1,4 @@
-"""HTTP clients for one environment's Argo CD and Argo Workflows (SPEC §10).
+"""HTTP clients for one environment's Argo CD and Argo Workflows.
 
 Every call sends `Authorization: Bearer <token>` and gives up after 10 seconds. Whatever goes
 wrong (time-out, refused connection, 401/403, 5xx, a body that is not JSON or lacks fields) ends

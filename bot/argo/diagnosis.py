@@ -1,4 +1,4 @@
-"""Why a sync failed or turned Degraded, read from Argo CD and written as Slack mrkdwn (SPEC §10.3).
+"""Why a sync failed or turned Degraded, read from Argo CD and written as Slack mrkdwn.
 
 Three reads for one failure: the resource tree (up to 5 Degraded or Missing resources), the
 Warning events of the first of them, and the last 20 log lines of the first that is a Pod.

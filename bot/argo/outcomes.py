@@ -1,11 +1,11 @@
 """Argo CD applications and post-sync workflows read from the APIs, as the webhook events they stand for.
 
-An application item becomes the `SyncEvent` a /webhooks/argocd payload with the same values would
-(SPEC §10.1); a finished post-sync workflow becomes the `SmokeEvent` of /webhooks/tests (§10.2).
+An application item becomes the `SyncEvent` a /webhooks/argocd payload with the same values would,
+and a finished post-sync workflow becomes the `SmokeEvent` of /webhooks/tests.
 Pure functions, no I/O. Items the bot cannot act on (no `imageTag`, a name or tag that is not
 safe) give None and are skipped.
 
-What `sync_event` returns, by SPEC §10.1's rules in order:
+What `sync_event` returns, rule by rule in order:
 | Argo CD says                                       | SyncEvent state, health      | sync_outcome |
 | phase Running or Terminating (or unknown)          | that phase, health as read   | syncing      |
 | phase Failed or Error (even when Degraded)         | that phase, health as read   | sync_failed  |
@@ -34,7 +34,7 @@ TEST_SUITE = "e2e"
 
 
 def sync_outcome(state: str, health: str | None) -> str:
-    """SPEC §10.1's reading of a sync state and health: syncing, synced, sync_failed or degraded."""
+    """How a sync state and health read from Argo CD count: syncing, synced, sync_failed or degraded."""
     if state in ("Failed", "Error"):
         return SYNC_FAILED
     if state in ("Running", "Terminating"):
@@ -131,7 +131,7 @@ def finished_tests(workflows: Iterable[Workflow], env: str, workflows_url: str, 
 
 
 def team_channel(annotation: str | None, team_channels: Mapping[str, str], application: str, app: str) -> str | None:
-    """Where a failure is also told (SPEC §10.3): the Application's `slackChannel` annotation, else
+    """Where a failure is also told: the Application's `slackChannel` annotation, else
     `team_channels` for the application, else for its repoName; None when nothing names one."""
     for channel in (annotation, team_channels.get(application), team_channels.get(app)):
         if channel and channel.strip().lstrip("#"):

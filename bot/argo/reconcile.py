@@ -6,7 +6,7 @@ Per environment and source (`argocd`, `workflows`) the store keeps what the last
 - post-sync workflows: per (repoName, application, imageTag), the newest workflow's name and phase.
 A pass makes exactly one list request per environment and source that has a token. The first
 pass for an environment and source (nothing recorded yet) records and emits nothing: what already
-runs or already finished gets no card (SPEC §10.1). Later passes emit one event for each
+runs or already finished gets no card. Later passes emit one event for each
 application or release whose fingerprint differs from the record (a new tag or a new application
 counts as changed) and then record it; an event whose callback raises stays unrecorded, so the
 next pass emits it again (callbacks must treat repeats as duplicates, as webhooks are).

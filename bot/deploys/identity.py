@@ -25,7 +25,7 @@ class Refusal:
 
 
 def identify(settings: Settings, user_id: str, links: object | None = None) -> Requester | Refusal:
-    """The `users` map first (an admin's word wins), then a link made with `/deploy link` (SPEC §14.1)."""
+    """The `users` map first (an admin's word wins), then a link made with `/deploy link`."""
     login = settings.users.get(user_id)
     if login is not None:
         return Requester(slack_user=user_id, login=login, origin=CONFIG)

@@ -21,7 +21,7 @@ class DeployRequest:
     automatic: bool = False
     require_tests: bool = False  # a button or automatic promotion: the source must have passed its tests
     deploy_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
-    approved_by: Requester | None = None  # the team member who approved it (SPEC §14.2); their team check stands in
+    approved_by: Requester | None = None  # the team member who approved it; their team check stands in
     force_reason: str | None = None  # `--force <reason…>`: past a freeze or a closed window, announced
     rollback_of: str | None = None  # a rollback: the tag it replaces (never blocked by a freeze or window)
 

@@ -1,4 +1,4 @@
-"""`/deploy rollback <app> <env>` and the `rollback` button (SPEC §11.3).
+"""`/deploy rollback <app> <env>` and the `rollback` button.
 
 The tag to go back to is the last earlier one that passed its tests in that environment, as the
 audit trail knows it, else the previous different `image_tag` of the file in the charts repo's

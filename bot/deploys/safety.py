@@ -1,4 +1,4 @@
-"""Freezes and deploy windows applied to deploys (SPEC §11.1, §11.2).
+"""Freezes and deploy windows applied to deploys.
 
 `gate` is one of the deployer's gates: a person's deploy into a frozen environment, or one
 outside its window, is refused (or goes on with `--force <reason…>`, announced); CI's and

@@ -1,7 +1,7 @@
-"""The bot as tests meet it: the real HTTP app on loopback, spoken to only through SPEC.md.
+"""The bot as tests meet it: the real HTTP app on loopback, spoken to only through the contract.
 
 `BotHarness` runs `handlers.server.Server` (waitress, Bolt, the whole core) in this process,
-configured purely through the environment variables of SPEC §2, pointed at the loopback fakes,
+configured purely through its environment variables, pointed at the loopback fakes,
 a bare charts remote and the test's own Redis prefix. `ServeProcess` runs `python -m bot serve`
 as a separate process, for restarts, SIGKILL and two replicas.
 """
@@ -87,7 +87,7 @@ def bot_environment(
     redis_prefix: str,
     **extra: str,
 ) -> dict[str, str]:
-    """SPEC §2 variables for a bot wired to the test's fakes, charts remote and Redis prefix."""
+    """The environment variables for a bot wired to the test's fakes, charts remote and Redis prefix."""
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

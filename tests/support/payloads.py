@@ -1,4 +1,4 @@
-"""Webhook bodies as Argo CD Notifications and the post-sync workflow send them (SPEC §4)."""
+"""Webhook bodies as Argo CD Notifications and the post-sync workflow send them."""
 
 from __future__ import annotations
 

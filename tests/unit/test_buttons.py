@@ -136,7 +136,7 @@ def test_changing_the_step_but_keeping_the_mac_is_refused() -> None:
 
 
 def test_a_signed_value_over_the_size_limit_is_refused() -> None:
-    # a genuine MAC does not make an oversized value acceptable (SPEC §7: at most 2,000 characters)
+    # a genuine MAC does not make an oversized value acceptable (at most 2,000 characters)
     step = PromoteStep("router", "v512", "integration", "x" * 2000)
     value = SIGNER.encode(step)
     assert len(value) > MAX_VALUE

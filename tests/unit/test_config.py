@@ -325,7 +325,7 @@ def test_problems_never_show_secrets() -> None:
         assert all(value not in problem for problem in problems)
 
 
-# -- tokens bound to environments, ci_environments and button keys (SPEC §2, §13) -------------------
+# -- tokens bound to environments, ci_environments and button keys -------------------
 
 
 def test_each_environment_may_have_its_own_webhook_token(tmp_path: Path) -> None:

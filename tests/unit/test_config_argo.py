@@ -1,4 +1,4 @@
-"""Settings for reading Argo CD and Argo Workflows (SPEC §2, §10): tokens, interval, namespaces, team channels."""
+"""Settings for reading Argo CD and Argo Workflows: tokens, interval, namespaces, team channels."""
 
 from __future__ import annotations
 

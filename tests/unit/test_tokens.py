@@ -1,4 +1,4 @@
-"""bot.tokens: what each webhook token may do (SPEC §13), as pure rules."""
+"""bot.tokens: what each webhook token may do, as pure rules."""
 
 from __future__ import annotations
 
