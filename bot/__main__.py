@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "console":
         from handlers.console import run_console
+
+        if not os.environ.get("LOG_LEVEL"):
+            logging.getLogger().setLevel(logging.WARNING)  # the console prints what a person would read; logs only warn
 
         return run_console(sys.stdin, sys.stdout)
 
