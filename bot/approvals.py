@@ -231,16 +231,8 @@ class Approvals:
         )
         self._save(approval)
         self.store.client.zadd(self._pending_key, {approval.id: approval.requested_at})
-        self.audit.record(
-            Action.APPROVAL_REQUESTED,
-            actor=request.requester,
-            app=request.app,
-            env=request.env,
-            tag=request.tag,
-            deploy_id=request.deploy_id,
-            approval_id=approval.id,
-            team=approval.team,
-            reason=because,
+        self.audit.record_request(
+            Action.APPROVAL_REQUESTED, request, approval_id=approval.id, team=approval.team, reason=because
         )
         return approval
 

@@ -120,6 +120,18 @@ class AuditTrail:
         self._append(doc)
         return doc
 
+    def record_request(self, action: Action | str, request: Any, **fields: Any) -> dict[str, Any]:
+        """`record` for a decision about a deploy request: who asked, for what, and its deploy id."""
+        return self.record(
+            action,
+            actor=request.requester,
+            app=request.app,
+            env=request.env,
+            tag=request.tag,
+            deploy_id=request.deploy_id,
+            **fields,
+        )
+
     def defer(self, action: Action | str, *, actor: Any, **fields: Any) -> dict[str, Any]:
         """`record` for the ack path: the record is made (and checked) now, appended by a background thread.
 

@@ -482,15 +482,7 @@ class Deployer:
 
     def _refused(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester why nothing was done, and keep it in the audit trail."""
-        self.audit.record(
-            Action.DEPLOY_REFUSED,
-            actor=request.requester,
-            app=request.app,
-            env=request.env,
-            tag=request.tag,
-            deploy_id=request.deploy_id,
-            reason=text,
-        )
+        self.audit.record_request(Action.DEPLOY_REFUSED, request, reason=text)
         self._final(request, text, blocks)
 
     def _release_claim(self, claim: Claim) -> None:

@@ -121,15 +121,8 @@ class Safety:
             self._override(request, blocked)
             return None
         text = self._refusal(request, blocked)
-        self.audit.record(
-            Action.DEPLOY_REFUSED,
-            actor=request.requester,
-            app=request.app,
-            env=request.env,
-            tag=request.tag,
-            deploy_id=request.deploy_id,
-            reason=text,
-            outcome="frozen" if blocked.freezes else "outside_window",
+        self.audit.record_request(
+            Action.DEPLOY_REFUSED, request, reason=text, outcome="frozen" if blocked.freezes else "outside_window"
         )
         return text
 
@@ -160,16 +153,7 @@ class Safety:
         if blocked.window_closed:
             what.append(messages.window_words(request.env))
         overridden = " and ".join(what)
-        self.audit.record(
-            Action.OVERRIDE,
-            actor=request.requester,
-            app=request.app,
-            env=request.env,
-            tag=request.tag,
-            deploy_id=request.deploy_id,
-            reason=request.force_reason,
-            overridden=overridden,
-        )
+        self.audit.record_request(Action.OVERRIDE, request, reason=request.force_reason, overridden=overridden)
         note = messages.override_in_thread(
             request.requester.mention, request.tag, request.env, overridden, request.force_reason or ""
         )
