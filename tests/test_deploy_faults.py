@@ -308,3 +308,23 @@ def test_a_paused_replica_whose_deploy_was_taken_over_neither_pushes_nor_speaks(
     assert charts_remote.head() == head
     assert not paused.finish(request.deploy_id)  # so it tells nobody: the new owner does
     assert other.finish(request.deploy_id)
+
+
+def test_automatic_promotions_waiting_at_once_are_bounded(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9: a flood of passing tests cannot queue unbounded work; past the bound they are dropped, logged."""
+    import bot.deploys.deployer as deployer_module
+
+    deployer = bot.services.deployer
+    monkeypatch.setattr(deployer_module, "MAX_AUTOMATIC_IN_FLIGHT", 2)
+    gate = threading.Event()
+    busy = [deployer.jobs.submit(gate.wait, 30) for _ in range(8)]  # every worker held up
+    try:
+        for n in range(5):
+            deployer.tests_passed("whitehall", f"v60{n}", "integration")
+        assert deployer._automatic_in_flight == 2
+    finally:
+        gate.set()
+        for job in busy:
+            job.result(timeout=30)
+    bot.settle()
+    assert deployer._automatic_in_flight == 0
