@@ -238,6 +238,7 @@ def build(
     router.on_action("promote", deployer.click)
     safety = Safety(
         settings=settings,
+        links=deployer.links,
         charts=charts,
         teams=teams,
         freezes=Freezes(store),
@@ -256,6 +257,7 @@ def build(
     router.on_action("deploy_held", safety.click)
     rollbacks = Rollbacks(
         settings=settings,
+        links=deployer.links,
         charts=charts,
         teams=teams,
         book=book,
@@ -315,6 +317,7 @@ def build(
     argo = ArgoClients(environments)
     followups = FailureFollowUps(
         settings=settings,
+        links=deployer.links,
         store=store,
         book=book,
         notices=notices,

@@ -124,3 +124,19 @@ def test_rollback_needs_the_environments_team(
     assert charts_remote.commit_count() == before
     answer = bot.slash("rollback whitehall nowhere", user=MEMBER)
     assert "I don't know the environment `nowhere`" in answer.json()["text"]
+
+
+def test_a_linked_person_rolls_back_and_freezes_as_their_linked_login(
+    bot: BotHarness, fake_slack: FakeSlack, fake_github, charts_remote: ChartsRemote
+) -> None:
+    """Rollback and freezes know accounts linked with `/deploy link`, as deploys do."""
+    linked = "U0LINKED01"
+    fake_github.add_member("gov-uk-production", "linked-dev")
+    bot.services.deployer.links.link(linked, "linked-dev", bot.fake_clock())
+    for tag in ("v3235", "v3236"):
+        charts_remote.commit_directly("staging", "whitehall", f"image_tag: {tag}\n", f"whitehall {tag}")
+    _, reply = slash(bot, fake_slack, "linked-rollback", "rollback whitehall staging", user=linked)
+    assert reply.startswith(":white_check_mark: Committed *whitehall* `v3235` to *staging*"), reply
+    assert "Requested-by: linked-dev (U0LINKED01)" in charts_remote.log(1)[0][2]
+    _, frozen = slash(bot, fake_slack, "linked-freeze", "freeze whitehall production release", user=linked)
+    assert frozen.startswith(":snowflake: Froze whitehall in production"), frozen

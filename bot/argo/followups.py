@@ -41,6 +41,7 @@ class FailureFollowUps:
         self,
         *,
         settings: Settings,
+        links: object | None = None,
         store: Store,
         book: ReleaseBook,
         notices: NoticeBoard,
@@ -53,6 +54,7 @@ class FailureFollowUps:
         reply: Reply,
     ) -> None:
         self.settings = settings
+        self.links = links  # accounts linked with `/deploy link`, after the `users` map
         self.store = store
         self.book = book
         self.notices = notices
@@ -131,7 +133,7 @@ class FailureFollowUps:
         app, tag, env, workflow = fields
         if self.settings.environment(env) is None or self.workflows(env) is None:
             return messages.cannot_retry_here(env)
-        requester = identify(self.settings, user_id)
+        requester = identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
         self._submit(self._retry, app, tag, env, workflow, requester, response_url)

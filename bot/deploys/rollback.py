@@ -35,6 +35,7 @@ class Rollbacks:
         self,
         *,
         settings: Settings,
+        links: object | None = None,
         charts: object,
         teams: object,
         book: ReleaseBook,
@@ -45,6 +46,7 @@ class Rollbacks:
         reply: Callable[[str | None, str], None],
     ) -> None:
         self.settings = settings
+        self.links = links  # accounts linked with `/deploy link`, after the `users` map
         self.charts = charts
         self.teams = teams
         self.book = book
@@ -80,7 +82,7 @@ class Rollbacks:
 
     def command(self, command: commands.Rollback, user_id: str, response_url: str | None) -> str:
         refusal = check_target(self.settings, self.charts.apps, self.charts.is_usable(), command.app, command.env)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
         carrier = DeployRequest(

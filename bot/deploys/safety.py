@@ -47,6 +47,7 @@ class Safety:
         self,
         *,
         settings: Settings,
+        links: object | None = None,
         charts: object,
         teams: object,
         freezes: Freezes,
@@ -60,6 +61,7 @@ class Safety:
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        self.links = links  # accounts linked with `/deploy link`, after the `users` map
         self.charts = charts
         self.teams = teams
         self.freezes = freezes
@@ -260,7 +262,7 @@ class Safety:
             return messages.BUTTON_NOT_MINE
         app, tag, env = fields
         refusal = check_target(self.settings, self.charts.apps, self.charts.is_usable(), app, env)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
         self.submit(DeployRequest(app=app, env=env, tag=tag, requester=requester, response_url=response_url), None)
@@ -277,7 +279,7 @@ class Safety:
     def _scope_command(self, command, user_id: str, response_url: str | None, *, freezing: bool) -> str:
         app, env = command.app, command.env
         refusal = self._check_scope(app, env)
-        requester = refusal or identify(self.settings, user_id)
+        requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
         carrier = DeployRequest(app=app, env=env, tag=None, requester=requester, response_url=response_url)
