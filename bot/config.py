@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.names import is_valid_app_name
+from bot.safety.windows import DeployWindows, Window, parse_no_deploy_days, parse_windows, parse_zone
 from bot.tokens import variable_for
-from bot.windows import DeployWindows, Window, parse_no_deploy_days, parse_windows, parse_zone
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),

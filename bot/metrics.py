@@ -62,7 +62,7 @@ class Metrics:
         )
 
     def show_delivery(self, figures: Any) -> None:
-        """Put `bot.stats.Stats` (every app) into the delivery gauges."""
+        """Put `bot.reports.stats.Stats` (every app) into the delivery gauges."""
         for period, numbers in (("7d", figures.periods[-1]), ("28d", figures.total)):
             self.delivery_deploys.labels(period).set(numbers.deploys)
             for gauge, value in (

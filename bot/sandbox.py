@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.device_flow import DeviceCode
+from bot.identity.device_flow import DeviceCode
 from bot.teams import Membership
 
 SANDBOX_USER = "U0SANDBOX"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
-from bot.approvals import Approvals
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
 from bot.audit import AuditTrail
@@ -29,23 +28,24 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
-from bot.deploys.rollback import Rollbacks
-from bot.deploys.safety import Safety
-from bot.device_flow import GitHubDeviceFlow
-from bot.freezes import Freezes
 from bot.gitops.charts import ChartsRepo
-from bot.holds import Holds
+from bot.identity.approvals import Approvals
+from bot.identity.device_flow import GitHubDeviceFlow
+from bot.identity.linking import Linking
+from bot.identity.links import Links
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
-from bot.linking import Linking
-from bot.links import Links
-from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
+from bot.reports.lookups import Lookups
+from bot.reports.status import GitHubCompare, StatusBuilder, argocd_clients
 from bot.router import Router
+from bot.safety.freezes import Freezes
+from bot.safety.gate import Safety
+from bot.safety.holds import Holds
+from bot.safety.rollback import Rollbacks
 from bot.scheduler import build_scheduler, exclusive, local
-from bot.status import GitHubCompare, StatusBuilder, argocd_clients
 from bot.store import Store, StoreUnavailable, connect
 from bot.teams import TeamChecker
 

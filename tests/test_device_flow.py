@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot import messages
-from bot.device_flow import DEVICE_GRANT, FlowFailed, GitHubDeviceFlow
+from bot.identity.device_flow import DEVICE_GRANT, FlowFailed, GitHubDeviceFlow
 from tests.fakes._http import Reply
 
 

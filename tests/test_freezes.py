@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from bot.freezes import ALL, Freeze, Freezes, covering
 from bot.releases.model import Requester
+from bot.safety.freezes import ALL, Freeze, Freezes, covering
 from bot.store import Store
 
 ALICE = Requester("U0ALICE01", "alice")

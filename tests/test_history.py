@@ -7,8 +7,8 @@ import redis
 
 from bot import commands, messages
 from bot.config import load_settings
-from bot.history import past_deploys, read_history
-from bot.lookups import Lookups
+from bot.reports.history import past_deploys, read_history
+from bot.reports.lookups import Lookups
 
 PERSON = {"slack": "U012AB3CD", "github": "octocat"}
 

@@ -206,9 +206,9 @@ def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redi
     from bot.audit import AuditTrail
     from bot.commands import Link
     from bot.config import load_settings
-    from bot.device_flow import DeviceCode
-    from bot.linking import Linking
-    from bot.links import Links
+    from bot.identity.device_flow import DeviceCode
+    from bot.identity.linking import Linking
+    from bot.identity.links import Links
     from bot.store import Store
 
     release = threading.Event()

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.config import load_settings
 from bot.deploys.identity import CONFIG, LINK, Refusal, identify
-from bot.links import Link, Links, Taken
+from bot.identity.links import Link, Links, Taken
 from bot.store import Store
 
 

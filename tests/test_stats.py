@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import messages
-from bot.stats import compute
+from bot.reports.stats import compute
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC).timestamp()
 # The 4 periods, oldest first: [1 Nov 12:00, 8 Nov 12:00), [8 Nov, 15 Nov), [15 Nov, 22 Nov), [22 Nov, 29 Nov 12:00]

@@ -15,7 +15,7 @@ from bot import messages
 from bot.argo import AppState, ArgoUnavailable
 from bot.config import load_settings
 from bot.releases.model import EnvEntry, Release, Requester, State
-from bot.status import Comparison, GitHubCompare, SourceUnavailable, StatusBuilder
+from bot.reports.status import Comparison, GitHubCompare, SourceUnavailable, StatusBuilder
 from tests.fakes import FakeGitHub
 
 TAGS = {"integration": "v3", "staging": "v2", "production": "v1"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from bot.windows import DeployWindows, Window, describe_opening, parse_no_deploy_days, parse_windows, parse_zone
+from bot.safety.windows import DeployWindows, Window, describe_opening, parse_no_deploy_days, parse_windows, parse_zone
 
 LONDON = ZoneInfo("Europe/London")
 WEEKDAYS = frozenset({0, 1, 2, 3})

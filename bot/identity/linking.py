@@ -20,8 +20,8 @@ from bot import commands, messages
 from bot.audit import Action, AuditTrail
 from bot.config import Settings
 from bot.deploys.identity import CONFIG, Refusal, identify
-from bot.device_flow import DeviceCode, FlowFailed
-from bot.links import Links, Taken
+from bot.identity.device_flow import DeviceCode, FlowFailed
+from bot.identity.links import Links, Taken
 from bot.store import Store, StoreError
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from bot.config import Settings
 from bot.deploys.checks import check_target
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
-from bot.deploys.safety import Safety
 from bot.gitops.writer import Outcome
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Button
 from bot.releases.transitions import ThreadNote
+from bot.safety.gate import Safety
 
 log = logging.getLogger(__name__)
 

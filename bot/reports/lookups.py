@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bot import commands, messages, stats
+from bot import commands, messages
 from bot.audit import AuditTrail, iso_utc
 from bot.config import Settings
-from bot.history import LIMIT, read_history
 from bot.names import close_names, is_valid_app_name
-from bot.status import StatusBuilder
+from bot.reports import stats
+from bot.reports.history import LIMIT, read_history
+from bot.reports.status import StatusBuilder
 from bot.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)

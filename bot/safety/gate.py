@@ -22,13 +22,13 @@ from bot.config import Settings
 from bot.deploys.checks import check_target
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
-from bot.freezes import ALL, Freeze, Freezes
-from bot.holds import Hold, Holds
 from bot.names import is_valid_app_name
 from bot.releases.book import ReleaseBook
 from bot.releases.model import CI, Button, Requester, State
 from bot.releases.transitions import ThreadNote
-from bot.windows import describe_opening
+from bot.safety.freezes import ALL, Freeze, Freezes
+from bot.safety.holds import Hold, Holds
+from bot.safety.windows import describe_opening
 
 log = logging.getLogger(__name__)
 
