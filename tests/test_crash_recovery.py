@@ -126,7 +126,12 @@ def test_every_acknowledged_deploy_lands_once_and_is_told_once_whenever_the_bot_
         subjects = [subject for _, subject, _ in charts_remote.log()]
         for n, app in enumerate(APPS):
             told = [r["text"] for r in fake_slack.responses[app]]
-            assert len(told) == 1 and "Committed" in told[0], (app, told)
+            if moment == "after the push, before the reply":
+                # a reply already on its way when the process died may or may not have reached Slack: it is
+                # said again rather than risk silence, the same words, never a contradicting one
+                assert 1 <= len(told) <= 2 and len(set(told)) == 1 and "Committed" in told[0], (app, told)
+            else:
+                assert len(told) == 1 and "Committed" in told[0], (app, told)
             assert subjects.count(f"Update {app} image tag to v77{n:02d} for integration") == 1, app
         assert charts_remote.commit_count() == commits + len(APPS)
     finally:

@@ -328,3 +328,23 @@ def test_automatic_promotions_waiting_at_once_are_bounded(bot: BotHarness, monke
             job.result(timeout=30)
     bot.settle()
     assert deployer._automatic_in_flight == 0
+
+
+def test_words_decided_but_not_yet_said_are_said_after_a_crash_and_nothing_is_redone(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """Issue 13: a request leaves the journal only once its requester has been told; a replica that died
+    in between leaves its words behind, and whoever takes the entry over says them, not the deploy again."""
+    request = DeployRequest(
+        app="router", env="integration", tag="v5100", requester=ALICE, response_url=fake_slack.response_url("late")
+    )
+    dead = DeployJournal(bot.services.store, "a-replica-that-died")
+    dead.record(request, time.time())
+    assert dead.settle(request.deploy_id, "Committed router v5100 (said by the replica that died)")
+    head = charts_remote.head()
+    assert bot.services.deployer.recover() == 1
+    bot.settle()
+    [told] = fake_slack.wait_for_response("late", timeout=30)
+    assert told["text"] == "Committed router v5100 (said by the replica that died)"
+    assert charts_remote.head() == head
+    assert bot.services.deployer.recover() == 0  # gone from the journal once said

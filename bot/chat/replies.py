@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,13 +26,24 @@ class Replies:
         self._idle = threading.Condition()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-respond")
 
-    def send(self, response_url: str | None, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        """Tell the requester (with buttons in `blocks`, if any); without a response_url nobody is waiting."""
+    def send(
+        self,
+        response_url: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Tell the requester (with buttons in `blocks`, if any); without a response_url nobody is waiting.
+
+        `then` runs once the reply is out (or every attempt to send it has ended)."""
         if not response_url:
+            if then is not None:
+                then()
             return
         with self._idle:
             self._pending += 1
-        self._workers.submit(self._send, response_url, text, blocks)
+        self._workers.submit(self._send, response_url, text, blocks, then)
 
     def pending(self) -> int:
         with self._idle:
@@ -44,9 +56,11 @@ class Replies:
     def stop(self) -> None:
         self._workers.shutdown(wait=True)
 
-    def _send(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+    def _send(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None, then) -> None:
         try:
             self._deliver(response_url, text, blocks)
+            if then is not None:
+                then()
         except Exception:  # a worker must survive anything the chat service throws at it
             log.exception("reply to the requester failed")
         finally:

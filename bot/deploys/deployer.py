@@ -275,7 +275,8 @@ class Deployer:
             if self._promotion_is_due(request):
                 self._run(request)
             else:
-                self._close(request)
+                self._let_go(request)  # nothing to do: nobody waits for an answer
+                self._forget(request)
         finally:
             with self._idle:
                 self._automatic_in_flight = max(0, self._automatic_in_flight - 1)
@@ -402,7 +403,8 @@ class Deployer:
             self._let_go(request)
             self._tell(request, messages.push_unknown(request.app, request.tag, request.env, outcome.reason))
             return
-        if not self._close(request):
+        if request.deploy_id not in self.journal.owned([request.deploy_id]):
+            self._let_go(request)
             log.warning("deploy %s was taken over by another replica; it tells the requester", request.deploy_id)
             return
         self._report(request, claim, outcome)
@@ -413,7 +415,7 @@ class Deployer:
         tag = outcome.tag or request.tag
         self._audit_outcome(request, tag, outcome)
         if outcome.committed:
-            self._tell(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
+            self._final(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
             try:
                 if claim is not None:
                     self.promotions.done(claim)
@@ -430,11 +432,11 @@ class Deployer:
         if request.is_promotion and tag is not None:
             self._settle_card_after_promotion(request, tag, outcome)
         if outcome.status == "unchanged":
-            self._tell(request, messages.already_runs(app, tag, env))
+            self._final(request, messages.already_runs(app, tag, env))
         elif outcome.status == "refused":
-            self._tell(request, messages.deploy_refused(app, tag, env, outcome.reason))
+            self._final(request, messages.deploy_refused(app, tag, env, outcome.reason))
         else:
-            self._tell(request, messages.deploy_failed(app, tag, env, outcome.reason))
+            self._final(request, messages.deploy_failed(app, tag, env, outcome.reason))
             if tag is not None:
                 self.book.apply(app, tag, DeployFailed(env, request.requester, outcome.reason))
 
@@ -460,25 +462,28 @@ class Deployer:
         elif outcome.status == "refused":
             self.book.apply(request.app, tag, Refresh())
 
-    # -- ending a request: closed in the journal first, so it is told once --------------------------------------
-
-    def _close(self, request: DeployRequest) -> bool:
-        """Take the request off the journal; False when another replica owns it (and will answer)."""
-        self._let_go(request)
-        return self.journal.finish(request.deploy_id)
+    # -- ending a request: its words kept in the journal until they are out, so it is told once ----------------
 
     def _let_go(self, request: DeployRequest) -> None:
         with self._idle:
             self._in_hand.discard(request.deploy_id)
 
     def _final(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
-        """Tell the requester how it ended, once: only the replica that closes the request speaks."""
+        """Tell the requester how it ended, once: only the replica that owns the request speaks, and the
+        request leaves the journal only once the words are out (a crash in between says them again)."""
+        self._let_go(request)
         try:
-            closed = self._close(request)
+            mine = self.journal.settle(request.deploy_id, text)
         except StoreError:
-            closed = True  # the store is down: better told twice than never
-        if closed:
-            self._tell(request, text, blocks)
+            mine = True  # the store is down: better told twice than never
+        if mine:
+            self._tell(request, text, blocks, then=lambda: self._forget(request))
+
+    def _forget(self, request: DeployRequest) -> None:
+        try:
+            self.journal.finish(request.deploy_id)
+        except StoreError as error:  # the recovery job says the words again rather than lose them
+            log.warning("deploy %s could not leave the journal: %s", request.deploy_id, error)
 
     def _refused(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester why nothing was done, and keep it in the audit trail."""
@@ -491,11 +496,13 @@ class Deployer:
         except StoreError:
             log.warning("could not release promotion claim %s; it expires by itself", claim.key)
 
-    def _tell(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
-        if request.response_url and blocks:
-            self.reply(request.response_url, text, blocks)
-        elif request.response_url:
-            self.reply(request.response_url, text)
+    def _tell(
+        self, request: DeployRequest, text: str, blocks: list | None = None, *, then: Callable[[], None] | None = None
+    ) -> None:
+        if request.response_url:
+            self.reply(request.response_url, text, blocks, then=then)
+        elif then is not None:
+            then()
 
     def _team_refusal(self, request: DeployRequest, team: str, membership: Membership) -> str:
         login, org = request.requester.login, self.settings.github_org
@@ -527,10 +534,12 @@ class Deployer:
     def _resume(self, entry: Entry, landed: dict[str, str]) -> None:
         request = entry.request
         claim = Claim(*entry.claim) if entry.claim else None
+        if entry.told is not None:  # it had ended; its replica died before the requester heard
+            self._final(request, entry.told)
+            return
         if request.deploy_id in landed:
             log.warning("deploy %s of %s %s to %s had landed", request.deploy_id, request.app, request.tag, request.env)
-            if self._close(request):
-                self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
+            self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
             return
         why = None
         if self.clock() - entry.recorded_at > TOO_OLD_SECONDS:

@@ -1,6 +1,10 @@
 """Every accepted deploy request, recorded in the store before it is acknowledged, until its
 requester has heard how it ended.
 
+How it ended is written to the entry (`settle`) before the requester is told, and the entry is
+removed only once the words are out (`finish`): a replica that dies in between leaves the words
+behind, and whoever takes the entry over says them again rather than doing the deploy again.
+
 Each entry names the replica that owns it. A replica that dies (no heartbeat) leaves its
 entries behind; another replica, or the same one restarted, takes them over and finishes
 them. Ownership is checked in the store before a deploy is pushed and before its requester
@@ -27,6 +31,7 @@ if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
   return 1
 end
 return 0
@@ -45,6 +50,7 @@ class Entry:
     request: DeployRequest
     claim: tuple[str, str] | None  # the promotion claim (key, record) held for it, if any
     recorded_at: float
+    told: str | None = None  # how it ended, when that was decided but maybe not yet said
 
 
 class DeployJournal:
@@ -56,13 +62,13 @@ class DeployJournal:
         return self.store.key("deploy-journal", part)
 
     @property
-    def _keys(self) -> tuple[str, str, str]:
-        return self._key("requests"), self._key("owners"), self._key("claims")
+    def _keys(self) -> tuple[str, str, str, str]:
+        return self._key("requests"), self._key("owners"), self._key("claims"), self._key("told")
 
     def record(self, request: DeployRequest, at: float) -> None:
         """Keep the request, owned by this replica; it is the newest request for its app and environment."""
         entry = {"request": request.to_json(), "at": at}
-        requests, owners, _ = self._keys
+        requests, owners, _, _ = self._keys
         pipe = self.store.client.pipeline()
         pipe.hset(requests, request.deploy_id, json.dumps(entry))
         pipe.hset(owners, request.deploy_id, self.instance)
@@ -76,9 +82,15 @@ class DeployJournal:
 
     def keep_claim(self, deploy_id: str, claim: tuple[str, str]) -> bool:
         """Note the promotion claim taken for this request; False when another replica owns it now."""
-        _, owners, claims = self._keys
+        _, owners, claims, _ = self._keys
         keys = (owners, claims)
         return bool(self.store.client.eval(_SET_IF_OWNER, 2, *keys, deploy_id, self.instance, json.dumps(claim)))
+
+    def settle(self, deploy_id: str, told: str) -> bool:
+        """Write down how the request ended, before the requester is told; False when another replica
+        owns it now (it answers)."""
+        _, owners, _, said = self._keys
+        return bool(self.store.client.eval(_SET_IF_OWNER, 2, owners, said, deploy_id, self.instance, told))
 
     def owned(self, deploy_ids: list[str]) -> set[str]:
         """Those of these deploys this replica still owns."""
@@ -89,17 +101,17 @@ class DeployJournal:
 
     def finish(self, deploy_id: str) -> bool:
         """Remove the entry if this replica owns it; False when another replica took it over."""
-        return bool(self.store.client.eval(_DELETE_IF_OWNER, 3, *self._keys, deploy_id, self.instance))
+        return bool(self.store.client.eval(_DELETE_IF_OWNER, 4, *self._keys, deploy_id, self.instance))
 
     def set_aside(self, deploy_id: str) -> None:
         """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown."""
-        _, owners, _ = self._keys
+        _, owners, _, _ = self._keys
         self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN)
 
     def take_over(self, is_alive: Callable[[str], bool], in_hand: set[str]) -> list[Entry]:
         """Own every entry nobody is working on: its replica is gone, its fate was set aside, or it is
         this replica's own and no longer in hand (a store outage interrupted it). Returns them."""
-        requests, owners, claims = self._keys
+        requests, owners, claims, said = self._keys
         taken = []
         for deploy_id, owner in self.store.client.hgetall(owners).items():
             if owner == self.instance and deploy_id in in_hand:
@@ -108,14 +120,14 @@ class DeployJournal:
                 continue
             if not self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, owner, self.instance):
                 continue  # another replica took it first
-            raw, claim = self.store.client.hmget(requests, deploy_id), self.store.client.hget(claims, deploy_id)
-            if raw[0] is None:
+            raw, claim = self.store.client.hget(requests, deploy_id), self.store.client.hget(claims, deploy_id)
+            if raw is None:
                 self.store.client.hdel(owners, deploy_id)
                 continue
-            data = json.loads(raw[0])
-            taken.append(
-                Entry(DeployRequest.from_json(data["request"]), tuple(json.loads(claim)) if claim else None, data["at"])
-            )
+            data = json.loads(raw)
+            request = DeployRequest.from_json(data["request"])
+            told = self.store.client.hget(said, deploy_id)
+            taken.append(Entry(request, tuple(json.loads(claim)) if claim else None, data["at"], told))
             if owner != self.instance:
                 log.warning("took over deploy %s from replica %s", deploy_id, owner)
         return taken
