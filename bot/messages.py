@@ -109,10 +109,13 @@ def charts_not_ready(reason: str) -> str:
     return f"I can't deploy right now: {reason}. Try again in a minute."
 
 
+def _did_you_mean(suggestions: list[str]) -> str:
+    return f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
+
+
 def no_such_app(app: str, env: str, suggestions: list[str], image_tags_path: str) -> str:
-    hint = f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
     return (
-        f"There is no app called `{app}` in {env}.{hint} "
+        f"There is no app called `{app}` in {env}.{_did_you_mean(suggestions)} "
         f"Apps are the files in `{image_tags_path}/{env}/` of the charts repository."
     )
 
@@ -369,9 +372,8 @@ def lookup_charts_not_ready(reason: str) -> str:
 
 
 def unknown_app(app: str, suggestions: list[str], image_tags_path: str) -> str:
-    hint = f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
     return (
-        f"There is no app called `{shown(app)}` in any environment.{hint} "
+        f"There is no app called `{shown(app)}` in any environment.{_did_you_mean(suggestions)} "
         f"Apps are the files in `{image_tags_path}/<environment>/` of the charts repository."
     )
 
@@ -580,7 +582,7 @@ def _period_dates(period: Any) -> str:
     return f"{start.day} {start:%b}–{end.day} {end:%b}"
 
 
-def stats_report(figures: Any, now_iso: str) -> str:
+def stats_report(figures: Any) -> str:
     who = f"*{figures.app}*" if figures.app else "every app"
     lines = [f"Delivery figures of {who} in *{figures.last_env}*, the last 4 weeks (7-day periods ending now, UTC):"]
     for period in reversed(figures.periods):

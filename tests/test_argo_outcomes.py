@@ -15,8 +15,8 @@ from bot.argo.outcomes import (
     SYNC_FAILED,
     SYNCED,
     SYNCING,
-    finished_tests,
     newest_workflows,
+    smoke_event,
     sync_event,
     sync_outcome,
     team_channel,
@@ -134,7 +134,9 @@ def test_the_newest_workflow_of_a_release_counts() -> None:
 
 
 def test_finished_workflows_are_the_tests_webhook_events() -> None:
-    events = {e.app: e for e in finished_tests(parse_workflows(fixture("workflows.json")), "staging", "https://wf.example/", "apps")}  # fmt: skip
+    newest = newest_workflows(parse_workflows(fixture("workflows.json"))).values()
+    finished = (smoke_event(w, "staging", "https://wf.example/", "apps") for w in newest)
+    events = {e.app: e for e in finished if e is not None}
     assert set(events) == {"whitehall", "content-store", "publisher"}  # router's run is still going
     assert events["whitehall"] == SmokeEvent(
         application="whitehall-admin",

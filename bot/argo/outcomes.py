@@ -124,12 +124,6 @@ def smoke_event(workflow: Workflow, env: str, workflows_url: str, namespace: str
     )
 
 
-def finished_tests(workflows: Iterable[Workflow], env: str, workflows_url: str, namespace: str) -> list[SmokeEvent]:
-    """The outcome of the newest finished-or-running workflow of each release, where it has finished."""
-    events = (smoke_event(w, env, workflows_url, namespace) for w in newest_workflows(workflows).values())
-    return [event for event in events if event is not None]
-
-
 def team_channel(annotation: str | None, team_channels: Mapping[str, str], application: str, app: str) -> str | None:
     """Where a failure is also told: the Application's `slackChannel` annotation, else
     `team_channels` for the application, else for its repoName; None when nothing names one."""

@@ -140,10 +140,11 @@ class Reconciler:
         self.on_sync = on_sync
         self.on_tests = on_tests
         self.on_error = on_error
-        make_argocd = argocd_factory or (lambda e: ArgoCD(e.argocd_url, e.argocd_token))
-        make_workflows = workflows_factory or (
-            lambda e: ArgoWorkflows(e.workflows_url, e.workflows_namespace, e.workflows_token)
-        )
+        if argocd_factory is None or workflows_factory is None:
+            clients = ArgoClients(self.environments)  # one client per environment and API that has a token
+            argocd_factory = argocd_factory or (lambda e: clients.argocd(e.name))
+            workflows_factory = workflows_factory or (lambda e: clients.workflows(e.name))
+        make_argocd, make_workflows = argocd_factory, workflows_factory
         self._argocd = {e.name: make_argocd(e) for e in self.environments if _token(e.argocd_token)}
         self._workflows = {e.name: make_workflows(e) for e in self.environments if _token(e.workflows_token)}
 

@@ -109,7 +109,7 @@ class Lookups:
 
     def _stats(self, app: str | None) -> str:
         figures = self.compute_stats(app)
-        return messages.stats_report(figures, iso_utc(self.clock()))
+        return messages.stats_report(figures)
 
     def compute_stats(self, app: str | None = None) -> stats.Stats:
         """The figures of the last 4 weeks, read from the trail; for every app, also handed to `on_stats`."""
