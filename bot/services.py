@@ -35,6 +35,7 @@ from bot.identity.linking import Linking
 from bot.identity.links import Links
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
+from bot.release_app import ReleaseApp
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
@@ -83,6 +84,7 @@ class Services:
     linking: Linking | None = None
     approvals: Approvals | None = None
     safety: Safety | None = None
+    release_app: ReleaseApp | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -109,6 +111,8 @@ class Services:
         if self.approvals is not None:
             self.approvals.stop()
         self.deployer.stop()
+        if self.release_app is not None:
+            self.release_app.stop()
         self.followups.stop()
         self.argo.close()
         if self.lookups is not None:
@@ -268,6 +272,23 @@ def build(
         reply=replies.send,
     )
     deployer.on_committed.append(rollbacks.committed)
+    release_app = None
+    if settings.release_url and settings.release_api_token:
+        release_app = ReleaseApp(
+            url=settings.release_url,
+            token=settings.release_api_token.reveal(),
+            store=store,
+            http=http,
+            clock=clock,
+            intervals=intervals,
+            metrics=metrics,
+        )
+        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback)
+        deployer.on_committed.append(
+            lambda request, outcome: release_app.committed(
+                request.app, outcome.tag or request.tag, request.env, outcome.commit
+            )
+        )
     router.on_command(commands.Rollback, rollbacks.command)
     router.on_action("rollback", rollbacks.click)
     router.on_command(commands.Link, linking.link)
@@ -371,6 +392,14 @@ def build(
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
+    if release_app is not None:
+        scheduled.append(
+            (
+                "release-app",
+                exclusive(store, "release-app", release_app.send_due, timeout=55),
+                intervals.release_app_every,
+            )
+        )
     deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
@@ -407,4 +436,5 @@ def build(
         linking=linking,
         approvals=approvals,
         safety=safety,
+        release_app=release_app,
     )
