@@ -30,6 +30,7 @@ class Intervals:
     release_app_retry: float = 10
     release_app_backoff: float = 300
     release_app_give_up: float = 3600
+    team_channels_every: float = 3600  # how often TEAM_CHANNELS_URL is read again
 
     def stuck_every(self, stuck_after_minutes: int) -> float:
         if self.stuck_deploys_every is not None:
@@ -51,6 +52,7 @@ TUNING_VARIABLES = {
     "release_app_retry": "DEPLOYBOT_RELEASE_APP_RETRY_SECONDS",
     "release_app_backoff": "DEPLOYBOT_RELEASE_APP_BACKOFF_SECONDS",
     "release_app_give_up": "DEPLOYBOT_RELEASE_APP_GIVE_UP_SECONDS",
+    "team_channels_every": "DEPLOYBOT_TEAM_CHANNELS_EVERY_SECONDS",
 }
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import httpx
 from bot import cards, commands
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
+from bot.argo.team_channels import TeamChannels
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
@@ -85,6 +87,7 @@ class Services:
     approvals: Approvals | None = None
     safety: Safety | None = None
     release_app: ReleaseApp | None = None
+    team_channels: TeamChannels | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -102,6 +105,9 @@ class Services:
                 log.warning("could not look for unsent cards at start-up: %s", error)
             self.scheduler = build_scheduler(self.scheduled)
             self.scheduler.start()
+            if self.team_channels is not None and self.team_channels.url:
+                # read at start-up, but never on the way to serving requests
+                threading.Thread(target=self.team_channels.refresh, name="team-channels", daemon=True).start()
 
     def stop(self) -> None:
         if self.scheduler is not None:
@@ -336,6 +342,9 @@ def build(
     router.on_command(commands.Stats, lookups.stats)
     environments = argo_environments(settings)
     argo = ArgoClients(environments)
+    team_channels = TeamChannels(
+        configured=settings.team_channels, url=settings.team_channels_url, http=http, store=store
+    )
     followups = FailureFollowUps(
         settings=settings,
         links=deployer.links,
@@ -349,6 +358,7 @@ def build(
         workflows=argo.workflows,
         recorded_channel=lambda env, app: (recorded_application(store, env, app) or {}).get("channel"),
         reply=replies.send,
+        team_channels=team_channels,
     )
     router.on_action("retry_tests", followups.retry_clicked)
     events = ReleaseEvents(
@@ -392,6 +402,10 @@ def build(
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
+    if settings.team_channels_url:
+        scheduled.append(
+            ("team-channels", local("team-channels", team_channels.refresh), intervals.team_channels_every)
+        )
     if release_app is not None:
         scheduled.append(
             (
@@ -437,4 +451,5 @@ def build(
         approvals=approvals,
         safety=safety,
         release_app=release_app,
+        team_channels=team_channels,
     )
