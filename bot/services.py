@@ -210,7 +210,7 @@ def build(
         render_reply=cards.reply_blocks,
         channel=settings.alerts_channel,
     )
-    replies = Replies(chat, pacer)
+    replies = Replies(chat, pacer, store=store, clock=clock)
     deployer = Deployer(
         settings=settings,
         store=store,
@@ -242,7 +242,7 @@ def build(
         reply=replies.send,
         clock=clock,
     )
-    router = Router(metrics)
+    router = Router(metrics, remember=replies.remember)
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
