@@ -59,9 +59,8 @@ def ask_for_approval(abot: BotHarness, fake_slack: FakeSlack):
 
 
 def direct(fake_slack: FakeSlack, user: str, words: str, timeout: float = 20) -> list:
-    assert fake_slack.wait_until(
-        lambda: any(words in m.text for m in fake_slack.direct_messages(user)), timeout
-    ), [m.text for m in fake_slack.direct_messages(user)]
+    said = lambda: [m.text for m in fake_slack.direct_messages(user)]  # noqa: E731 - read twice below
+    assert fake_slack.wait_until(lambda: any(words in text for text in said()), timeout), said()
     return fake_slack.direct_messages(user)
 
 
