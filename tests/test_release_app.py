@@ -156,3 +156,27 @@ def test_without_the_settings_nothing_is_sent(bot, fake_slack, release_app) -> N
     deploy(bot, fake_slack, "whitehall v4106 integration", "deploy")
     bot.settle()
     assert bot.services.release_app is None and release_app.requests == []
+
+
+def test_an_automatic_promotion_and_a_rollback_are_recorded_too(bot_env, fake_slack, release_app) -> None:
+    bot = BotHarness(telling(bot_env, release_app.url), intervals=FAST)
+    try:
+        sync = {"application": "frontend", "repoName": "frontend", "environment": "integration"}
+        sync |= {"state": "Succeeded", "health": "Healthy", "imageTag": "v1810"}
+        assert bot.webhook("/webhooks/argocd", sync).status_code in (200, 202)
+        tests = {"application": "frontend", "repoName": "frontend", "environment": "integration"}
+        tests |= {"imageTag": "v1810", "status": "Succeeded", "suite": "smokey"}
+        assert bot.webhook("/webhooks/smokey", tests).status_code in (200, 202)
+        [promoted] = release_app.wait_for_deployments(1, timeout=30)  # frontend's file promotes by itself
+        assert (promoted.repo, promoted.environment, promoted.version) == ("alphagov/frontend", "staging", "v1810")
+        bot.settle()
+        deploy(bot, fake_slack, "whitehall v4107 integration", "deploy")
+        bot.slash("rollback whitehall integration", user=MEMBER, response_url=fake_slack.response_url("rollback"))
+        fake_slack.wait_for_response("rollback", timeout=30)
+        recorded = release_app.wait_for_deployments(3, timeout=30)
+        assert [(d.environment, d.version) for d in recorded[1:]] == [
+            ("integration", "v4107"),
+            ("integration", "v3232"),
+        ]
+    finally:
+        bot.stop()
