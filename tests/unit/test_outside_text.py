@@ -80,3 +80,25 @@ def test_clipping_happens_after_redaction_so_half_a_secret_never_shows() -> None
     secret = "ghp_" + "a" * 36
     text = outside("x" * 30 + " " + secret, 40)
     assert "aaaa" not in text and len(text) <= 40
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    failures=st.lists(st.text(max_size=5000), max_size=50),
+    suite=st.text(max_size=500),
+    message=st.text(max_size=20000),
+)
+def test_replies_carrying_outside_text_fit_one_section_block(failures, suite, message) -> None:
+    from bot import messages
+
+    argocd = "https://argo.eks.integration.govuk.digital/applications/whitehall-admin"
+    workflow = "https://argo-workflows.eks.integration.govuk.digital/workflows/apps/post-sync-x7k2p"
+    person, app, tag, env = "<@U012AB3CD>", "whitehall", "v" + "9" * 120, "integration"
+    replies = [
+        messages.tests_failed(person, suite, "Failed", app, tag, env, failures, workflow, argocd),
+        messages.sync_failed(person, app, tag, env, message, argocd, "whitehall-admin"),
+        messages.degraded(person, app, tag, env, message, argocd, "whitehall-admin"),
+    ]
+    for text in replies:
+        assert len(text) <= 3000
+        assert "<!" not in text
