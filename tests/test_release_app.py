@@ -12,9 +12,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from bot.intervals import PRODUCTION_INTERVALS
+from bot.metrics import Metrics
+from bot.release_app import ReleaseApp
+from bot.store import Store
 from tests.fakes import FakeReleaseApp, FakeSlack
 from tests.fakes.release_app import DEFAULT_TOKEN
 from tests.support.app import MEMBER, BotHarness
@@ -178,5 +182,52 @@ def test_an_automatic_promotion_and_a_rollback_are_recorded_too(bot_env, fake_sl
             ("integration", "v4107"),
             ("integration", "v3232"),
         ]
+    finally:
+        bot.stop()
+
+
+def _replica(store: Store, url: str, http: httpx.Client) -> ReleaseApp:
+    return ReleaseApp(
+        url=url, token=DEFAULT_TOKEN, store=store, http=http, clock=time.time, intervals=FAST, metrics=Metrics()
+    )
+
+
+def test_a_notice_still_in_flight_when_the_sending_lock_expires_is_not_sent_again_by_another_replica(
+    redis_client, redis_prefix, release_app
+) -> None:
+    """A slow Release app can outlast the sending lock (a batch of slow calls does): the replica that
+    takes the lock next must not send the notice the first one is still sending."""
+    store = Store(redis_client, redis_prefix)
+    with httpx.Client() as http:
+        first, second = _replica(store, release_app.url, http), _replica(store, release_app.url, http)
+        try:
+            answer = release_app.stall_next()
+            first.committed("whitehall", "v4108", "integration", "c0ffee")
+            assert release_app.wait_until(lambda: release_app.arrived == 1)
+            redis_client.delete(store.key("lock", "release-app"))  # its lock expired while the call hangs
+            second.send_due()
+            answer.set()
+            assert first.wait_idle(timeout=20)
+            assert release_app.arrived == 1
+            assert len(release_app.deployments) == 1 and first.waiting() == 0
+        finally:
+            answer.set()
+            first.stop()
+            second.stop()
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_notice_the_release_app_refuses_as_invalid_is_not_retried(bot_env, fake_slack, release_app, status) -> None:
+    """Sending the same body again cannot make a 400 or 422 acceptable: it is dropped at once, logged and
+    counted, where a 5xx (or 401, 429) is tried again."""
+    release_app.fail_next(1, status)
+    bot = BotHarness(telling(bot_env, release_app.url), intervals=FAST)
+    try:
+        deploy(bot, fake_slack, "whitehall v4109 integration", "deploy")
+        assert release_app.wait_until(lambda: len(release_app.requests) >= 1)
+        assert release_app.wait_until(lambda: bot.services.release_app.waiting() == 0, timeout=20)
+        time.sleep(1)  # five passes of the job: nothing more is sent
+        assert [r["status"] for r in release_app.requests] == [status]
+        assert 'deploybot_release_app_failures_total{next="dropped"} 1.0' in bot.http.get("/metrics").text
     finally:
         bot.stop()
