@@ -231,3 +231,37 @@ def test_a_notice_the_release_app_refuses_as_invalid_is_not_retried(bot_env, fak
         assert 'deploybot_release_app_failures_total{next="dropped"} 1.0' in bot.http.get("/metrics").text
     finally:
         bot.stop()
+
+
+def test_a_committed_deploy_is_recorded_even_when_its_card_cannot_be_saved(bot_env, fake_slack, release_app) -> None:
+    """The notice is queued before anything else that follows a commit (the requester's answer, which ends
+    the request in the journal, and the card): a failure there, or a crash after the journal let the
+    request go, must not lose it. Here the release's record in the store cannot be read (wrong type)."""
+    bot = BotHarness(telling(bot_env, release_app.url), intervals=FAST)
+    try:
+        bot.services.store.client.hset(bot.services.store.key("release", "whitehall", "v4110"), "x", "1")
+        deploy(bot, fake_slack, "whitehall v4110 integration", "deploy")
+        [recorded] = release_app.wait_for_deployments(1, timeout=20)
+        assert (recorded.environment, recorded.version) == ("integration", "v4110")
+    finally:
+        bot.stop()
+
+
+def test_a_deploy_reported_again_after_its_notice_was_delivered_is_not_told_twice(
+    redis_client, redis_prefix, release_app
+) -> None:
+    """Recovery reports a deploy that had landed again when its replica died before the journal let it go;
+    its notice, queued and perhaps delivered before the crash, is sent once."""
+    store = Store(redis_client, redis_prefix)
+    with httpx.Client() as http:
+        app = _replica(store, release_app.url, http)
+        try:
+            app.committed("whitehall", "v4111", "integration", "c0ffee")
+            release_app.wait_for_deployments(1)
+            assert app.wait_idle(timeout=20)
+            app.committed("whitehall", "v4111", "integration", "c0ffee")
+            assert app.wait_idle(timeout=20)
+            app.send_due()
+            assert release_app.arrived == 1 and app.waiting() == 0
+        finally:
+            app.stop()
