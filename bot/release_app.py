@@ -38,6 +38,17 @@ REPO_OWNER = "alphagov"
 LOCK_SECONDS = 120
 SENDING_SECONDS = 120  # one notice's claim while its call is in flight: far longer than TIMEOUT allows
 BATCH = 200
+DONE_ITEM = {"done": True}
+DONE = json.dumps(DONE_ITEM)
+# the item and its place in the queue together, or nothing: a crash in between must not leave an item
+# that is never sent yet keeps every later report of the same deploy from queueing it
+_QUEUE_ONCE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  return 1
+end
+return 0
+"""
 # 4xx answers that resending the same body could turn into a success: a token or URL put right
 # (by a restart within the hour), a timeout, too many requests; any other 4xx is final
 RETRIED_4XX = frozenset({401, 403, 404, 408, 425, 429})
@@ -94,9 +105,9 @@ class ReleaseApp:
         item = {"body": notification(app, tag, env), "first_at": now, "attempts": 0}
         ttl = int(self.intervals.release_app_give_up) + 3600
         try:
-            if not self.store.client.set(self._item_key(item_id), json.dumps(item), nx=True, ex=ttl):
-                return  # queued already: the same deploy reported twice
-            self.store.client.zadd(self._queue, {item_id: now})
+            keys = (self._item_key(item_id), self._queue)
+            if not self.store.client.eval(_QUEUE_ONCE, 2, *keys, json.dumps(item), ttl, item_id, now):
+                return  # queued, or delivered, already: the same deploy reported twice (recovery does)
         except StoreError as error:
             log.error("could not queue the Release app's notice of %s %s in %s: %s", app, tag, env, error)
             return
@@ -153,6 +164,9 @@ class ReleaseApp:
             self.store.client.zrem(self._queue, item_id)
             return 0
         item = json.loads(raw)
+        if item == DONE_ITEM:
+            self.store.client.zrem(self._queue, item_id)
+            return 0
         problem, final = self._post(item["body"])
         if problem is None:
             self._forget(item_id)
@@ -179,9 +193,10 @@ class ReleaseApp:
         return 0
 
     def _forget(self, item_id: str) -> None:
+        """Out of the queue; the item stays, as `done`, until it expires, so a deploy reported again is not sent again."""
         pipe = self.store.client.pipeline()
         pipe.zrem(self._queue, item_id)
-        pipe.delete(self._item_key(item_id))
+        pipe.set(self._item_key(item_id), DONE, keepttl=True)
         pipe.execute()
 
     def waiting(self) -> int:
