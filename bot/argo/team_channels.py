@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 
 import httpx
@@ -25,6 +26,7 @@ from bot.store import Store, StoreError
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEADLINE_SECONDS = 30.0  # for the whole read: httpx's timeouts bound each read, not a page that drips forever
 MAX_BYTES = 5 * 1024 * 1024  # today's repos.json is under 100 KiB
 COPY_TTL_SECONDS = 30 * 24 * 3600
 
@@ -54,11 +56,20 @@ def parse_directory(data: object) -> dict[str, str]:
 
 
 class TeamChannels:
-    def __init__(self, *, configured: Mapping[str, str], url: str, http: httpx.Client, store: Store) -> None:
+    def __init__(
+        self,
+        *,
+        configured: Mapping[str, str],
+        url: str,
+        http: httpx.Client,
+        store: Store,
+        deadline: float = DEADLINE_SECONDS,
+    ) -> None:
         self.configured = configured
         self.url = url
         self.http = http
         self.store = store
+        self.deadline = deadline
         self._directory: dict[str, str] = {}
 
     @property
@@ -78,12 +89,7 @@ class TeamChannels:
         if not self.url:
             return False
         try:
-            response = self.http.get(self.url, timeout=TIMEOUT, headers={"Accept": "application/json"})
-            if response.status_code != 200:
-                raise ValueError(f"answered HTTP {response.status_code}")
-            if len(response.content) > MAX_BYTES:
-                raise ValueError("answered more than 5 MiB")
-            directory = parse_directory(json.loads(response.content))
+            directory = parse_directory(json.loads(self._read()))
         except (httpx.HTTPError, ValueError) as error:
             reason = type(error).__name__ if isinstance(error, httpx.HTTPError) else str(error)
             log.warning("could not read the team channels at TEAM_CHANNELS_URL (%s); keeping the last copy", reason)
@@ -95,6 +101,22 @@ class TeamChannels:
         except StoreError as error:
             log.warning("could not keep a copy of the team channels in the store: %s", error)
         return True
+
+    def _read(self) -> bytes:
+        """The page, read as it comes: refused once it passes MAX_BYTES or takes longer than the deadline,
+        so a huge or never-ending page is neither held whole in memory nor read for ever."""
+        give_up_at = time.monotonic() + self.deadline
+        with self.http.stream("GET", self.url, timeout=TIMEOUT, headers={"Accept": "application/json"}) as response:
+            if response.status_code != 200:
+                raise ValueError(f"answered HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise ValueError("answered more than 5 MiB")
+                if time.monotonic() > give_up_at:
+                    raise ValueError(f"took longer than {self.deadline:.0f} s")
+        return bytes(body)
 
     def _load_copy(self) -> None:
         if self._directory:
