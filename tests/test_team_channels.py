@@ -233,3 +233,13 @@ def test_a_repos_json_that_never_ends_is_given_up_within_the_deadline() -> None:
     finally:
         stop.set()
         listener.close()
+
+
+def test_a_repos_json_nested_too_deep_keeps_the_last_copy(docs) -> None:
+    store = memory_store()
+    reader = channels(url=docs.repos_json_url, store=store)
+    assert reader.refresh() is True
+    docs.serve_body(b"[" * 200_000)
+    again = channels(url=docs.repos_json_url, store=store)
+    assert again.refresh() is False  # a clear refusal, not an error escaping the job
+    assert again.channel_for("whitehall", "whitehall-admin", None) == WHITEHALL_TEAM
