@@ -90,8 +90,8 @@ class TeamChannels:
             return False
         try:
             directory = parse_directory(json.loads(self._read()))
-        except (httpx.HTTPError, ValueError) as error:
-            reason = type(error).__name__ if isinstance(error, httpx.HTTPError) else str(error)
+        except (httpx.HTTPError, ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
+            reason = str(error) if isinstance(error, ValueError) else type(error).__name__
             log.warning("could not read the team channels at TEAM_CHANNELS_URL (%s); keeping the last copy", reason)
             self._load_copy()
             return False
