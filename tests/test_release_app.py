@@ -265,3 +265,31 @@ def test_a_deploy_reported_again_after_its_notice_was_delivered_is_not_told_twic
             assert release_app.arrived == 1 and app.waiting() == 0
         finally:
             app.stop()
+
+
+def test_stopping_waits_for_the_call_in_flight_only(redis_client, redis_prefix, release_app) -> None:
+    """A replica shutting down while the Release app is slow finishes the call it is making and sends
+    nothing more: what is left stays queued for the next pass of any replica."""
+    import threading
+
+    store = Store(redis_client, redis_prefix)
+    first_answer, second_answer = release_app.stall_next(), release_app.stall_next()
+    with httpx.Client() as http:
+        app = _replica(store, release_app.url, http)
+        try:
+            app.committed("whitehall", "v4112", "integration", "c0ffee1")
+            assert release_app.wait_until(lambda: release_app.arrived == 1)
+            app.committed("whitehall", "v4113", "integration", "c0ffee2")
+            stopped = threading.Event()
+            threading.Thread(target=lambda: (app.stop(), stopped.set()), daemon=True).start()
+            deadline = time.monotonic() + 20
+            while not app.stopping:  # stop() has begun: only now may the slow call end
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            first_answer.set()
+            assert stopped.wait(10), "stop() was still waiting on a second slow call"
+            assert release_app.arrived == 1 and app.waiting() == 1
+        finally:
+            first_answer.set()
+            second_answer.set()
+            app.stop()
