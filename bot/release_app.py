@@ -85,6 +85,7 @@ class ReleaseApp:
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-app")
         self._pending = 0
         self._idle = threading.Condition()
+        self.stopping = False  # set by stop(): the call in flight ends, nothing more is sent by this replica
 
     @property
     def _queue(self) -> str:
@@ -117,7 +118,8 @@ class ReleaseApp:
 
     def _send_now(self) -> None:
         try:
-            self.send_due(wait=0)
+            if not self.stopping:
+                self.send_due(wait=0)
         except Exception:  # the scheduled pass tries again; nothing may escape a worker
             log.exception("telling the Release app failed")
         finally:
@@ -130,6 +132,9 @@ class ReleaseApp:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def stop(self) -> None:
+        """Wait for the call in flight only: a slow Release app must not hold up a shutdown for a whole
+        batch; what is left stays queued in the store for the next pass of any replica."""
+        self.stopping = True
         self._sender.shutdown(wait=True)
 
     # -- the queue -------------------------------------------------------------------------------------
@@ -146,6 +151,8 @@ class ReleaseApp:
         now = self.clock()
         delivered = 0
         for item_id in self.store.client.zrangebyscore(self._queue, "-inf", now, start=0, num=BATCH):
+            if self.stopping:
+                break
             if not self.store.claim(self._sending_key(item_id), SENDING_SECONDS):
                 continue  # another replica is sending it now (its lock may have expired meanwhile)
             try:
