@@ -251,7 +251,7 @@ def test_a_forged_team_answer_in_redis_does_not_let_a_non_member_deploy_to_produ
 ) -> None:
     prefix = bot_env["REDIS_PREFIX"]
     for login in ("outsider", "Outsider"):
-        redis_client.set(f"{prefix}team:alphagov:gov-uk-production:{login}", "active")
+        redis_client.set(f"{prefix}team:alphagov:gov-uk-production-deploy:{login}", "active")
     head = charts_remote.head()
     answer = bot.slash("whitehall v9999 production", user=OUTSIDER, response_url=fake_slack.response_url("forged"))
     assert answer.status_code == 200, answer.text

@@ -74,6 +74,7 @@ def write_bot_config(folder: Path, users: dict[str, str] | None = None) -> Path:
 def add_standard_members(fake_github: Any) -> None:
     fake_github.add_member("gov-uk", "octocat")
     fake_github.add_member("gov-uk-production", "octocat")
+    fake_github.add_member("gov-uk-production-deploy", "octocat")  # the default team of staging and production
     fake_github.add_member("gov-uk", "integrator")
 
 
