@@ -349,6 +349,12 @@ def build(
         on_error=lambda env, source, reason: metrics.reconcile_errors.labels(env, source).inc(),
         argocd_factory=lambda environment: argo.argocd(environment.name),
         workflows_factory=lambda environment: argo.workflows(environment.name),
+        releases=lambda env: {
+            app: (tag, charts.since(env, app)) for app in charts.apps(env) if (tag := charts.current_tag(env, app))
+        },
+        follows=events.follows,
+        on_unfollowed=events.nobody_follows,
+        before_pass=charts.catch_up,
     )
     stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
     scheduled = [

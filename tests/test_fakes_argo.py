@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fakes import FakeArgoCD, FakeArgoWorkflows
-from tests.fakes import govuk_topology
+from tests.fakes import FakeArgoCD, FakeArgoWorkflows, govuk_topology
 from tests.fakes.argocd import event, node
 
 

@@ -119,9 +119,11 @@ def test_cards_converge_with_every_webhook_lost(seeing_bot, fake_slack, argocd, 
     assert len(fake_slack.roots()) == 1
 
 
-def test_a_tag_deployed_without_the_bot_gets_its_card(seeing_bot, fake_slack, argocd, workflows) -> None:
+def test_a_tag_deployed_without_the_bot_gets_its_card(seeing_bot, fake_slack, argocd, workflows, charts_remote) -> None:
     _running_already(argocd, workflows)
     _pass(seeing_bot)
+    text = "image_tag: v9101\nautomatic_deploys_enabled: false\npromote_deployment: false\n"
+    charts_remote.commit_directly("integration", "router", text, "Update router image tag to v9101 for integration")
     argocd.set_app("router", image_tag="v9101")
     _pass(seeing_bot)
     [card] = fake_slack.roots()

@@ -21,21 +21,32 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bot.argo.client import ArgoCD, ArgoWorkflows, Revealable
 from bot.argo.models import AppState, ArgoUnavailable, Workflow
-from bot.argo.outcomes import newest_workflows, smoke_event, sync_event, sync_outcome
+from bot.argo.outcomes import (
+    DEGRADED,
+    SYNC_FAILED,
+    followed_files,
+    newest_workflows,
+    release_event,
+    smoke_event,
+    sync_outcome,
+)
 from bot.store import Store, StoreError
-from bot.webhooks import SmokeEvent, SyncEvent
+from bot.webhooks import MAX_TEXT, SmokeEvent, SyncEvent
 
 log = logging.getLogger(__name__)
 
 ARGOCD = "argocd"
 WORKFLOWS = "workflows"
 STORE = "store"
+Releases = Callable[[str], Mapping[str, tuple[str, float | None]]]  # env -> {tag file: (tag, since)}
+Follows = Callable[[str, str, str], bool]  # (tag file, tag, env) -> the bot follows that release there
+Unfollowed = Callable[[str, list[tuple[str, str]]], None]  # (env, [(tag file, tag)]) nobody follows
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,10 @@ class ArgoEnvironment:
     workflows_url: str
     workflows_namespace: str = "apps"
     workflows_token: str | Revealable | None = None
+    argocd_project: str = "govuk"
+    tests_workflow_template: str = "post-sync"
+    log_container: str = "app"
+    registry_path: str = "govuk"
 
 
 def argo_environments(settings: Any) -> list[ArgoEnvironment]:
@@ -60,6 +75,10 @@ def argo_environments(settings: Any) -> list[ArgoEnvironment]:
             workflows_url=env.workflows_url,
             workflows_namespace=getattr(env, "workflows_namespace", "apps"),
             workflows_token=settings.workflows_tokens.get(env.name),
+            argocd_project=getattr(settings, "argocd_project", "govuk"),
+            tests_workflow_template=getattr(settings, "tests_workflow_template", "post-sync"),
+            log_container=getattr(settings, "log_container", "app"),
+            registry_path=getattr(settings, "registry_path", "govuk"),
         )
         for env in settings.environments
     ]
@@ -79,9 +98,15 @@ class ArgoClients:
     """One Argo CD and one Argo Workflows client per environment that has a token for it."""
 
     def __init__(self, environments: Sequence[ArgoEnvironment]) -> None:
-        self._argocd = {e.name: ArgoCD(e.argocd_url, e.argocd_token) for e in environments if _token(e.argocd_token)}
+        self._argocd = {
+            e.name: ArgoCD(e.argocd_url, e.argocd_token, project=e.argocd_project, log_container=e.log_container)
+            for e in environments
+            if _token(e.argocd_token)
+        }
         self._workflows = {
-            e.name: ArgoWorkflows(e.workflows_url, e.workflows_namespace, e.workflows_token)
+            e.name: ArgoWorkflows(
+                e.workflows_url, e.workflows_namespace, e.workflows_token, template=e.tests_workflow_template
+            )
             for e in environments
             if _token(e.workflows_token)
         }
@@ -99,6 +124,7 @@ class ArgoClients:
 
 class ApplicationsReader(Protocol):
     def applications(self) -> list[AppState]: ...
+    def application(self, name: str) -> AppState: ...
 
 
 class WorkflowsReader(Protocol):
@@ -112,6 +138,7 @@ class PassReport:
     reads: list[tuple[str, str]] = field(default_factory=list)  # (environment, source), one per API call
     sync_events: int = 0
     test_events: int = 0
+    details: list[tuple[str, str]] = field(default_factory=list)  # (environment, application): one GET each
     baselined: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (environment, source, reason)
     seconds: float = 0.0
@@ -134,12 +161,21 @@ class Reconciler:
         on_error: Callable[[str, str, str], None] = lambda env, source, reason: None,
         argocd_factory: Callable[[ArgoEnvironment], ApplicationsReader] | None = None,
         workflows_factory: Callable[[ArgoEnvironment], WorkflowsReader] | None = None,
+        releases: Releases | None = None,
+        follows: Follows = lambda tag_file, tag, env: False,
+        on_unfollowed: Unfollowed = lambda env, releases: None,
+        before_pass: Callable[[], None] = lambda: None,
     ) -> None:
         self.environments = list(environments)
         self.store = store
         self.on_sync = on_sync
         self.on_tests = on_tests
         self.on_error = on_error
+        # what the charts repo holds now; without one, each Application's own annotation stands in
+        self.releases = releases
+        self.follows = follows
+        self.on_unfollowed = on_unfollowed
+        self.before_pass = before_pass
         if argocd_factory is None or workflows_factory is None:
             clients = ArgoClients(self.environments)  # one client per environment and API that has a token
             argocd_factory = argocd_factory or (lambda e: clients.argocd(e.name))
@@ -173,9 +209,13 @@ class Reconciler:
     def run_once(self) -> PassReport:
         report = PassReport()
         started = time.monotonic()
+        try:
+            self.before_pass()  # the charts working copy, refreshed at least once a pass
+        except Exception as error:  # a stale copy still reads: only a newer tag waits a pass
+            log.warning("reconcile: could not refresh the charts repo: %s", type(error).__name__)
         for env in self.environments:
             if env.name in self._argocd:
-                self._applications_pass(env.name, report)
+                self._applications_pass(env, report)
             if env.name in self._workflows:
                 self._workflows_pass(env, report)
         report.seconds = time.monotonic() - started
@@ -242,35 +282,86 @@ class Reconciler:
             )
             return False
 
-    def _applications_pass(self, env: str, report: PassReport) -> None:
-        apps = self._read(report, env, ARGOCD, self._argocd[env].applications)
+    def _current(self, env: str, apps: list[AppState]) -> Mapping[str, tuple[str, float | None]]:
+        if self.releases is not None:
+            return self.releases(env)
+        return {app.repo_name: (app.image_tag, 0.0) for app in apps if app.image_tag}
+
+    def _applications_pass(self, env: ArgoEnvironment, report: PassReport) -> None:
+        apps = self._read(report, env.name, ARGOCD, self._argocd[env.name].applications)
         if apps is None:
             return
-        found = self._recorded(report, env, ARGOCD)
+        found = self._recorded(report, env.name, ARGOCD)
         if found is None:
             return
         recorded, baselined = found
+        try:
+            current = self._current(env.name, apps)
+        except Exception as error:  # without the charts repo's tags nothing can be said for a release
+            self._fail(report, env.name, "charts", f"unexpected {type(error).__name__}")
+            return
         snapshot: dict[str, str] = {}
+        followed: set[str] = set()
         for app in apps:
-            event = sync_event(app, env)
-            if event is None:
-                if app.name in recorded:  # lost its tag or operation for now: not a new app when it is back
-                    snapshot[app.name] = recorded[app.name]
-                continue
-            outcome = sync_outcome(event.state, event.health)
-            value = json.dumps({"tag": event.tag, "outcome": outcome, "channel": app.slack_channel}, sort_keys=True)
-            before = recorded.get(app.name)
-            if baselined and _app_fingerprint(before) != (event.tag, outcome):
+            before = _app_record(recorded.get(app.name))
+            files = followed_files(app, env.registry_path, current)
+            followed.update(files)
+            told: dict[str, str] = {} if files else dict(before.get("releases") or {})
+            detail: list[AppState | None] = []  # the one GET of this Application this pass, if it failed
+            for tag_file in files:
+                tag, since = current[tag_file]
+                event = release_event(app, env.name, tag_file, tag, since, env.registry_path)
+                outcome = sync_outcome(event.state, event.health) if event else "none"
+                fingerprint = f"{tag}|{outcome}"
+                old = (before.get("releases") or {}).get(tag_file)
+                if event is None or old == fingerprint or not (baselined or self._follows(tag_file, tag, env.name)):
+                    told[tag_file] = fingerprint  # nothing to tell, told already, or what ran before the bot looked
+                    continue
+                if outcome in (SYNC_FAILED, DEGRADED):
+                    if not detail:
+                        detail.append(self._detail(report, env.name, app.name))
+                    if detail[0] is None:
+                        if old is not None:
+                            told[tag_file] = old  # unread: the next pass tries again
+                        continue
+                    event = _with_message(event, detail[0])
                 if self._emit(self.on_sync, event):
                     report.sync_events += 1
-                elif before is None:
-                    continue  # stays new: emitted again next pass
-                else:
-                    value = before
-            snapshot[app.name] = value
+                    told[tag_file] = fingerprint
+                elif old is not None:
+                    told[tag_file] = old  # not handled: emitted again next pass
+            main = told.get(app.repo_name) or next(iter(told.values()), "|")
+            tag, _, outcome = main.partition("|")
+            snapshot[app.name] = json.dumps(
+                {"tag": tag, "outcome": outcome, "channel": app.slack_channel, "releases": told}, sort_keys=True
+            )
         if not baselined:
-            report.baselined.append((env, ARGOCD))
-        self._record(report, env, ARGOCD, snapshot)
+            report.baselined.append((env.name, ARGOCD))
+        self._record(report, env.name, ARGOCD, snapshot)
+        unfollowed = sorted((f, tag) for f, (tag, _) in current.items() if f not in followed and tag)
+        if unfollowed:
+            try:
+                self.on_unfollowed(env.name, unfollowed)
+            except Exception as error:
+                log.warning("reconcile: telling of unfollowed tag files failed: %s", type(error).__name__)
+
+    def _follows(self, tag_file: str, tag: str, env: str) -> bool:
+        try:
+            return bool(self.follows(tag_file, tag, env))
+        except Exception as error:  # unknown: treated as not followed, as before the rule
+            log.warning("reconcile: could not tell whether %s %s is followed: %s", tag_file, tag, type(error).__name__)
+            return False
+
+    def _detail(self, report: PassReport, env: str, application: str) -> AppState | None:
+        """One `GET /api/v1/applications/{name}`: the operation's message is only there (SPEC 10.0)."""
+        report.details.append((env, application))
+        try:
+            return self._argocd[env].application(application)
+        except ArgoUnavailable as error:
+            self._fail(report, env, ARGOCD, error.reason)
+        except Exception as error:
+            self._fail(report, env, ARGOCD, f"unexpected {type(error).__name__}")
+        return None
 
     def _workflows_pass(self, env: ArgoEnvironment, report: PassReport) -> None:
         workflows = self._read(report, env.name, WORKFLOWS, self._workflows[env.name].post_sync_workflows)
@@ -286,7 +377,8 @@ class Reconciler:
             value = f"{workflow.name}|{workflow.phase or ''}"
             before = recorded.get(field_name)
             event = smoke_event(workflow, env.name, env.workflows_url, env.workflows_namespace)
-            if baselined and before != value and event is not None:
+            follows = event is not None and (baselined or self._follows(event.app, event.tag, env.name))
+            if follows and before != value and event is not None:
                 if self._emit(self.on_tests, event):
                     report.test_events += 1
                 elif before is None:
@@ -299,11 +391,16 @@ class Reconciler:
         self._record(report, env.name, WORKFLOWS, snapshot)
 
 
-def _app_fingerprint(raw: str | None) -> tuple[str, str] | None:
+def _app_record(raw: str | None) -> dict[str, Any]:
     if not raw:
-        return None
+        return {}
     try:
         data = json.loads(raw)
-        return str(data["tag"]), str(data["outcome"])
-    except (ValueError, KeyError, TypeError):
-        return None  # an unreadable record counts as changed: at worst a duplicate event
+    except ValueError:
+        return {}  # an unreadable record counts as changed: at worst a duplicate event
+    return data if isinstance(data, dict) else {}
+
+
+def _with_message(event: SyncEvent, detail: AppState) -> SyncEvent:
+    message = (detail.message or detail.health_message or event.message).strip()
+    return replace(event, message=message[:MAX_TEXT], revision=(detail.revision or event.revision)[:200])

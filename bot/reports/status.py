@@ -123,7 +123,13 @@ def argocd_clients(settings: Settings, timeout: float = CALL_SECONDS) -> ArgoFac
         environment = settings.environment(env)
         if not token or environment is None:
             return None
-        return ArgoCD(environment.argocd_url, token, timeout=timeout)
+        return ArgoCD(
+            environment.argocd_url,
+            token,
+            timeout=timeout,
+            project=settings.argocd_project,
+            log_container=settings.log_container,
+        )
 
     return client
 
