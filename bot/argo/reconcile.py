@@ -301,16 +301,21 @@ class Reconciler:
             self._fail(report, env.name, "charts", f"unexpected {type(error).__name__}")
             return
         snapshot: dict[str, str] = {}
-        followed: set[str] = set()
+        following = {app.name: followed_files(app, env.registry_path, current) for app in apps}
+        followed = {tag_file for files in following.values() for tag_file in files}
+        # a file whose deciding (non-draft) Applications all run no post-sync tests: synced ends the line
+        tested = {f for app in apps if app.post_sync and not app.is_draft for f in following[app.name]}
+        decided = {f for app in apps if not app.is_draft for f in following[app.name]}
         for app in apps:
             before = _app_record(recorded.get(app.name))
-            files = followed_files(app, env.registry_path, current)
-            followed.update(files)
+            files = following[app.name]
             told: dict[str, str] = {} if files else dict(before.get("releases") or {})
             detail: list[AppState | None] = []  # the one GET of this Application this pass, if it failed
             for tag_file in files:
                 tag, since = current[tag_file]
                 event = release_event(app, env.name, tag_file, tag, since, env.registry_path)
+                if event is not None and tag_file in decided and tag_file not in tested:
+                    event = replace(event, no_tests=True)
                 outcome = sync_outcome(event.state, event.health) if event else "none"
                 fingerprint = f"{tag}|{outcome}"
                 old = (before.get("releases") or {}).get(tag_file)

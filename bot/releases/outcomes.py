@@ -79,6 +79,7 @@ class ReleaseEvents:
             revision=event.revision,
             draft=is_draft_stack(event.application, event.app),
             argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
+            no_tests=event.no_tests,
         )
         outcome = replace(
             outcome, buttons=self._rollback(event.app, event.env, event.tag, outcome.state, outcome.draft)

@@ -58,6 +58,7 @@ class SyncOutcome:
     draft: bool = False  # a draft stack: shown beside the environment, never moves it
     argocd_url: str = ""
     buttons: tuple[Button, ...] = ()  # on the failure reply (roll back)
+    no_tests: bool = False  # no deciding Application runs tests: synced is the end of the line
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
     if isinstance(event, SyncOutcome):
         entry.message = event.message or entry.message
         entry.revision = event.revision or entry.revision
+        entry.no_tests = event.no_tests
     else:
         entry.workflow_url = event.workflow_url or entry.workflow_url
     _reply_to_outcome(release, entry, event, state)
