@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.argo.doorbell import Doorbell
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
 from bot.audit import AuditTrail
@@ -83,6 +84,7 @@ class Services:
     linking: Linking | None = None
     approvals: Approvals | None = None
     safety: Safety | None = None
+    doorbell: Doorbell | None = None  # webhooks in environments the bot can read (SPEC 13)
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -110,6 +112,8 @@ class Services:
             self.approvals.stop()
         self.deployer.stop()
         self.followups.stop()
+        if self.doorbell is not None:
+            self.doorbell.stop()
         self.argo.close()
         if self.lookups is not None:
             self.lookups.stop()
@@ -356,6 +360,12 @@ def build(
         on_unfollowed=events.nobody_follows,
         before_pass=charts.catch_up,
     )
+    doorbell = Doorbell(
+        witness=events,
+        reader=reconciler,
+        reads_argocd=lambda env: argo.argocd(env) is not None,
+        reads_workflows=lambda env: argo.workflows(env) is not None,
+    )
     stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
     scheduled = [
         (
@@ -413,4 +423,5 @@ def build(
         linking=linking,
         approvals=approvals,
         safety=safety,
+        doorbell=doorbell,
     )

@@ -8,6 +8,7 @@ imageValues, the no-tests `mirror`) plus another project's; the fake Argo Workfl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,3 +209,70 @@ def test_another_projects_applications_are_never_read(govuk_bot, fake_slack, arg
     _pass(govuk_bot)
     assert fake_slack.roots() == []
     assert all(r.query.get("projects") == "govuk" for r in argocd.list_requests())
+
+
+# -- the doorbell (SPEC 13): where the bot can read Argo, a webhook only makes it look ---------------
+
+
+def _webhook(bot: BotHarness, path: str, payload: dict) -> int:
+    started = time.monotonic()
+    answer = bot.webhook(path, payload)
+    assert time.monotonic() - started < 5, "reading Argo must not hold up the webhook's answer"
+    return answer.status_code
+
+
+def test_a_sync_webhook_makes_the_bot_read_argocd_and_only_argocd_counts(govuk_bot, fake_slack, argocd) -> None:
+    _pass(govuk_bot)
+    _deploy(govuk_bot, fake_slack, "router", "v9200", "deploy")
+    argocd.flip_image_tag("router", "v9200")  # the previous Succeeded/Healthy still stands
+    argocd.reset_requests()
+    said = {"application": "router", "environment": ENV, "state": "Succeeded", "health": "Healthy", "imageTag": "v9200"}
+    assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202
+    govuk_bot.settle()
+    assert len(argocd.requests_to("/api/v1/applications/router")) == 1  # one GET: the doorbell rang
+    assert argocd.list_requests() == []
+    assert "requested" in _line(fake_slack, "router", "v9200")  # the webhook alone moves nothing
+    argocd.start_operation("router")
+    argocd.finish_operation("router", phase="Failed", health="Degraded", message="ImagePullBackOff")
+    assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202  # it says synced; Argo CD says failed
+    govuk_bot.settle()
+    assert "sync failed" in _line(fake_slack, "router", "v9200")
+    card = fake_slack.roots()[0]
+    assert any("ImagePullBackOff" in r.text for r in fake_slack.replies(card.ts) if r.reply_broadcast)
+
+
+def test_a_webhook_for_a_release_argocd_never_ran_posts_no_card(govuk_bot, fake_slack, argocd) -> None:
+    _pass(govuk_bot)
+    forged = {"application": "frontend", "environment": ENV, "state": "Failed", "imageTag": "v666"}
+    assert _webhook(govuk_bot, "/webhooks/argocd", forged) == 202
+    tests = {"application": "frontend", "environment": ENV, "imageTag": "v666", "status": "Succeeded"}
+    assert _webhook(govuk_bot, "/webhooks/tests", tests) == 202
+    govuk_bot.settle()
+    _pass(govuk_bot)
+    assert fake_slack.roots() == []
+
+
+def test_a_tests_webhook_makes_the_bot_read_the_workflows(govuk_bot, fake_slack, argocd, workflows) -> None:
+    _pass(govuk_bot)
+    _deploy(govuk_bot, fake_slack, "collections", "v1600", "deploy")
+    _roll_out(argocd, ["collections", "draft-collections"], "v1600")
+    _pass(govuk_bot)
+    workflows.reset_requests()
+    said = {"application": "collections", "environment": ENV, "imageTag": "v1600", "status": "Succeeded"}
+    assert _webhook(govuk_bot, "/webhooks/tests", said) == 202
+    govuk_bot.settle()
+    assert len(workflows.list_requests()) == 1
+    assert "tests passed" not in _line(fake_slack, "collections", "v1600")  # no run says so
+    workflows.add_workflow("post-sync-c1", repo_name="collections", image_tag="v1600", phase="Failed", created="2026-12-01T10:00:00Z", failures=[("e2e", "3 failed")])  # fmt: skip
+    assert _webhook(govuk_bot, "/webhooks/tests", said) == 202
+    govuk_bot.settle()
+    assert "tests failed" in _line(fake_slack, "collections", "v1600")
+
+
+def test_a_slow_argocd_does_not_hold_up_the_webhook(govuk_bot, fake_slack, argocd) -> None:
+    _pass(govuk_bot)
+    _deploy(govuk_bot, fake_slack, "router", "v9201", "deploy")
+    argocd.slow_seconds = 8
+    said = {"application": "router", "environment": ENV, "state": "Running", "imageTag": "v9201"}
+    assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202
+    argocd.heal()

@@ -306,39 +306,10 @@ class Reconciler:
         # a file whose deciding (non-draft) Applications all run no post-sync tests: synced ends the line
         tested = {f for app in apps if app.post_sync and not app.is_draft for f in following[app.name]}
         decided = {f for app in apps if not app.is_draft for f in following[app.name]}
+        untested = decided - tested
         for app in apps:
-            before = _app_record(recorded.get(app.name))
-            files = following[app.name]
-            told: dict[str, str] = {} if files else dict(before.get("releases") or {})
-            detail: list[AppState | None] = []  # the one GET of this Application this pass, if it failed
-            for tag_file in files:
-                tag, since = current[tag_file]
-                event = release_event(app, env.name, tag_file, tag, since, env.registry_path)
-                if event is not None and tag_file in decided and tag_file not in tested:
-                    event = replace(event, no_tests=True)
-                outcome = sync_outcome(event.state, event.health) if event else "none"
-                fingerprint = f"{tag}|{outcome}"
-                old = (before.get("releases") or {}).get(tag_file)
-                if event is None or old == fingerprint or not (baselined or self._follows(tag_file, tag, env.name)):
-                    told[tag_file] = fingerprint  # nothing to tell, told already, or what ran before the bot looked
-                    continue
-                if outcome in (SYNC_FAILED, DEGRADED):
-                    if not detail:
-                        detail.append(self._detail(report, env.name, app.name))
-                    if detail[0] is None:
-                        if old is not None:
-                            told[tag_file] = old  # unread: the next pass tries again
-                        continue
-                    event = _with_message(event, detail[0])
-                if self._emit(self.on_sync, event):
-                    report.sync_events += 1
-                    told[tag_file] = fingerprint
-                elif old is not None:
-                    told[tag_file] = old  # not handled: emitted again next pass
-            main = told.get(app.repo_name) or next(iter(told.values()), "|")
-            tag, _, outcome = main.partition("|")
-            snapshot[app.name] = json.dumps(
-                {"tag": tag, "outcome": outcome, "channel": app.slack_channel, "releases": told}, sort_keys=True
+            snapshot[app.name] = self._application(
+                env, app, following[app.name], current, recorded.get(app.name), baselined, untested, report
             )
         if not baselined:
             report.baselined.append((env.name, ARGOCD))
@@ -349,6 +320,90 @@ class Reconciler:
                 self.on_unfollowed(env.name, unfollowed)
             except Exception as error:
                 log.warning("reconcile: telling of unfollowed tag files failed: %s", type(error).__name__)
+
+    def _application(
+        self,
+        env: ArgoEnvironment,
+        app: AppState,
+        files: list[str],
+        current: Mapping[str, tuple[str, float | None]],
+        recorded: str | None,
+        baselined: bool,
+        untested: set[str],
+        report: PassReport,
+        detail: AppState | None = None,
+    ) -> str:
+        """Emit what one Application says of the releases it follows; returns its new record.
+
+        `detail` is the Application read in full already (the doorbell's GET); otherwise a failure
+        costs one GET of it, at most one per pass however many files it follows.
+        """
+        before = _app_record(recorded)
+        told: dict[str, str] = {} if files else dict(before.get("releases") or {})
+        details: list[AppState | None] = [detail] if detail is not None else []
+        for tag_file in files:
+            tag, since = current[tag_file]
+            event = release_event(app, env.name, tag_file, tag, since, env.registry_path)
+            if event is not None and tag_file in untested:
+                event = replace(event, no_tests=True)
+            outcome = sync_outcome(event.state, event.health) if event else "none"
+            fingerprint = f"{tag}|{outcome}"
+            old = (before.get("releases") or {}).get(tag_file)
+            if event is None or old == fingerprint or not (baselined or self._follows(tag_file, tag, env.name)):
+                told[tag_file] = fingerprint  # nothing to tell, told already, or what ran before the bot looked
+                continue
+            if outcome in (SYNC_FAILED, DEGRADED):
+                if not details:
+                    details.append(self._detail(report, env.name, app.name))
+                if details[0] is None:
+                    if old is not None:
+                        told[tag_file] = old  # unread: the next pass tries again
+                    continue
+                event = _with_message(event, details[0])
+            if self._emit(self.on_sync, event):
+                report.sync_events += 1
+                told[tag_file] = fingerprint
+            elif old is not None:
+                told[tag_file] = old  # not handled: emitted again next pass
+        main = told.get(app.repo_name) or next(iter(told.values()), "|")
+        tag, _, outcome = main.partition("|")
+        return json.dumps(
+            {"tag": tag, "outcome": outcome, "channel": app.slack_channel, "releases": told}, sort_keys=True
+        )
+
+    # -- the doorbell (SPEC 13): a webhook makes the bot read Argo now ------------------------------
+
+    def ring_argocd(self, env_name: str, application: str) -> PassReport:
+        """Read one Application now (one GET) and act on what Argo CD says, never on the webhook."""
+        report = PassReport()
+        env = next((e for e in self.environments if e.name == env_name), None)
+        if env is None or env_name not in self._argocd:
+            return report
+        app = self._detail(report, env_name, application)
+        if app is None:
+            return report
+        try:
+            recorded = self.store.client.hget(self._key(env_name, ARGOCD), app.name)
+            current = self._current(env_name, [app])
+        except Exception as error:
+            self._fail(report, env_name, STORE, f"unexpected {type(error).__name__}")
+            return report
+        files = followed_files(app, env.registry_path, current)
+        untested = set() if app.post_sync or app.is_draft else set(files)
+        value = self._application(env, app, files, current, recorded, True, untested, report, detail=app)
+        try:
+            self.store.client.hset(self._key(env_name, ARGOCD), app.name, value)
+        except StoreError:
+            self._fail(report, env_name, STORE, "store unavailable")
+        return report
+
+    def ring_workflows(self, env_name: str) -> PassReport:
+        """Read the environment's test workflows now (one list) and act on what Argo Workflows says."""
+        report = PassReport()
+        env = next((e for e in self.environments if e.name == env_name), None)
+        if env is not None and env_name in self._workflows:
+            self._workflows_pass(env, report)
+        return report
 
     def _follows(self, tag_file: str, tag: str, env: str) -> bool:
         try:
