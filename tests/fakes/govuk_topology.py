@@ -69,6 +69,29 @@ def topology(env: str) -> Topology:
     return Topology(applications, tuple(raw["tag_files"]), tuple(raw["tag_files_no_application_follows"]))
 
 
+def scaled(env: str, count: int) -> Topology:
+    """GOV.UK's topology of `env` grown to `count` Applications (the benchmark's 700): the real ones,
+    then copies of them (`whitehall-admin-2` follows `whitehall-2`, `licensify-2` runs
+    `licensify-feed-2`, …), each copy with tag files of its own, the real shape kept throughout."""
+    real = topology(env)
+    applications = list(real.applications)
+    files = list(real.tag_files)
+    copy = 2
+    while len(applications) < count:
+        for app in real.applications:
+            if len(applications) >= count:
+                break
+            values = tuple(f"{value}-{copy}" for value in app.image_values)
+            applications.append(
+                Application(f"{app.name}-{copy}", f"{app.repo_name}-{copy}", values, app.post_sync, app.namespace)
+            )
+            for file in values or (f"{app.repo_name}-{copy}",):
+                if file.removesuffix(f"-{copy}") in real.tag_files and file not in files:
+                    files.append(file)
+        copy += 1
+    return Topology(tuple(applications), tuple(files), real.unfollowed)
+
+
 def tag_files(env: str, tags: dict[str, str] | None = None, default: str = "v100") -> dict[str, str]:
     """Every tag file of `env` as file text, each holding `tags[file]` (or `default`)."""
     tags = tags or {}
@@ -78,7 +101,9 @@ def tag_files(env: str, tags: dict[str, str] | None = None, default: str = "v100
     }
 
 
-def populate(argocd: Any, env: str, tags: dict[str, str] | None = None, default: str = "v100", **fields: Any) -> None:
+def populate(
+    argocd: Any, env: str | Topology, tags: dict[str, str] | None = None, default: str = "v100", **fields: Any
+) -> None:
     """Every Application of `env`, synced and healthy on the tag its files hold, plus another project's.
 
     `fields` (as `FakeArgoCD.set_app` takes them) apply to every GOV.UK Application; its start
@@ -88,7 +113,8 @@ def populate(argocd: Any, env: str, tags: dict[str, str] | None = None, default:
     fields.setdefault("started_at", "2024-01-01T00:00:00Z")
     from tests.fakes.argocd import NGINX_IMAGE, image  # argocd imports nothing from here; kept local all the same
 
-    for app in topology(env).applications:
+    shape = topology(env) if isinstance(env, str) else env
+    for app in shape.applications:
         if app.image_values:
             images = [image(file, tags.get(file, default)) for file in app.image_values] + [NGINX_IMAGE]
             tag = None
