@@ -158,7 +158,8 @@ class BotHarness(Client):
         while time.monotonic() < deadline:
             self.services.deployer.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             self.services.followups.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
-            self.services.doorbell.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+            if getattr(self.services, "doorbell", None) is not None:
+                self.services.doorbell.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             if (
                 self.services.outbox.drain(timeout=max(0.0, deadline - time.monotonic()))
                 and self.services.replies.wait(timeout=max(0.0, deadline - time.monotonic()))
