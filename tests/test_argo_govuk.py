@@ -276,3 +276,18 @@ def test_a_slow_argocd_does_not_hold_up_the_webhook(govuk_bot, fake_slack, argoc
     said = {"application": "router", "environment": ENV, "state": "Running", "imageTag": "v9201"}
     assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202
     argocd.heal()
+
+
+def test_a_failing_draft_stack_is_a_failure_told_once_and_named_on_the_line(govuk_bot, fake_slack, argocd) -> None:
+    _pass(govuk_bot)
+    _deploy(govuk_bot, fake_slack, "router", "v9300", "deploy")
+    _roll_out(argocd, ["router"], "v9300")
+    _roll_out(argocd, ["draft-router"], "v9300", phase="Failed", health="Degraded")
+    _pass(govuk_bot)
+    _pass(govuk_bot)
+    assert "sync failed (draft-router)" in _line(fake_slack, "router", "v9300")
+    card = fake_slack.roots()[0]
+    broadcast = [r.text for r in fake_slack.replies(card.ts) if r.reply_broadcast]
+    assert len(broadcast) == 1 and "draft-router" in broadcast[0], broadcast
+    assert len(argocd.requests_to("/api/v1/applications/draft-router")) == 1
+    assert len(argocd.requests_to("/api/v1/applications/router")) == 0  # healthy: never read alone
