@@ -1,7 +1,9 @@
 """Argo CD applications and post-sync workflows read from the APIs, as the webhook events they stand for.
 
-An application item becomes the `SyncEvent` a /webhooks/argocd payload with the same values would,
-and a finished post-sync workflow becomes the `SmokeEvent` of /webhooks/tests.
+`release_event` is what the reconciler uses: which release an Application speaks for (its files,
+`followed_files`) and when its outcome counts for the tag the charts repo holds (SPEC 10.1).
+`sync_event` reads an Application by its own annotation alone, as a webhook would, and a finished
+post-sync workflow becomes the `SmokeEvent` of /webhooks/tests.
 Pure functions, no I/O. Items the bot cannot act on (no `imageTag`, a name or tag that is not
 safe) give None and are skipped.
 

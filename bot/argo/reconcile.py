@@ -1,19 +1,24 @@
 """One reconciliation pass: read every environment's Argo CD and Argo Workflows once, emit what changed.
 
 Per environment and source (`argocd`, `workflows`) the store keeps what the last pass saw:
-- applications: per application, its imageTag, the outcome read (`sync_outcome`) and its
-  `slackChannel` annotation;
+- applications: per Application, for each tag file it follows, the tag the charts repo held and
+  the outcome read for it (`releases`), and its `slackChannel` annotation;
 - post-sync workflows: per (repoName, application, imageTag), the newest workflow's name and phase.
-A pass makes exactly one list request per environment and source that has a token. The first
-pass for an environment and source (nothing recorded yet) records and emits nothing: what already
-runs or already finished gets no card. Later passes emit one event for each
-application or release whose fingerprint differs from the record (a new tag or a new application
-counts as changed) and then record it; an event whose callback raises stays unrecorded, so the
-next pass emits it again (callbacks must treat repeats as duplicates, as webhooks are).
+A pass makes exactly one list request per environment and source that has a token, plus one
+`GET /api/v1/applications/{name}` for each Application whose failure it is about to tell (the list's
+`fields=` allowlist has no message). An Application speaks only for the tags its files hold now in
+the charts repo (`releases`, caught up by `before_pass`); `bot.argo.outcomes.release_event` says
+when its outcome counts. The first pass for an environment and source (nothing recorded yet)
+records what already runs or already finished and emits nothing for it, except for releases the
+bot follows (`follows`: their cards are its own). Later passes emit one event for each release
+whose fingerprint differs from the record and then record it; an event whose callback raises
+stays unrecorded, so the next pass emits it again (callbacks treat repeats as duplicates, as for
+webhooks). Tag files no Application follows are handed to `on_unfollowed` after a complete read.
 A failed read calls `on_error` and changes nothing for that environment and source.
 
 The caller runs `run_once` in one replica at a time (bot.scheduler.exclusive) every
-RECONCILE_SECONDS; nothing here is Slack-aware.
+RECONCILE_SECONDS; `ring_argocd` and `ring_workflows` are the doorbell's reads of one Application
+or one environment's tests (bot.argo.doorbell). Nothing here is Slack-aware.
 """
 
 from __future__ import annotations
