@@ -86,7 +86,7 @@ def _deploy(bot: BotHarness, slack: FakeSlack, app: str, tag: str, name: str) ->
 
 
 def _line(slack: FakeSlack, app: str, tag: str) -> str:
-    [card] = [root for root in slack.roots() if f"`{tag}`" in root.all_text() or tag in root.all_text()]
+    [card] = [root for root in slack.roots() if f"`{tag}`" in root.all_text()]
     return next(line for line in card.all_text().splitlines() if f"*{ENV}*" in line)
 
 
@@ -184,7 +184,10 @@ def test_a_tag_file_nobody_follows_is_said_once_and_never_stuck(govuk_bot, fake_
     assert govuk_bot.services.events.flag_stuck_deploys() == 0
 
 
-def test_a_no_tests_application_ends_at_synced_with_a_promote_button(govuk_bot, fake_slack, argocd, workflows) -> None:
+def test_a_no_tests_application_ends_at_synced_with_a_promote_button(
+    govuk_bot, fake_slack, argocd, workflows, charts_remote
+) -> None:
+    production = charts_remote.read("production", "govuk-mirror")
     _pass(govuk_bot)
     _deploy(govuk_bot, fake_slack, "govuk-mirror", "v12", "deploy")  # followed by `mirror`, postSync "false"
     _roll_out(argocd, ["mirror"], "v12")
@@ -193,6 +196,14 @@ def test_a_no_tests_application_ends_at_synced_with_a_promote_button(govuk_bot, 
     assert "synced (no tests)" in _line(fake_slack, "govuk-mirror", "v12")
     assert card.button("promote") is not None
     assert workflows.list_requests()  # the tests were looked for, and none will ever come
+    # a release whose file asks for automatic promotion: never here, for only post-sync promotes
+    text = "image_tag: v13\nautomatic_deploys_enabled: true\npromote_deployment: true\n"
+    charts_remote.commit_directly(ENV, "govuk-mirror", text, f"Update govuk-mirror image tag to v13 for {ENV}")
+    _roll_out(argocd, ["mirror"], "v13")
+    _pass(govuk_bot)
+    _pass(govuk_bot)
+    assert "synced (no tests)" in _line(fake_slack, "govuk-mirror", "v13")
+    assert charts_remote.read("production", "govuk-mirror") == production
 
 
 def test_a_release_the_bot_follows_moves_on_the_first_pass(govuk_bot, fake_slack, argocd) -> None:
