@@ -243,3 +243,23 @@ def test_a_repos_json_nested_too_deep_keeps_the_last_copy(docs) -> None:
     again = channels(url=docs.repos_json_url, store=store)
     assert again.refresh() is False  # a clear refusal, not an error escaping the job
     assert again.channel_for("whitehall", "whitehall-admin", None) == WHITEHALL_TEAM
+
+
+def test_while_the_first_read_is_still_going_the_last_copy_in_the_store_is_used(docs) -> None:
+    """A replica starting while the developer docs are slow to answer (up to the read's deadline) tells a
+    failure to the channel of the last copy another replica kept, not to nobody."""
+    import socket
+    import threading
+
+    import httpx
+
+    store = memory_store()
+    assert channels(url=docs.repos_json_url, store=store).refresh() is True
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, and never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/repos.json"
+    starting = TeamChannels(configured={}, url=url, http=httpx.Client(), store=store, deadline=60)
+    threading.Thread(target=starting.refresh, daemon=True).start()
+    try:
+        assert starting.channel_for("whitehall", "whitehall-admin", None) == WHITEHALL_TEAM
+    finally:
+        listener.close()
