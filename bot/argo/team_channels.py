@@ -8,13 +8,15 @@
 
 The list is read at start-up, in the background, and again every hour; a leading `#` is
 dropped. When it cannot be read (down, junk, a wrong shape), the last copy read is kept: in
-this process, and in the store for a replica that starts while the docs are down.
+this process, and in the store for a replica that starts while the docs are down or slow
+(used until its own first read ends).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 
@@ -71,6 +73,7 @@ class TeamChannels:
         self.store = store
         self.deadline = deadline
         self._directory: dict[str, str] = {}
+        self._swap = threading.Lock()  # a fresh read always wins over a copy loaded at the same moment
 
     @property
     def _copy_key(self) -> str:
@@ -82,6 +85,8 @@ class TeamChannels:
             channel = _channel(candidate)
             if channel:
                 return channel
+        if not self._directory:
+            self._load_copy()  # nothing read yet (the first read is still going): the last copy any replica kept
         return self._directory.get(tag_file)
 
     def refresh(self) -> bool:
@@ -95,7 +100,8 @@ class TeamChannels:
             log.warning("could not read the team channels at TEAM_CHANNELS_URL (%s); keeping the last copy", reason)
             self._load_copy()
             return False
-        self._directory = directory
+        with self._swap:
+            self._directory = directory
         try:
             self.store.client.set(self._copy_key, json.dumps(directory), ex=COPY_TTL_SECONDS)
         except StoreError as error:
@@ -123,8 +129,10 @@ class TeamChannels:
             return  # this process's own last copy
         try:
             raw = self.store.client.get(self._copy_key)
-            if raw:
-                self._directory = parse_directory_copy(json.loads(raw))
+            copy = parse_directory_copy(json.loads(raw)) if raw else {}
+            with self._swap:
+                if not self._directory:
+                    self._directory = copy
         except (StoreError, ValueError) as error:
             log.warning("no copy of the team channels to fall back on: %s", error)
 
