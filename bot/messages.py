@@ -184,6 +184,15 @@ def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = No
     return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
 
 
+def ci_promotion_tests_failed(tag: str, source_env: str, to_env: str) -> str:
+    """A CI promotion (`/update-image-tag` beyond the token's own environment) of a release whose tests failed."""
+    return f"{tag} failed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
+def ci_promotion_untested(tag: str, source_env: str, to_env: str) -> str:
+    return f"{tag} has not passed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
 def not_ready_words(source_env: str, state: str | None) -> str:
     """What a forced promotion overrode, for the card's thread."""
     return {

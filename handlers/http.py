@@ -268,12 +268,11 @@ class HttpApp:
         ) or self._untested(deploy, source_env)
 
     def _untested(self, deploy: webhooks.CiDeploy, source_env: str) -> str | None:
-        """Where the bot reads an environment's tests itself, only a release whose tests passed there moves on."""
-        if source_env not in self.services.settings.workflows_tokens:
-            return None
-        if self.services.book.passed_tests(deploy.app, deploy.tag, source_env):
-            return None
-        return f"{deploy.tag} has not passed its tests in {source_env}, so it may not be promoted to {deploy.env}"
+        """A release whose tests failed there never moves on; where the bot reads an environment's tests
+        itself, only one whose tests passed there does."""
+        return self.services.book.promotion_blocked_by_tests(
+            deploy.app, deploy.tag, source_env, deploy.env, must_pass=source_env in self.services.settings.workflows_tokens
+        )
 
 
 def _event_answer(result: str) -> Response:

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 
+from bot import messages
 from bot.releases import transitions
 from bot.releases.model import Release, State
 from bot.releases.transitions import Change, Event, Transition
@@ -56,6 +57,20 @@ class ReleaseBook:
         release = self.get(app, tag)
         entry = release.envs.get(env) if release else None
         return entry is not None and entry.state is State.TESTS_PASSED
+
+    def promotion_blocked_by_tests(self, app: str, tag: str, env: str, to_env: str, *, must_pass: bool) -> str | None:
+        """Why CI may not promote `tag` from `env` to `to_env` for its tests, or None.
+
+        Failed tests there always stop it; with `must_pass` (the bot reads `env`'s tests itself)
+        so does any state but passed."""
+        release = self.get(app, tag)
+        entry = release.envs.get(env) if release else None
+        state = entry.state if entry else None
+        if state is State.TESTS_FAILED:
+            return messages.ci_promotion_tests_failed(tag, env, to_env)
+        if must_pass and state is not State.TESTS_PASSED:
+            return messages.ci_promotion_untested(tag, env, to_env)
+        return None
 
     def apply(self, app: str, tag: str, event: Event) -> Transition:
         """Apply `event` to the release under its lock and save what changed."""

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bot import messages
-from bot.releases.model import MAX_DRAFTS, MAX_SEEN, Button, EnvEntry, Promotion, Release, Requester, State
+from bot.releases.model import (
+    MAX_DRAFTS,
+    MAX_SEEN,
+    MAX_TEST_RUNS,
+    Button,
+    EnvEntry,
+    Promotion,
+    Release,
+    Requester,
+    State,
+    TestRun,
+)
 
 
 class Result(Enum):
@@ -74,6 +85,8 @@ class TestOutcome:
     draft: bool = False
     argocd_url: str = ""
     buttons: tuple[Button, ...] = ()  # on the failure reply (retry the tests, roll back)
+    run: str = ""  # the workflow's name, "" when the sender gave none
+    run_created: str = ""  # its creationTimestamp where Argo Workflows told it; a webhook never does
 
     @property
     def passed(self) -> bool:
@@ -147,6 +160,51 @@ def sync_state(phase: str, health: str | None) -> State:
     return State.SYNCING
 
 
+def is_newer_run(decided: tuple[str, str], candidate: tuple[str, str]) -> bool:
+    """Whether `candidate` (name, creationTimestamp) is a later run of the tests than `decided`.
+
+    Where both creation times are known (read from Argo Workflows), the later one is newer. A run
+    whose creation time the bot read itself is overtaken only by one it read later: a webhook says
+    nothing of when its run was made, so it cannot be shown newer. Where nobody said when either
+    was made (webhooks alone), only a run with a name, and another name than the one that decided,
+    is a newer run: the same run reported again, or a run with no name, never is.
+    """
+    name, created = decided
+    candidate_name, candidate_created = candidate
+    if created and candidate_created:
+        return (candidate_created, candidate_name) > (created, name)
+    if created:
+        return False
+    return bool(candidate_name) and candidate_name != name
+
+
+def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
+    """A test outcome that may not overwrite what decided this application's tests here.
+
+    `tests failed` stays until a newer run passes; any other verdict gives way unless it is shown
+    to come from an older run than the one that decided."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None:
+        return False
+    candidate = (event.run, event.run_created)
+    if not decided.passed and event.passed:
+        return not is_newer_run((decided.name, decided.created), candidate)
+    both_timed = bool(decided.created and event.run_created)
+    return both_timed and (event.run_created, event.run) < (decided.created, decided.name)
+
+
+def _record_test_run(entry: EnvEntry, event: TestOutcome) -> State:
+    """Remember the run that now decides this application's tests; the environment's verdict after it.
+
+    Several applications can follow one release (whitehall-admin, whitehall-frontend): one's pass
+    does not hide another's failure."""
+    if event.application in entry.test_runs or len(entry.test_runs) < MAX_TEST_RUNS:
+        entry.test_runs[event.application] = TestRun(event.run, event.run_created, event.passed)
+    if not event.passed or any(not run.passed for run in entry.test_runs.values()):
+        return State.TESTS_FAILED
+    return State.TESTS_PASSED
+
+
 def apply(release: Release, event: Event, now: float) -> Transition:
     """`release` after `event`, as a new object; `release` itself is left as it was."""
     release = copy.deepcopy(release)
@@ -210,6 +268,9 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
     fingerprint = f"{kind}:{event.outcome}"
     if fingerprint in entry.seen:
         return Transition(release, Result.DUPLICATE, Change.NONE)
+    if isinstance(event, TestOutcome) and not event.draft and _refused_test_outcome(entry, event):
+        # not remembered as seen either: the genuine newer outcome must still count when it comes
+        return Transition(release, Result.STALE, Change.NONE)
     entry.seen = [*entry.seen, fingerprint][-MAX_SEEN:]
     state = _state_of(event)
     if event.draft:
@@ -221,7 +282,10 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
         return Transition(release, Result.STALE, Change.QUIET)
     if entry.state is State.TESTS_RUNNING and isinstance(event, SyncOutcome):
         return Transition(release, Result.STALE, Change.QUIET)  # the tests run again on what has synced
-    entry.state, entry.at, entry.application = state, now, event.application
+    verdict = state
+    if isinstance(event, TestOutcome):
+        verdict = _record_test_run(entry, event)
+    entry.state, entry.at, entry.application = verdict, now, event.application
     if isinstance(event, SyncOutcome):
         entry.message = event.message or entry.message
         entry.revision = event.revision or entry.revision
