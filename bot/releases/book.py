@@ -21,15 +21,26 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 RELEASE_TTL_SECONDS = 90 * 24 * 3600
+# a release the bot only heard of (webhooks, the APIs) is kept a week, so that whoever holds a
+# webhook token cannot fill the store for 90 days; one the bot deploys anywhere is kept 90 days
+HEARD_ONLY_TTL_SECONDS = 7 * 24 * 3600
 LOCK_TIMEOUT = 10
 OnChange = Callable[[str, str, bool], None]  # (app, tag, urgent): a card to bring up to date
 
 
 class ReleaseBook:
-    def __init__(self, store: Store, clock: Callable[[], float], on_change: OnChange) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float], on_change: OnChange, on_heard_change: OnChange | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self.on_change = on_change
+        # a change to a release only heard of: its card may wait behind real deploys' cards and replies
+        self.on_heard_change = on_heard_change or on_change
+
+    def knows(self, app: str, tag: str) -> bool:
+        """Whether the bot has this release already (its card exists or is on its way)."""
+        return bool(self.store.client.exists(self._key(app, tag)))
 
     def _key(self, app: str, tag: str) -> str:
         return self.store.key("release", app, tag)
@@ -84,7 +95,7 @@ class ReleaseBook:
             if transition.change is Change.CARD:
                 changed.version += 1
                 pipe.zadd(self._dirty_key, {f"{app}\n{tag}": self.clock()})
-            pipe.set(self._key(app, tag), _dump(changed), ex=RELEASE_TTL_SECONDS)
+            pipe.set(self._key(app, tag), _dump(changed), ex=_kept_for(changed))
             if transition.watch_sync:
                 env = event.env  # type: ignore[union-attr]  # only deploys start a watch
                 # one watch per app and environment: a newer deploy there replaces an older one's
@@ -92,7 +103,8 @@ class ReleaseBook:
                 pipe.hset(self._awaiting_tags_key, f"{app}\n{env}", tag)
             pipe.execute()
         if transition.change is Change.CARD:
-            self.on_change(app, tag, changed.urgent)
+            notify = self.on_heard_change if changed.heard_only else self.on_change
+            notify(app, tag, changed.urgent)
         return transition
 
     def save_slack_view(self, app: str, tag: str, update: Callable[[Release], None]) -> Release | None:
@@ -103,7 +115,7 @@ class ReleaseBook:
                 return None
             update(release)
             pipe = self.store.client.pipeline()
-            pipe.set(self._key(app, tag), _dump(release), ex=RELEASE_TTL_SECONDS)
+            pipe.set(self._key(app, tag), _dump(release), ex=_kept_for(release))
             if not release.needs_slack:
                 pipe.zrem(self._dirty_key, f"{app}\n{tag}")
             pipe.execute()
@@ -147,6 +159,10 @@ if tag == false or tag == ARGV[2] then
 end
 return 0
 """
+
+
+def _kept_for(release: Release) -> int:
+    return HEARD_ONLY_TTL_SECONDS if release.heard_only else RELEASE_TTL_SECONDS
 
 
 def _dump(release: Release) -> str:

@@ -279,6 +279,13 @@ class Release:
         return self.card is None or self.rendered < self.version or bool(self.unposted_replies)
 
     @property
+    def heard_only(self) -> bool:
+        """Known only from webhooks or the APIs: nobody asked the bot to deploy, hold or roll it back.
+
+        Its card waits behind those of real deploys, and it is kept for a shorter time."""
+        return not any(entry.deployed_by_bot or entry.note for entry in self.envs.values())
+
+    @property
     def urgent(self) -> bool:
         """Something a person must read is waiting: it goes before new cards and edits."""
         return any(r.urgent for r in self.unposted_replies)
