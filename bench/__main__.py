@@ -25,11 +25,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, ack_record, audit, baseline, burst, deploys, interference, reconcile, repos, startup, status
+from bench import (
+    ack,
+    ack_record,
+    audit,
+    baseline,
+    burst,
+    deploys,
+    flood,
+    interference,
+    reconcile,
+    repos,
+    startup,
+    status,
+)
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status", "reconcile", "ack_record")
+BENCHMARKS = (
+    "deploys",
+    "ack",
+    "burst",
+    "startup",
+    "interference",
+    "audit",
+    "status",
+    "reconcile",
+    "ack_record",
+    "flood",
+)
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -524,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
                 "9. what recording each request before its ack costs the ack",
                 lambda: ack_record.run(redis_url, quick=args.quick, log=log),
                 ack_record.show,
+            ),
+            "flood": (
+                "10. a flood of webhooks for made-up releases while 10 real deploys run",
+                lambda: flood.run(redis_url, quick=args.quick, log=log),
+                flood.show,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

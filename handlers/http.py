@@ -282,7 +282,11 @@ class HttpApp:
         """A release whose tests failed there never moves on; where the bot reads an environment's tests
         itself, only one whose tests passed there does."""
         return self.services.book.promotion_blocked_by_tests(
-            deploy.app, deploy.tag, source_env, deploy.env, must_pass=source_env in self.services.settings.workflows_tokens
+            deploy.app,
+            deploy.tag,
+            source_env,
+            deploy.env,
+            must_pass=source_env in self.services.settings.workflows_tokens,
         )
 
 

@@ -80,7 +80,9 @@ def test_a_token_opens_at_most_30_new_cards_a_minute_then_gets_429_and_changes_n
     assert len(fake_slack.roots()) == 30
 
     # a release the bot knows is no new card: the same token still reports on it
-    assert flood_bot.webhook("/webhooks/argocd", made_up("integration", 3, "Failed"), token=INTEGRATION).status_code == 202
+    assert (
+        flood_bot.webhook("/webhooks/argocd", made_up("integration", 3, "Failed"), token=INTEGRATION).status_code == 202
+    )
     # every token has its own window
     assert flood_bot.webhook("/webhooks/argocd", made_up("staging", 100), token=STAGING).status_code == 202
     assert flood_bot.webhook("/webhooks/argocd", made_up("production", 101), token=WEBHOOK_TOKEN).status_code == 202
@@ -144,7 +146,9 @@ def test_a_flood_never_delays_a_real_deploys_card_or_failure_reply_by_more_than_
         flood = [("integration", INTEGRATION, n) for n in range(30)] + [("staging", STAGING, n) for n in range(30, 60)]
         with ThreadPoolExecutor(max_workers=8) as senders:
             statuses = list(
-                senders.map(lambda f: bot.webhook("/webhooks/argocd", made_up(f[0], f[2]), token=f[1]).status_code, flood)
+                senders.map(
+                    lambda f: bot.webhook("/webhooks/argocd", made_up(f[0], f[2]), token=f[1]).status_code, flood
+                )
             )
         assert statuses == [202] * 60  # 60 new cards queued: a minute of posts at Slack's pace
 

@@ -42,7 +42,11 @@ def workflows() -> Iterator[FakeArgoWorkflows]:
 
 def _config(tmp_path: Path, argocd: FakeArgoCD, workflows: FakeArgoWorkflows) -> Path:
     lines = ["environments:"]
-    for name, team in (("integration", "gov-uk"), ("staging", "gov-uk-production"), ("production", "gov-uk-production")):
+    for name, team in (
+        ("integration", "gov-uk"),
+        ("staging", "gov-uk-production"),
+        ("production", "gov-uk-production"),
+    ):
         lines += [f"  - name: {name}", f"    team: {team}"]
         if name == "integration":
             lines += [f"    argocd_url: {argocd.url}", f"    workflows_url: {workflows.url}"]
@@ -119,7 +123,9 @@ def test_a_forged_pass_unlocks_nothing_where_argo_workflows_says_failed(
         _pass(bot)  # Argo Workflows still says Failed: still failed
         assert "*integration*: tests failed" in fake_slack.roots()[0].all_text()
 
-        bot.slash(f"promote {APP} to staging --force the fix is in", user=MEMBER, response_url=fake_slack.response_url("f"))
+        bot.slash(
+            f"promote {APP} to staging --force the fix is in", user=MEMBER, response_url=fake_slack.response_url("f")
+        )
         assert "Committed" in fake_slack.wait_for_response("f", timeout=30)[-1]["text"]  # a person may override
     finally:
         bot.stop()
