@@ -421,6 +421,16 @@ def targets(results: dict) -> list[dict[str, str]]:
                 "figure": f"first start {s['ready_first_clone_s']:.2f} s, restart {s['ready_restart_s']:.2f} s",
             }
         )
+    if "flood" in results:
+        f = results["flood"]
+        out.append(
+            {
+                "target": f"a flood adds ≤ {f['goal_s']:g} s to a real deploy's card and failure reply",
+                "status": "MET" if f["met"] else "MISSED",
+                "figure": f"+{f['added_card_s']:.2f} s card, +{f['added_reply_s']:.2f} s failure reply "
+                f"({f['flood']['webhooks']} webhooks, {f['flood']['answers'].get('429', 0)} answered 429)",
+            }
+        )
     return out
 
 
