@@ -170,3 +170,22 @@ def test_a_flood_never_delays_a_real_deploys_card_or_failure_reply_by_more_than_
     finally:
         bot.stop()
         slack.stop()
+
+
+def test_after_a_restart_the_cards_left_unsent_keep_their_place_behind_real_ones(
+    flood_bot: BotHarness, fake_slack: FakeSlack
+) -> None:
+    services = flood_bot.services
+    services.outbox.stop()  # as if the process died before these were on Slack
+    for n in range(5):
+        assert flood_bot.webhook("/webhooks/argocd", made_up("integration", n), token=INTEGRATION).status_code == 202
+    flood_bot.slash("router v9401 integration", user=MEMBER, response_url=fake_slack.response_url("real"))
+    assert "Committed" in fake_slack.wait_for_response("real", timeout=30)[-1]["text"]
+    queue = services.outbox.queue
+    with queue.changed:
+        while queue.take_due()[0] is not None:
+            pass  # what the dead process had queued in memory is gone
+    assert services.outbox.recover() == 6
+    with queue.changed:
+        first = queue.take_due()[0]
+    assert first == ("release", "router", "v9401")

@@ -126,6 +126,17 @@ class ReleaseBook:
         members = self.store.client.zrange(self._dirty_key, 0, limit - 1)
         return [tuple(m.split("\n", 1)) for m in members]  # type: ignore[misc]
 
+    def heard_only(self, releases: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these releases the bot only heard of (one round trip): their cards wait behind real ones."""
+        if not releases:
+            return set()
+        raws = self.store.client.mget([self._key(app, tag) for app, tag in releases])
+        return {
+            pair
+            for pair, raw in zip(releases, raws, strict=True)
+            if raw and Release.from_json(json.loads(raw)).heard_only
+        }
+
     def give_up_on_slack(self, app: str, tag: str) -> None:
         """Stop retrying this card (Slack refused it, or the release expired); a new change marks it again."""
         self.store.client.zrem(self._dirty_key, f"{app}\n{tag}")
