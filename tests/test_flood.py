@@ -181,6 +181,7 @@ def test_after_a_restart_the_cards_left_unsent_keep_their_place_behind_real_ones
         assert flood_bot.webhook("/webhooks/argocd", made_up("integration", n), token=INTEGRATION).status_code == 202
     flood_bot.slash("router v9401 integration", user=MEMBER, response_url=fake_slack.response_url("real"))
     assert "Committed" in fake_slack.wait_for_response("real", timeout=30)[-1]["text"]
+    assert services.deployer.wait_idle(timeout=30)  # the card is written down just after the requester is told
     queue = services.outbox.queue
     with queue.changed:
         while queue.take_due()[0] is not None:
