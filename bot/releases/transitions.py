@@ -178,6 +178,24 @@ def is_newer_run(decided: tuple[str, str], candidate: tuple[str, str]) -> bool:
     return bool(candidate_name) and candidate_name != name
 
 
+def _run_mark(event: TestOutcome) -> str:
+    """What `seen` keeps of a named run, so that it is never taken for a newer one again."""
+    return f"run:{event.application}:{event.run}"
+
+
+def _a_new_run(entry: EnvEntry, event: TestOutcome) -> bool:
+    """A named run the bot has not heard of, newer than the run that decided this application's tests."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None or not event.run or _run_mark(event) in entry.seen:
+        return False
+    return is_newer_run((decided.name, decided.created), (event.run, event.run_created))
+
+
+def _turns_the_verdict(entry: EnvEntry, event: TestOutcome) -> bool:
+    decided = entry.test_runs.get(event.application)
+    return decided is not None and decided.passed != event.passed and _a_new_run(entry, event)
+
+
 def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
     """A test outcome that may not overwrite what decided this application's tests here.
 
@@ -186,11 +204,20 @@ def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
     decided = entry.test_runs.get(event.application)
     if decided is None:
         return False
-    candidate = (event.run, event.run_created)
     if not decided.passed and event.passed:
-        return not is_newer_run((decided.name, decided.created), candidate)
+        return not _a_new_run(entry, event)
     both_timed = bool(decided.created and event.run_created)
     return both_timed and (event.run_created, event.run) < (decided.created, decided.name)
+
+
+def _learned_creation_time(entry: EnvEntry, event: TestOutcome) -> bool:
+    """The API read the very run a webhook told of: keep when it was made, so that from now on only a
+    run made later can overtake it."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None or not event.run or decided.name != event.run or decided.created or not event.run_created:
+        return False
+    entry.test_runs[event.application] = TestRun(decided.name, event.run_created, decided.passed)
+    return True
 
 
 def _record_test_run(entry: EnvEntry, event: TestOutcome) -> State:
@@ -200,6 +227,8 @@ def _record_test_run(entry: EnvEntry, event: TestOutcome) -> State:
     does not hide another's failure."""
     if event.application in entry.test_runs or len(entry.test_runs) < MAX_TEST_RUNS:
         entry.test_runs[event.application] = TestRun(event.run, event.run_created, event.passed)
+    if event.run:
+        entry.seen = [*entry.seen, _run_mark(event)][-MAX_SEEN:]
     if not event.passed or any(not run.passed for run in entry.test_runs.values()):
         return State.TESTS_FAILED
     return State.TESTS_PASSED
@@ -266,9 +295,13 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
     entry = release.entry(event.env)
     kind = "sync" if isinstance(event, SyncOutcome) else "tests"
     fingerprint = f"{kind}:{event.outcome}"
-    if fingerprint in entry.seen:
+    deciding_tests = isinstance(event, TestOutcome) and not event.draft
+    # a newer run turning the verdict again (failing after a retry passed) is no duplicate of the first
+    if fingerprint in entry.seen and not (deciding_tests and _turns_the_verdict(entry, event)):
+        if deciding_tests and _learned_creation_time(entry, event):
+            return Transition(release, Result.DUPLICATE, Change.QUIET)
         return Transition(release, Result.DUPLICATE, Change.NONE)
-    if isinstance(event, TestOutcome) and not event.draft and _refused_test_outcome(entry, event):
+    if deciding_tests and _refused_test_outcome(entry, event):
         # not remembered as seen either: the genuine newer outcome must still count when it comes
         return Transition(release, Result.STALE, Change.NONE)
     entry.seen = [*entry.seen, fingerprint][-MAX_SEEN:]

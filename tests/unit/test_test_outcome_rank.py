@@ -136,3 +136,33 @@ def test_the_runs_that_decided_survive_the_store() -> None:
     r = failed("post-sync-a", T1)
     again = Release.from_json(r.to_json())
     assert apply(again, outcome("Succeeded", "post-sync-zzz"), NOW).result is Result.STALE
+
+
+def test_a_newer_runs_failure_after_a_pass_is_no_duplicate_of_the_first_failure() -> None:
+    r = apply(failed("post-sync-a", T1), outcome("Succeeded", "post-sync-b", T2), NOW).release
+    t = apply(r, outcome("Failed", "post-sync-c", "2026-11-29T10:10:00Z"), NOW)
+    assert t.result is Result.APPLIED and state(t.release) is State.TESTS_FAILED
+    r = apply(failed("post-sync-a"), outcome("Succeeded", "post-sync-b"), NOW).release  # webhooks alone
+    t = apply(r, outcome("Failed", "post-sync-c"), NOW)
+    assert t.result is Result.APPLIED and state(t.release) is State.TESTS_FAILED
+
+
+def test_an_old_failure_delivered_again_after_a_newer_pass_changes_nothing() -> None:
+    r = apply(failed("post-sync-a"), outcome("Succeeded", "post-sync-b"), NOW).release
+    t = apply(r, outcome("Failed", "post-sync-a"), NOW)
+    assert t.result is Result.DUPLICATE and state(t.release) is State.TESTS_PASSED
+
+
+def test_the_api_reading_the_run_a_webhook_told_of_learns_when_it_was_made() -> None:
+    r = failed("post-sync-a")  # a webhook, no creation time
+    t = apply(r, outcome("Failed", "post-sync-a", T1), NOW)  # the API reads the same run
+    assert (t.result, t.change) == (Result.DUPLICATE, Change.QUIET)
+    assert t.release.replies == r.replies  # said once
+    forged = apply(t.release, outcome("Succeeded", "post-sync-zzz"), NOW)  # now only a later run may pass
+    assert forged.result is Result.STALE and state(forged.release) is State.TESTS_FAILED
+
+
+def test_a_second_run_passing_after_a_pass_is_still_a_duplicate() -> None:
+    r = Release(app="whitehall", tag="v1", created=NOW)
+    r = apply(r, outcome("Succeeded", "post-sync-a", T1), NOW).release
+    assert apply(r, outcome("Succeeded", "post-sync-b", T2), NOW).result is Result.DUPLICATE  # nothing to promote again
