@@ -64,11 +64,6 @@ class ReleaseBook:
         raw = self.store.get_json(self._key(app, tag))
         return Release.from_json(raw) if raw else None
 
-    def passed_tests(self, app: str, tag: str, env: str) -> bool:
-        release = self.get(app, tag)
-        entry = release.envs.get(env) if release else None
-        return entry is not None and entry.state is State.TESTS_PASSED
-
     def promotion_blocked_by_tests(self, app: str, tag: str, env: str, to_env: str, *, must_pass: bool) -> str | None:
         """Why CI may not promote `tag` from `env` to `to_env` for its tests, or None.
 
