@@ -68,13 +68,12 @@ class ReleaseBook:
         """Why CI may not promote `tag` from `env` to `to_env` for its tests, or None.
 
         Failed tests there always stop it; with `must_pass` (the bot reads `env`'s tests itself)
-        so does any state but passed."""
+        so does anything but passed tests (or synced where no tests run)."""
         release = self.get(app, tag)
         entry = release.envs.get(env) if release else None
-        state = entry.state if entry else None
-        if state is State.TESTS_FAILED:
+        if entry is not None and entry.state is State.TESTS_FAILED:
             return messages.ci_promotion_tests_failed(tag, env, to_env)
-        if must_pass and state is not State.TESTS_PASSED:
+        if must_pass and not (entry is not None and entry.ready_to_promote):
             return messages.ci_promotion_untested(tag, env, to_env)
         return None
 
