@@ -300,7 +300,7 @@ def test_a_used_button_promotes_once_ever_even_after_the_next_environment_moved_
     how: str,
 ) -> None:
     """Issue 19, finding 6: going back is a rollback or a typed deploy, never an old button."""
-    fake_github.add_member("gov-uk-production", "integrator")
+    fake_github.add_member("gov-uk-production-deploy", "integrator")
     pass_tests_in_integration(bot)
     value = value_of(fake_slack)
     assert "Committed" in click(bot, fake_slack, "first", value)
