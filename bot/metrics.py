@@ -37,7 +37,7 @@ class Metrics:
         )
         self.release_app_failures = Counter(
             "deploybot_release_app_failures",
-            "Calls to the Release app that failed, by what happened next (retry, gave_up)",
+            "Calls to the Release app that failed, by what happened next (retry, gave_up, dropped)",
             ["next"],
             registry=self.registry,
         )

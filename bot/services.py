@@ -300,8 +300,9 @@ def build(
             intervals=intervals,
             metrics=metrics,
         )
-        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback)
-        deployer.on_committed.append(
+        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback);
+        # queued before the requester is told, so a crash after the journal lets the request go loses nothing
+        deployer.on_landed.append(
             lambda request, outcome: release_app.committed(
                 request.app, outcome.tag or request.tag, request.env, outcome.commit
             )
