@@ -112,6 +112,7 @@ class Settings:
     github_oauth_client_id: str = ""
     timezone: str = "Europe/London"
     no_deploy_days: frozenset[date] = frozenset()
+    slack_app_token: Secret = field(default_factory=lambda: Secret(""))  # xapp-...: Socket Mode beside HTTP
 
     @property
     def environment_names(self) -> list[str]:
@@ -245,6 +246,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         github_oauth_client_id=_oauth_client_id(env, problems),
         timezone=parse_zone(file_config.get("timezone"), problems).key,
         no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
+        slack_app_token=_slack_app_token(env, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -252,6 +254,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
 
 
 LOG_FORMATS = ("text", "json")
+
+
+def _slack_app_token(env: Mapping[str, str], problems: list[str]) -> Secret:
+    """SLACK_APP_TOKEN: an app-level token turns Socket Mode on; a bot or user token there is a mistake."""
+    value = env.get("SLACK_APP_TOKEN", "").strip()
+    if value and not value.startswith("xapp-"):
+        problems.append(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information, App-Level Tokens)."
+        )
+    return Secret(value)
 
 
 def _log_format(env: Mapping[str, str], problems: list[str]) -> str:
