@@ -30,8 +30,8 @@ RUN if ! command -v git >/dev/null; then \
         && apt-get install --yes --no-install-recommends git ca-certificates \
         && rm -rf /var/lib/apt/lists/*; \
     fi \
-    && groupadd --system --gid 1001 app \
-    && useradd --system --uid 1001 --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app
+    && groupadd --gid 1001 app \
+    && useradd --uid 1001 --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
