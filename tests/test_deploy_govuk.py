@@ -42,7 +42,8 @@ PRODUCTION_VALUES = {
     "publishingDomainSuffix": "publishing.service.gov.uk",
     "k8sExternalDomainSuffix": "eks.production.govuk.digital",
 }
-CUSTOM_KINDS = {("external-secrets.io/v1", "ExternalSecret")}
+# custom resources kubernetes-validate has no schema for: their shape is checked below
+CUSTOM_KINDS = {("external-secrets.io/v1", "ExternalSecret"), ("monitoring.coreos.com/v1", "PodMonitor")}
 ENVIRONMENTS = ("INTEGRATION", "STAGING", "PRODUCTION")
 # read by bot/config.py, and deliberately not set by the entry
 NOT_SET = {"XDG_CACHE_HOME": "only the default of CHARTS_WORKDIR, which the entry sets"}
@@ -181,3 +182,12 @@ def test_ci_sends_each_environment_its_own_webhook_token_and_argo_cd_notifies_th
     assert '+      path: "/webhooks/argocd"' in notifications
     subscriptions = (CHARTS / "app-config" / "templates" / "govuk-application.yaml.diff").read_text()
     assert '+    notifications.argoproj.io/subscribe.on-deployed.govuk_deploy_bot: ""' in subscriptions
+
+
+def test_prometheus_scrapes_the_app_container_on_its_own_port() -> None:
+    [monitor] = [doc for _, doc in manifests() if doc["kind"] == "PodMonitor"]
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app": "govuk-deploy-bot"}
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["path"] == "/metrics" and endpoint["port"] == "http"
+    assert endpoint["relabelings"][0]["regex"] == "app"
+    assert entry().get("monitoring", {}).get("enabled", False) is False
