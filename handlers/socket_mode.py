@@ -84,8 +84,8 @@ class _OnceHandler(SocketModeHandler):
 
 
 class SocketMode:
-    """This replica's one Socket Mode connection: opened in the background, retried until it opens, then kept
-    open by the SDK (which reconnects on a `disconnect` from Slack or a lost connection)."""
+    """This replica's one Socket Mode connection: asked for in the background until Slack hands out a URL,
+    then kept open by the SDK (which opens a new one on a `disconnect` from Slack, a refused or lost one)."""
 
     def __init__(self, services: Services, bolt: App, *, reconnect_seconds: float = RECONNECT_SECONDS) -> None:
         settings = services.settings
@@ -109,9 +109,7 @@ class SocketMode:
         while not self._stopping.is_set():
             try:
                 self.handler.connect()
-                log.info("Socket Mode connected: Slack's requests arrive over this replica's WebSocket too")
-                return
-            except Exception as error:  # any failure to open (Slack's answer, the network): say so and retry
+            except Exception as error:  # Slack refused apps.connections.open, or could not be reached: retry
                 log.warning(
                     "Socket Mode could not connect (%s: %s); trying again in %ss",
                     type(error).__name__,
@@ -119,6 +117,13 @@ class SocketMode:
                     self.reconnect_seconds,
                 )
                 self._stopping.wait(self.reconnect_seconds)
+                continue
+            # From here the SDK keeps the connection open: it asks for a new URL whenever one fails or closes.
+            if self.handler.client.is_connected():
+                log.info("Socket Mode connected: Slack's requests arrive over this replica's WebSocket too")
+            else:
+                log.warning("Socket Mode could not open its WebSocket yet; the Slack SDK keeps trying")
+            return
 
     def stop(self) -> None:
         """Close the connection; envelopes being handled finish first (the SDK's workers are joined)."""

@@ -169,3 +169,20 @@ def test_a_bot_token_in_slack_app_token_is_refused_at_start_up(bot_env: dict[str
     assert done.returncode == 1
     assert "SLACK_APP_TOKEN must be an app-level token starting with xapp-" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_replica_that_cannot_connect_at_first_keeps_trying_with_a_new_url(
+    bot_env: dict[str, str], tmp_path: Path, socket_server: FakeSocketMode, fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail_next("apps.connections.open", 200, error="internal_error")  # Slack says no once
+    socket_server.refuse_next = 1  # then the first URL it gives cannot be opened
+    replica = ServeProcess({**bot_env, "SLACK_APP_TOKEN": APP_TOKEN}, log_path=tmp_path / "bot.log")
+    try:
+        [connection] = socket_server.wait_for_connections(1, timeout=60)
+        assert fake_slack.count("apps.connections.open") == 3 and len(socket_server.rejected) == 1
+        body = slash_command_body("help", user_id=MEMBER, response_url=fake_slack.response_url("help"))
+        envelope = socket_server.deliver("slash_commands", socket_mode_payload(body), to=connection)
+        assert "/deploy" in socket_server.wait_for_ack(envelope)[0].payload["text"]
+        assert replica.http.get("/healthz").status_code == 200  # HTTP answered all along
+    finally:
+        replica.stop()

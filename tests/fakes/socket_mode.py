@@ -20,10 +20,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 
@@ -48,13 +50,14 @@ class FakeSocketMode:
         self._acks: list[Ack] = []
         self._delivered: list[dict[str, Any]] = []
         self.rejected: list[str] = []  # connections refused: an unknown or reused ticket
+        self.refuse_next = 0  # refuse this many more connections at the handshake (HTTP 403), tickets used up
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> FakeSocketMode:
-        self._server = serve(self._session, "127.0.0.1", 0, ping_interval=None)
+        self._server = serve(self._session, "127.0.0.1", 0, ping_interval=None, process_request=self._handshake)
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-socket-mode", daemon=True)
         self._thread.start()
         return self
@@ -163,15 +166,20 @@ class FakeSocketMode:
             connection = self._open[number]
         connection.send(json.dumps(message))
 
-    def _session(self, connection: ServerConnection) -> None:
-        ticket = _query(connection.request.path if connection.request else "").get("ticket", "")
+    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Each URL opens one connection: its ticket is used up whether or not the connection is refused."""
+        ticket = _query(request.path).get("ticket", "")
         with self._lock:
             known = ticket in self._tickets
             self._tickets.discard(ticket)
-        if not known:
-            self.rejected.append(ticket)
-            connection.close(code=4001, reason="invalid ticket")
-            return
+            refused = not known or self.refuse_next > 0
+            if known and self.refuse_next > 0:
+                self.refuse_next -= 1
+            if refused:
+                self.rejected.append(ticket)
+        return connection.respond(HTTPStatus.FORBIDDEN, "invalid ticket\n") if refused else None
+
+    def _session(self, connection: ServerConnection) -> None:
         number = next(self._numbers)
         with self._changed:
             self._open[number] = connection
