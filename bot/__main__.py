@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         windowed = [env.name for env in settings.environments if env.deploy_windows]
         if windowed:
             print(f"Deploy windows in {', '.join(windowed)} ({settings.timezone}).")
+        if settings.slack_app_token:
+            print("Socket Mode is on (SLACK_APP_TOKEN): Slack's requests also arrive over a WebSocket per replica.")
         if settings.redis_url.reveal().startswith("memory://"):
             print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
         return 0

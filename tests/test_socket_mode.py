@@ -186,3 +186,12 @@ def test_a_replica_that_cannot_connect_at_first_keeps_trying_with_a_new_url(
         assert replica.http.get("/healthz").status_code == 200  # HTTP answered all along
     finally:
         replica.stop()
+
+
+def test_check_config_says_socket_mode_is_on(bot_env: dict[str, str]) -> None:
+    env = {**os.environ, **bot_env, "SLACK_APP_TOKEN": APP_TOKEN}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Socket Mode is on" in done.stdout
