@@ -78,9 +78,17 @@ class _OnceHandler(SocketModeHandler):
             send_response(client, req, response, wall)
             return
         # Acknowledged all the same: unacknowledged, Slack would deliver it again only to be dropped above.
-        level = logging.ERROR if response.status >= 500 else logging.INFO
-        log.log(level, "Bolt answered %s for a Slack %s envelope", response.status, req.type)
-        client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+        failed = response.status >= 500
+        log.log(
+            logging.ERROR if failed else logging.INFO,
+            "Bolt answered %s for a Slack %s envelope",
+            response.status,
+            req.type,
+        )
+        said = {"response_type": "ephemeral", "text": messages.SOCKET_MODE_FAILED}
+        client.send_socket_mode_response(
+            SocketModeResponse(req.envelope_id, said if failed and req.type == "slash_commands" else None)
+        )
 
 
 class SocketMode:
