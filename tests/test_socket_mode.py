@@ -20,10 +20,11 @@ import pytest
 
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.support.app import MEMBER, ROOT, ServeProcess
+from tests.support.app import MEMBER, ROOT, BotHarness, ServeProcess
 from tests.support.charts import ChartsRemote
 from tests.support.payloads import smokey_payload
 from tests.support.slack_requests import click_body, slash_command_body, socket_mode_payload
+from tests.test_faults import StoppableRedis
 
 APP_TOKEN = "xapp-1-A0DEPLOYBOT-1-fake"
 APP, TAG = "router", "v513"
@@ -46,6 +47,16 @@ def wait_for(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(what)
+
+
+@pytest.fixture
+def stoppable_redis() -> Iterator[StoppableRedis]:
+    server = StoppableRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -195,3 +206,24 @@ def test_check_config_says_socket_mode_is_on(bot_env: dict[str, str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Socket Mode is on" in done.stdout
+
+
+def test_with_the_store_down_a_command_over_socket_mode_is_acknowledged_with_a_plain_refusal(
+    bot_env: dict[str, str],
+    socket_server: FakeSocketMode,
+    fake_slack: FakeSlack,
+    charts_remote: ChartsRemote,
+    stoppable_redis: StoppableRedis,
+) -> None:
+    bot = BotHarness({**bot_env, "REDIS_URL": stoppable_redis.url, "SLACK_APP_TOKEN": APP_TOKEN})
+    try:
+        [connection] = socket_server.wait_for_connections(1)
+        commits = charts_remote.commit_count()
+        stoppable_redis.stop()
+        body = slash_command_body(f"{APP} {TAG} integration", user_id=MEMBER, response_url=fake_slack.response_url("x"))
+        envelope = socket_server.deliver("slash_commands", socket_mode_payload(body), to=connection)
+        [ack] = socket_server.wait_for_ack(envelope)
+        assert "state store is unavailable" in ack.payload["text"]
+        assert charts_remote.commit_count() == commits
+    finally:
+        bot.stop()
