@@ -80,6 +80,7 @@ def replicas(bot_env: dict[str, str], tmp_path: Path, socket_server: FakeSocketM
             replica.stop()
 
 
+@pytest.mark.long(15)  # two replicas started, a deploy and a promotion
 def test_a_command_and_a_click_over_socket_mode_are_each_acknowledged_and_acted_on_once_with_two_replicas(
     replicas: list[ServeProcess],
     socket_server: FakeSocketMode,
@@ -182,6 +183,7 @@ def test_a_bot_token_in_slack_app_token_is_refused_at_start_up(bot_env: dict[str
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.long(10)  # a 5 s wait before it asks Slack again
 def test_a_replica_that_cannot_connect_at_first_keeps_trying_with_a_new_url(
     bot_env: dict[str, str], tmp_path: Path, socket_server: FakeSocketMode, fake_slack: FakeSlack
 ) -> None:
