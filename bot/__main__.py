@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         windowed = [env.name for env in settings.environments if env.deploy_windows]
         if windowed:
             print(f"Deploy windows in {', '.join(windowed)} ({settings.timezone}).")
+        if settings.release_url:
+            print(f"Every committed deploy is recorded in the Release app at {settings.release_url}.")
+        if settings.team_channels_url:
+            print(f"Team channels are read from {settings.team_channels_url}.")
         if settings.slack_app_token:
             print("Socket Mode is on (SLACK_APP_TOKEN): Slack's requests also arrive over a WebSocket per replica.")
         if settings.redis_url.reveal().startswith("memory://"):
