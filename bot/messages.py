@@ -139,6 +139,7 @@ def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
 BUTTON_NOT_MINE = "That button is not one of mine, or it has been tampered with. Nothing was done."
 BUTTON_STALE_ENVIRONMENTS = "That button no longer matches the configured environments. Nothing was done."
 STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+SOCKET_MODE_FAILED = "Something went wrong; nothing was done."  # a Slack request the bot could not handle
 
 
 # -- acknowledgements -----------------------------------------------------------------------------

@@ -383,6 +383,7 @@ def build(
         on_failure=followups.failed,
         test_failure_buttons=followups.retry_button,
         rollback_button=rollbacks.button,
+        on_outcome=lambda env, outcome: metrics.release_outcomes.labels(env, outcome).inc(),
     )
     reconciler = Reconciler(
         environments,
@@ -449,7 +450,7 @@ def build(
                 settings.reconcile_seconds,
             )
         )
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         charts=charts,
@@ -479,3 +480,6 @@ def build(
         team_channels=team_channels,
         card_quota=CardQuota(store, book, clock),
     )
+    # evaluated on every scrape of /metrics, like a probe of /readyz
+    metrics.ready.set_function(lambda: 1.0 if services.readiness() is None else 0.0)
+    return services
