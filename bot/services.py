@@ -33,6 +33,7 @@ from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
 from bot.identity.links import Links
+from bot.identity.seal import Seal
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
@@ -132,6 +133,13 @@ class Services:
         return self.charts.is_usable()
 
 
+def identity_seal(settings: Settings) -> Seal:
+    """The key that seals links and approvals in the store: the buttons' key, derived for this use."""
+    key = settings.button_signing_key.reveal() or settings.slack_signing_secret.reveal() or "console-sandbox"
+    previous = settings.button_signing_key_previous.reveal()
+    return Seal(key.encode(), previous.encode() if previous else None)
+
+
 def button_signer(settings: Settings) -> ButtonSigner:
     """BUTTON_SIGNING_KEY when set, so rotating the Slack signing secret leaves live buttons working."""
     key = settings.button_signing_key.reveal() or settings.slack_signing_secret.reveal() or "console-sandbox"
@@ -213,7 +221,7 @@ def build(
         metrics=metrics,
         clock=clock,
         reply=replies.send,
-        links=Links(store),
+        links=Links(store, identity_seal(settings)),
     )
     if device_flow is None and settings.github_oauth_client_id:
         device_flow = GitHubDeviceFlow(
@@ -283,6 +291,7 @@ def build(
         signer=signer,
         reply=replies.send,
         clock=clock,
+        seal=identity_seal(settings),
     )
     deployer.team_refusal_blocks = approvals.team_refusal_blocks
     router.on_action("request_approval", approvals.request_clicked)

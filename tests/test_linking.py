@@ -209,6 +209,7 @@ def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redi
     from bot.identity.device_flow import DeviceCode
     from bot.identity.linking import Linking
     from bot.identity.links import Links
+    from bot.identity.seal import Seal
     from bot.store import Store
 
     release = threading.Event()
@@ -230,7 +231,7 @@ def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redi
     linking = Linking(
         settings=load_settings({}, require_serve=False),
         store=store,
-        links=Links(store),
+        links=Links(store, Seal(b"test-identity-key-0123456789abcdef")),
         flow=WaitingGitHub(),
         notices=Board(),
         audit=AuditTrail(store, 100),
