@@ -642,6 +642,7 @@ LINK_STOPPED = (
     "The bot restarted while waiting for you to enter the code, so nothing was linked. Run `/deploy link` again."
 )
 SOMETHING_WENT_WRONG_LINKING = ":x: Something went wrong inside the bot while linking; nothing was linked. Try again."
+LINK_REPLACED = "You started linking again, so this code no longer counts: use the newest one."
 LINK_BUSY = "Too many people are linking their accounts at this moment. Try `/deploy link` again in a minute."
 LINK_STORE_DOWN = "The bot's state store is unavailable, so nothing was linked. Try again in a minute."
 
