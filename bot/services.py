@@ -377,6 +377,8 @@ def build(
         ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
         ("delivery-stats", local("delivery-stats", lookups.compute_stats), DELIVERY_STATS_SECONDS),
         ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
+        # a person's refusals over 10 a minute become one record once the minute is over (any replica may)
+        ("counted-refusals", local("counted-refusals", audit.summarise), 20),
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
