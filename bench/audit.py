@@ -71,7 +71,7 @@ def run(redis_url: str, *, records: int = 100_000, log: Callable[[str], None] = 
     was_disabled, audit_log.disabled = audit_log.disabled, True  # 100,000 log lines would time the terminal
     person = Requester("U012AB3CD", "octocat")
     try:
-        log(f"  appending {records:,} audit records one XADD at a time ...")
+        log(f"  appending {records:,} audit records one script call at a time ...")
         started = time.perf_counter()
         for number in range(records):
             app = RARE_APP if number < LAST else f"app-{number % APPS:02d}"
