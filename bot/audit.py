@@ -439,8 +439,15 @@ class AuditTrail:
         yield from self._look_up(page)
 
     def _pointers(self, app: str, *, changed: bool) -> Iterator[tuple[tuple[int, int], str]]:
+        """The app's entry IDs in one stream, newest first, down to the oldest entry the stream still has."""
         stream = self.key if changed else self.other_key
+        oldest = self.store.client.xrange(stream, min="-", max="+", count=1)
+        if not oldest:
+            return
+        kept_from = _order(oldest[0][0])
         for order, _ in self._backwards(self._index_key(app, changed)):
+            if order < kept_from:
+                return  # this and every older ID point at records trimmed away
             yield order, stream
 
     def _look_up(self, page: list[tuple[tuple[int, int], str]]) -> Iterator[dict[str, str]]:

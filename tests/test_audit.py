@@ -701,3 +701,29 @@ def test_four_hundred_refused_deploys_by_an_unlinked_user_leave_the_committed_de
     assert [r["tag"] for r in records if r["action"] == "deploy_committed"] == ["v8100"]
     refused = [r for r in records if r["action"] == "deploy_refused" and r["actor"]["slack"] == UNLINKED]
     assert 10 <= len(refused) <= 10 + 2 * 10  # ten a minute (the loop may span a minute or two), no more
+
+
+def test_an_apps_index_entries_for_records_trimmed_away_are_not_looked_up(store):
+    trail = trail_on(store, max_entries=100)
+    for number in range(100):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="gone", env="production", tag=f"g{number}")
+    for number in range(100):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="busy", env="production", tag=f"b{number}")
+    looked_up: list[int] = []
+    real = store.client.pipeline
+
+    def counting(*args, **kwargs):
+        pipe = real(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted():
+            found = execute()
+            looked_up.append(len(found))
+            return found
+
+        pipe.execute = counted
+        return pipe
+
+    store.client.pipeline = counting
+    assert trail.read(app="gone", limit=10) == []  # all 100 trimmed away by busy's records
+    assert sum(looked_up) == 0, looked_up
