@@ -661,13 +661,6 @@ def link_instructions(verification_uri: str, user_code: str, expires_in: int) ->
     )
 
 
-def link_in_progress(verification_uri: str, user_code: str) -> str:
-    return (
-        f"You already have a link waiting: open {verification_uri} and enter the code *{user_code}*. "
-        "Run `/deploy link` again once it has expired."
-    )
-
-
 def linked(login: str, origin_note: str) -> str:
     return f":white_check_mark: Your Slack account is now linked to GitHub @{login}.{origin_note}"
 
