@@ -42,6 +42,7 @@ STREAM = "audit"  # decisions that changed something
 OTHER_STREAM = "audit:other"  # requests, refusals, failures and outcomes
 INDEX = "audit:app"  # audit:app:<app> and audit:app:<app>:other: the IDs of an app's entries in each stream
 LAST_ID = "audit:last-id"  # the last entry ID given, in either stream
+EARLIER_INDEXED = "audit:earlier-indexed"  # set once the records from before the index have an index too
 REFUSALS_COUNTED = "audit:refused"  # audit:refused:<slack user>:<minute>: that minute's refusals so far
 REFUSALS_TO_SUM_UP = "audit:refused:due"  # "<slack user>|<minute>" scored by the minute's end
 REFUSALS_A_MINUTE = 10
@@ -317,6 +318,38 @@ class AuditTrail:
     def _index_key(self, app: str, changed: bool) -> str:
         return self.store.key(INDEX, app) if changed else self.store.key(INDEX, app, "other")
 
+    def _earlier_index_key(self, app: str) -> str:
+        return self.store.key(INDEX, app, "earlier")
+
+    def index_earlier_records(self) -> int:
+        """Once per trail, on any one replica: index the records written before per-app indexes existed.
+
+        They are the entries of the `audit` stream (which then held every record) that its app's index
+        does not list; each gets an entry with the same ID in `audit:app:<app>:earlier`. How many.
+        """
+        client = self.store.client
+        marker = self.store.key(EARLIER_INDEXED)
+        if not client.set(marker, "running", nx=True, ex=600):
+            return 0
+        indexed = 0
+        for page in _pages_of(self._forwards(self.key), READ_PAGE):
+            entries = [(order, fields["app"]) for order, fields in page if fields.get("app")]
+            with client.pipeline(transaction=False) as pipe:
+                for (millis, sequence), app in entries:
+                    pipe.xrange(self._index_key(app, True), min=f"{millis}-{sequence}", max=f"{millis}-{sequence}")
+                listed = pipe.execute()
+            with client.pipeline(transaction=False) as pipe:
+                for ((millis, sequence), app), found in zip(entries, listed, strict=True):
+                    if not found:
+                        pipe.xadd(self._earlier_index_key(app), {"p": ""}, id=f"{millis}-{sequence}")
+                        indexed += 1
+                pipe.execute(raise_on_error=False)  # an ID already there (a second run cut short) is no harm
+            client.expire(marker, 600)
+        client.set(marker, "done")
+        if indexed:
+            log.info("indexed %s audit records written before per-app indexes existed", indexed)
+        return indexed
+
     def summarise(self) -> int:
         """One record for each person's refusals counted and not recorded in a minute that is over; how many.
 
@@ -428,7 +461,11 @@ class AuditTrail:
 
     def _app_newest_first(self, app: str) -> Iterator[dict[str, str]]:
         """One app's entries, newest first, found through its two indexes: a page of IDs looked up at once."""
-        indexes = [self._pointers(app, changed=True), self._pointers(app, changed=False)]
+        indexes = [
+            self._pointers(self._index_key(app, True), self.key),
+            self._pointers(self._index_key(app, False), self.other_key),
+            self._pointers(self._earlier_index_key(app), self.key),
+        ]
         page: list[tuple[tuple[int, int], str]] = []
         size = 10
         for entry in heapq.merge(*indexes, key=lambda entry: entry[0], reverse=True):
@@ -438,14 +475,13 @@ class AuditTrail:
                 page, size = [], min(size * 4, READ_PAGE)
         yield from self._look_up(page)
 
-    def _pointers(self, app: str, *, changed: bool) -> Iterator[tuple[tuple[int, int], str]]:
-        """The app's entry IDs in one stream, newest first, down to the oldest entry the stream still has."""
-        stream = self.key if changed else self.other_key
+    def _pointers(self, index: str, stream: str) -> Iterator[tuple[tuple[int, int], str]]:
+        """An index's entry IDs in `stream`, newest first, down to the oldest entry the stream still has."""
         oldest = self.store.client.xrange(stream, min="-", max="+", count=1)
         if not oldest:
             return
         kept_from = _order(oldest[0][0])
-        for order, _ in self._backwards(self._index_key(app, changed)):
+        for order, _ in self._backwards(index):
             if order < kept_from:
                 return  # this and every older ID point at records trimmed away
             yield order, stream
@@ -460,6 +496,17 @@ class AuditTrail:
         for entries in found:
             for _, fields in entries:  # none when the record has been trimmed away
                 yield fields
+
+
+def _pages_of(entries: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for entry in entries:
+        page.append(entry)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def _order(entry_id: str) -> tuple[int, int]:

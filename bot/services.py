@@ -379,6 +379,8 @@ def build(
         ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
         # a person's refusals over 10 a minute become one record once the minute is over (any replica may)
         ("counted-refusals", local("counted-refusals", audit.summarise), 20),
+        # once per trail: records from before the per-app index get one (later runs: one SET NX, nothing more)
+        ("audit-earlier-index", local("audit-earlier-index", audit.index_earlier_records), 60),
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]

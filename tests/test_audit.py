@@ -727,3 +727,22 @@ def test_an_apps_index_entries_for_records_trimmed_away_are_not_looked_up(store)
     store.client.pipeline = counting
     assert trail.read(app="gone", limit=10) == []  # all 100 trimmed away by busy's records
     assert sum(looked_up) == 0, looked_up
+
+
+def test_records_written_before_the_per_app_index_are_indexed_once_and_read_in_order(store):
+    trail = trail_on(store)
+    for number in range(30):  # as the trail was written before: every record in one stream, no index
+        doc = {
+            "at": "2026-11-29T10:00:00.000Z",
+            "action": "deploy_refused",
+            "actor": "CI",
+            "app": "old",
+            "tag": f"o{number}",
+        }
+        store.client.xadd(trail.key, {"app": "old", "record": json.dumps(doc)})
+    trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="old", env="production", tag="new")
+    assert tags(trail.read(app="old")) == ["new"]
+    assert trail.index_earlier_records() == 30
+    assert tags(trail.read(app="old", limit=3)) == ["o28", "o29", "new"]
+    assert tags(trail.read(app="old")) == [f"o{n}" for n in range(30)] + ["new"]
+    assert trail.index_earlier_records() == 0  # once
