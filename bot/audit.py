@@ -7,11 +7,12 @@ rollback, link, approval…), `audit:other` what anyone may cause without changi
 trail (SPEC 12). One Slack user's refusals are recorded at most REFUSALS_A_MINUTE a minute; the
 rest are counted, and each minute's count becomes one record once the minute is over.
 
-Reads of one app (`/deploy history`, `python -m bot audit --app`) go through a per-app index,
-`audit:app:<app>`, a stream of pointers into the two streams: an app's last 10 records cost one
-short read and one lookup each, however rare the app and however long the trail. A pointer whose
-record was trimmed away finds nothing and is passed over. Every record is appended, with its
-pointer and its count, by one Lua script: one atomic step, so any number of replicas can write
+Reads of one app (`/deploy history`, `python -m bot audit --app`) go through its indexes,
+`audit:app:<app>` and `audit:app:<app>:other`: streams holding the IDs of the app's entries in each
+stream (entries of their own with the same IDs, no data). An app's last 10 records cost a short
+read of each and one pipelined lookup, however rare the app and however long the trail; IDs older
+than a stream's oldest entry (trimmed away) are never looked up. Every record is appended, with its
+index entry and its count, by one Lua script: one atomic step, so any number of replicas can write
 the same trail.
 
 Writing a record never blocks a decision: with the store down, the record is still logged, with
