@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from tests.support.app import MEMBER, BotHarness
+from tests.support.app import MEMBER, BotHarness, ServeProcess
 
 SLOW_CLIENTS = 200
 DRIP_EVERY = 2.0  # seconds between one slow client's header lines
@@ -96,3 +96,17 @@ def test_a_request_not_all_arrived_within_ten_seconds_is_cut_off_and_a_slow_but_
     finally:
         timely.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+def test_python_m_bot_serve_answers_through_two_hundred_slow_clients(bot_env, tmp_path):
+    process = ServeProcess(bot_env, log_path=tmp_path / "serve.log")
+    try:
+        port = int(process.env["PORT"])
+        with slow_clients(port, SLOW_CLIENTS), httpx.Client(base_url=process.base_url, timeout=10) as http:
+            time.sleep(DRIP_EVERY)  # every slow client has sent more than its first line
+            health, took = timed(lambda: http.get("/healthz"))
+            assert health.status_code == 200 and took < IN_TIME, (health.status_code, took)
+            slash, took = timed(lambda: process.slash("whoami", user=MEMBER))
+            assert slash.status_code == 200 and "octocat" in slash.text and took < IN_TIME, (slash.text, took)
+    finally:
+        process.stop()
