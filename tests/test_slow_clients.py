@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 from tests.support.app import MEMBER, BotHarness, ServeProcess
 
@@ -23,16 +24,20 @@ DRIP_EVERY = 2.0  # seconds between one slow client's header lines
 IN_TIME = 3.0  # Slack wants a slash command answered within 3 s; health checks get no longer
 
 
-def open_slow_client(port: int) -> socket.socket:
+HEADERS_BEGUN = b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+BODY_BEGUN = HEADERS_BEGUN + b"Content-Length: 60000\r\n\r\n"  # then the body, a line at a time
+
+
+def open_slow_client(port: int, first: bytes = HEADERS_BEGUN) -> socket.socket:
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
-    client.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n")
+    client.sendall(first)
     return client
 
 
 @contextmanager
-def slow_clients(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """`count` clients that each send one more header line every DRIP_EVERY seconds, never finishing."""
-    clients = [open_slow_client(port) for _ in range(count)]
+def slow_clients(port: int, count: int, first: bytes = HEADERS_BEGUN) -> Iterator[list[socket.socket]]:
+    """`count` clients that each send one more line every DRIP_EVERY seconds, never finishing."""
+    clients = [open_slow_client(port, first) for _ in range(count)]
     stop = threading.Event()
 
     def drip() -> None:
@@ -72,11 +77,12 @@ def test_two_hundred_slow_clients_do_not_stop_health_checks_or_a_signed_slash_co
             time.sleep(DRIP_EVERY)
 
 
+@pytest.mark.parametrize("first", [HEADERS_BEGUN, BODY_BEGUN], ids=["headers", "body"])
 def test_a_request_not_all_arrived_within_ten_seconds_is_cut_off_and_a_slow_but_timely_one_is_answered(
-    bot: BotHarness,
+    bot: BotHarness, first: bytes
 ):
     port = bot.server.port
-    with slow_clients(port, 1) as [client]:
+    with slow_clients(port, 1, first) as [client]:
         client.settimeout(30)
         started = time.monotonic()
         try:
