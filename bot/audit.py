@@ -306,15 +306,18 @@ class AuditTrail:
                     *(part for pair in fields.items() for part in pair),
                 ],
             )
-            if counted_person:
-                self.summarise()
         except (StoreError, OSError) as error:
             log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
+            return
+        if entry_id is None:  # counted, to be summed up with the rest of the minute's
+            log.debug("audit record counted, not stored (over %s a minute): %s", REFUSALS_A_MINUTE, summary(doc))
         else:
-            if entry_id is None:  # counted, to be summed up with the rest of the minute's
-                log.debug("audit record counted, not stored (over %s a minute): %s", REFUSALS_A_MINUTE, summary(doc))
-            else:
-                log.info("audit %s", summary(doc), extra=doc)
+            log.info("audit %s", summary(doc), extra=doc)
+        if counted_person:  # a minute that is over is summed up at the next refusal (and by a job)
+            try:
+                self.summarise()
+            except (StoreError, OSError) as error:
+                log.warning("counted refusals not summed up yet (state store unavailable: %s)", error)
 
     def _index_key(self, app: str, changed: bool) -> str:
         return self.store.key(INDEX, app) if changed else self.store.key(INDEX, app, "other")
