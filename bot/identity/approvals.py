@@ -96,8 +96,8 @@ class Approvals:
         audit: AuditTrail,
         signer: ButtonSigner,
         reply: Reply,
-        clock: Callable[[], float],
         seal: Seal,
+        clock: Callable[[], float],
         workers: int = 4,
     ) -> None:
         self.settings = settings
@@ -108,8 +108,8 @@ class Approvals:
         self.audit = audit
         self.signer = signer
         self.reply = reply
-        self.clock = clock
         self.seal = seal  # a request or decision the bot did not write is ignored (SPEC 13)
+        self.clock = clock
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="approvals")
         self._in_flight = 0
         self._idle = threading.Condition()
