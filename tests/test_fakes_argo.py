@@ -70,6 +70,28 @@ def test_argocd_lists_only_the_projects_asked_for(argocd: FakeArgoCD) -> None:
     assert len(get(argocd, "/api/v1/applications").json()["items"]) == 2
 
 
+def test_argocd_answers_one_application_as_the_real_server_does_with_and_without_a_project(argocd: FakeArgoCD) -> None:
+    """argo-cd server/application/application.go `getAppEnforceRBAC`: without a project an unknown
+    Application is 403 (its existence is not told) and one of another project is answered (the token
+    may read it); with `project=` (`projects=` for Get) both are 404 `... not found`. The tree,
+    events and logs answer the same way."""
+    argocd.set_app("router", image_tag="v1")
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk")
+    for suffix in ("", "/resource-tree", "/events", "/logs"):
+        assert get(argocd, f"/api/v1/applications/missing{suffix}").status_code == 403
+        assert get(argocd, f"/api/v1/applications/ckan{suffix}").status_code == 200
+        assert get(argocd, f"/api/v1/applications/router{suffix}", project="govuk").status_code == 200
+        for name in ("missing", "ckan"):
+            answer = get(argocd, f"/api/v1/applications/{name}{suffix}", project="govuk")
+            assert answer.status_code == 404, (name, suffix)
+            assert answer.json()["code"] == 5
+            assert answer.json()["message"] == f'applications.argoproj.io "{name}" not found'
+    assert get(argocd, "/api/v1/applications/ckan", projects="govuk").status_code == 404
+    assert get(argocd, "/api/v1/applications/router", projects="govuk").status_code == 200
+    listed = get(argocd, "/api/v1/applications", project="govuk").json()["items"]  # the legacy name lists too
+    assert [item["metadata"]["name"] for item in listed] == ["router"]
+
+
 def test_argocd_app_of_apps_flips_the_annotation_before_the_operation_starts(argocd: FakeArgoCD) -> None:
     argocd.set_app("router", image_tag="v511", started_at="2024-01-01T00:00:00Z")
     argocd.flip_image_tag("router", "v512")
