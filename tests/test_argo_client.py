@@ -130,6 +130,21 @@ def test_tree_events_and_logs_of_a_failing_pod(argocd: FakeArgoCD) -> None:
         client.resource_tree("../../settings")
 
 
+def test_one_application_and_its_diagnosis_are_asked_for_in_the_project_only(argocd: FakeArgoCD) -> None:
+    """Another project's Application shares the server; the token may read it. Asked with `project=`,
+    Argo CD itself refuses it (404), so no read of one Application can speak for another project's."""
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk", phase="Failed", health="Degraded")
+    argocd.set_tree("ckan", [node("Pod", "ckan-5c-abc", health="Degraded", message="CrashLoopBackOff")])
+    client = ArgoCD(argocd.url, argocd.token)
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.application("ckan")
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.resource_tree("ckan")
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.logs("ckan", "ckan-5c-abc", "apps")
+    assert all(r.query.get("project") == "govuk" for r in argocd.requests)
+
+
 def test_post_sync_workflows_are_listed_once_by_label_and_resubmitted(workflows: FakeArgoWorkflows) -> None:
     client = ArgoWorkflows(workflows.url, "apps", Secret(workflows.token))
     assert client.post_sync_workflows() == []  # items: null
