@@ -116,13 +116,13 @@ def test_tree_events_and_logs_of_a_failing_pod(argocd: FakeArgoCD) -> None:
     assert client.events("router", found) == []
     assert client.logs("router", found.name, found.namespace) == [f"line {i}" for i in range(20, 40)]
     (events_request,) = argocd.requests_to("/api/v1/applications/router/events")
-    assert events_request.query == {"resourceName": "router-5c-abc", "resourceNamespace": "apps", "resourceUID": pod["uid"]}  # fmt: skip
+    assert events_request.query == {"resourceName": "router-5c-abc", "resourceNamespace": "apps", "resourceUID": pod["uid"], "project": "govuk"}  # fmt: skip
     (logs_request,) = argocd.requests_to("/api/v1/applications/router/logs")
     assert logs_request.query["tailLines"] == "20" and logs_request.query["follow"] == "false"
     assert logs_request.query["container"] == "app"  # GOV.UK's pods have two: without it, Kubernetes' refusal
-    with pytest.raises(ArgoUnavailable, match="answered 403"):  # Argo CD's answer for an unknown application
+    with pytest.raises(ArgoUnavailable, match="answered 404"):  # asked in the project: Argo CD says not found
         client.resource_tree("missing-app")
-    with pytest.raises(ArgoUnavailable, match="answered 403"):
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
         client.application("missing-app")
     argocd.set_tree("router", [])
     assert client.resource_tree("router") == []  # `nodes` left out: no error
