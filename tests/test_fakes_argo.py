@@ -204,6 +204,11 @@ def test_workflows_hold_deploy_image_runs_beside_the_tests(workflows: FakeArgoWo
     selector = "workflows.argoproj.io/workflow-template=post-sync"
     tests = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": selector}).json()["items"]
     assert [i["metadata"]["name"] for i in tests] == ["post-sync-a1"]
+    # deploy-image is made from its WorkflowTemplate too (govuk-helm-charts deploy-image/event-binding.yaml
+    # workflowTemplateRef), so the controller labels it as one (argo-workflows workflow/common/convert.go):
+    # only the template's name tells it from the tests
+    templated = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": "workflows.argoproj.io/workflow-template"}).json()["items"]  # fmt: skip
+    assert {i["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] for i in templated} == {"post-sync", "deploy-image"}  # fmt: skip
     assert get(workflows, "/api/v1/workflows/apps", token="nope").status_code == 401
 
 
