@@ -155,6 +155,25 @@ def test_argocd_serves_tree_events_and_logs_for_one_application(argocd: FakeArgo
     assert "nodes" not in get(argocd, "/api/v1/applications/whitehall-admin/resource-tree").json()
 
 
+def test_argocd_streams_kubernetes_refusal_for_a_container_the_pod_lacks(argocd: FakeArgoCD) -> None:
+    """GOV.UK's worker pods run containers named after the worker type and its Job pods `dbmigrate`
+    and the like (govuk-helm-charts generic-govuk-app templates); only the web Deployment's pods have
+    `app`. Kubernetes refuses a container the pod lacks, and Argo CD's PodLogs sends the refusal as
+    the content of a log line (argo-cd server/application/application.go: `logEntry{line: err.Error()}`)."""
+    argocd.set_app("whitehall-admin", image_tag="v1")
+    pod = node("Pod", "whitehall-admin-worker-7f9c-x2", health="Degraded", message="back-off restarting")
+    argocd.set_tree("whitehall-admin", [pod])
+    argocd.set_pod_containers("whitehall-admin", pod["name"], ["worker"])
+    argocd.set_logs("whitehall-admin", pod["name"], ["worker line"], container="worker")
+    path = "/api/v1/applications/whitehall-admin/logs"
+    refused = get(argocd, path, podName=pod["name"], container="app", tailLines="20", follow="false")
+    assert refused.status_code == 200
+    (line,) = [json.loads(line)["result"]["content"] for line in refused.text.splitlines()][:-1]
+    assert line == f"container app is not valid for pod {pod['name']}"
+    answer = get(argocd, path, podName=pod["name"], container="worker", tailLines="20", follow="false")
+    assert [json.loads(line)["result"]["content"] for line in answer.text.splitlines()][:-1] == ["worker line"]
+
+
 @pytest.mark.parametrize("status", [401, 403, 500, 503])
 def test_argocd_answers_the_fault_it_is_told(argocd: FakeArgoCD, status: int) -> None:
     argocd.fail_status = status

@@ -11,8 +11,9 @@ Serves, behind `Authorization: Bearer <token>` (401 otherwise):
 - `GET /api/v1/applications/{name}/events?resourceName=&resourceNamespace=&resourceUID=` -> an EventList;
 - `GET /api/v1/applications/{name}/logs?podName=&namespace=&container=&tailLines=&follow=false` -> one
   JSON object per line, `{"result": {"content", "timeStampStr", "podName", "last"}}`, ending with
-  `last: true`. GOV.UK's pods have two containers (`app`, `nginx`): without `container=` Kubernetes
-  refuses and Argo CD streams the refusal back as a log line, as the real server does.
+  `last: true`. GOV.UK's web pods have two containers (`app`, `nginx`): without `container=` Kubernetes
+  refuses and Argo CD streams the refusal back as a log line, as the real server does; likewise for
+  a container the pod lacks (`set_pod_containers`: worker pods name theirs after the worker type).
 One application (and its tree, events, logs) as argo-cd `server/application/application.go`
 `getAppEnforceRBAC` answers a token that may read every project: without `project=` (`projects=`
 for the Application itself) an unknown application is `403` "permission denied" (Argo CD will not
@@ -259,6 +260,7 @@ class FakeArgoCD(ArgoServer):
         self._trees: dict[str, list[dict[str, Any]]] = {}
         self._events: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (application, resource name)
         self._logs: dict[tuple[str, str, str], list[str]] = {}  # (application, pod name, container)
+        self._containers: dict[tuple[str, str], tuple[str, ...]] = {}  # (application, pod): other than app, nginx
 
     # -- state -----------------------------------------------------------------------------
 
@@ -352,6 +354,11 @@ class FakeArgoCD(ArgoServer):
         with self._lock:
             self._logs[(application, pod, container)] = list(lines)
 
+    def set_pod_containers(self, application: str, pod: str, containers: list[str]) -> None:
+        """The containers of one pod (every pod has `app` and `nginx` unless told otherwise here)."""
+        with self._lock:
+            self._containers[(application, pod)] = tuple(containers)
+
     def list_requests(self) -> list[ArgoRequest]:
         return self.requests_to(APPS)
 
@@ -399,12 +406,15 @@ class FakeArgoCD(ArgoServer):
         pod = query.get("podName", "")
         container = query.get("container", "")
         stamp = "2026-11-29T10:00:40.123456789Z"
-        if not container:
+        containers = self._containers.get((application, pod), CONTAINERS)
+        if not container and len(containers) > 1:
             # Kubernetes refuses; Argo CD streams the refusal back as if it were the log
-            refusal = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(CONTAINERS)}]"
+            refusal = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(containers)}]"
             lines = [refusal]
+        elif container and container not in containers:
+            lines = [f"container {container} is not valid for pod {pod}"]  # likewise
         else:
-            lines = self._logs.get((application, pod, container), [])
+            lines = self._logs.get((application, pod, container or containers[0]), [])
             tail = query.get("tailLines", "")
             if tail.isdigit():
                 lines = lines[-int(tail) :] if int(tail) else []
