@@ -146,7 +146,12 @@ class ArgoCD(_Api):
             text = response.content.decode("utf-8")
         except UnicodeDecodeError:
             raise ArgoUnavailable("logs are not text") from None
-        return parse_log_lines(text)[-tail_lines:] if tail_lines else []
+        lines = parse_log_lines(text)
+        if lines == [f"container {self.log_container} is not valid for pod {pod}"]:
+            # a pod without that container (GOV.UK's worker and Job pods name theirs otherwise): Argo CD
+            # streams Kubernetes' refusal as if it were the log; it is not the pod's log
+            raise ArgoUnavailable(f"no container {self.log_container}")
+        return lines[-tail_lines:] if tail_lines else []
 
 
 class ArgoWorkflows(_Api):
