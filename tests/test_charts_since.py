@@ -37,6 +37,7 @@ def _copy(remote: ChartsRemote, tmp_path: Path) -> tuple[WorkingCopy, Snapshot]:
         author_email="bot@x.test",
     )
     copy.prepare()
+    copy.sync()  # as Charts.prepare does
     snapshot = Snapshot(["staging"])
     snapshot.take(copy)
     return copy, snapshot

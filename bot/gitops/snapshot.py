@@ -17,10 +17,10 @@ class Snapshot:
         self.at: str | None = None  # the commit it reflects
         self._apps: dict[str, list[str]] = {}
         self._files: dict[tuple[str, str], imagetags.ImageTags] = {}
-        # when each file's tag reached the charts repo (Unix time): the commit time of the head that
-        # first showed it. The working copy is fetched one commit deep, so that head is the best
-        # bound there is: never earlier than the change itself (SPEC 10.1 counts a failed
-        # operation for a tag only when it started after this).
+        # when each file's tag reached the charts repo (Unix time): the time of the commit that changed
+        # it, found in the commits fetched since the previous head; where the history does not reach
+        # (the first look, one commit deep), the head's time, never earlier than the change itself
+        # (SPEC 10.1 counts a failed operation for a tag only when it started after this).
         self._since: dict[tuple[str, str], float] = {}
 
     def take(self, copy: WorkingCopy) -> None:
@@ -37,14 +37,20 @@ class Snapshot:
                 stale.add((env, app))
         files = {key: value for key, value in self._files.items() if key in listed}
         since = {key: value for key, value in self._since.items() if key in listed}
-        head_time: float | None = None
+        changed: list[tuple[str, str]] = []
         for env, app in stale & listed:
             before = files.get((env, app))
             files[(env, app)] = copy.read(env, app) or imagetags.ImageTags(None, False, False)
             if before is None or before.image_tag != files[(env, app)].image_tag or (env, app) not in since:
-                if head_time is None:
-                    head_time = _commit_time(copy)
-                since[(env, app)] = head_time
+                changed.append((env, app))
+        if changed:
+            head_time = _commit_time(copy)
+            # several commits can arrive in one fetch: each file's own commit, where the history has it
+            # (WorkingCopy.sync fetches back to the previous head); never later than HEAD's time
+            found = _change_times(copy, self.at) if self.at is not None and self.at != copy.head else {}
+            prefix = copy.image_tags_path + "/"
+            for env, app in changed:
+                since[(env, app)] = min(found.get(f"{prefix}{env}/{app}", head_time), head_time)
         self._files, self._apps, self._since, self.at = files, apps, since, copy.head
 
     def apps(self, env: str) -> list[str]:
@@ -60,6 +66,29 @@ class Snapshot:
     def since(self, env: str, app: str) -> float | None:
         """When the file's current tag reached the charts repo (Unix time), or None when unknown."""
         return self._since.get((env, app))
+
+
+def _change_times(copy: WorkingCopy, previous: str) -> dict[str, float]:
+    """Each image-tag path changed after `previous`: the time of the newest commit that changed it.
+
+    A path the fetched history cannot place (a commit at its shallow edge lists every file) is
+    given the edge's time, which is still never earlier than the change.
+    """
+    try:
+        text = copy.git("log", "--format=%x01%ct", "--name-only", f"{previous}..HEAD", "--", copy.image_tags_path)
+    except ChartsError:
+        return {}
+    times: dict[str, float] = {}
+    when: float | None = None
+    for line in text.splitlines():
+        if line.startswith("\x01"):
+            try:
+                when = float(line[1:].strip())
+            except ValueError:
+                when = None
+        elif line.strip() and when is not None:
+            times.setdefault(line.strip(), when)  # newest first: the first commit seen is the last change
+    return times
 
 
 def _commit_time(copy: WorkingCopy) -> float:

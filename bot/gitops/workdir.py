@@ -203,7 +203,16 @@ class WorkingCopy:
     def sync(self) -> str:
         """Make the working tree exactly the remote branch head (fetched shallow); returns that head."""
         ref = f"refs/remotes/origin/{self.branch}"
-        self.git("fetch", "--quiet", "--depth=1", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}")
+        refspec = f"+refs/heads/{self.branch}:{ref}"
+        try:
+            # back to the previous head, so that each image-tag file's own commit (and its time) is
+            # known however many commits arrived since (Snapshot.since); a few commits, not history
+            since = self.git("log", "-1", "--format=%cI", self.head) if self.head else ""
+            if not since:
+                raise ChartsError("no previous head")
+            self.git("fetch", "--quiet", f"--shallow-since={since}", "--no-tags", "origin", refspec)
+        except ChartsError:  # first fetch, or nothing newer than that date: one commit deep, as ever
+            self.git("fetch", "--quiet", "--depth=1", "--no-tags", "origin", refspec)
         self.git("reset", "--quiet", "--hard", ref)
         self.git("clean", "--quiet", "-fdx")
         self.head = self.base = self.git("rev-parse", "HEAD")
