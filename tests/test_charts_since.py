@@ -58,3 +58,32 @@ def test_since_is_the_time_of_the_commit_that_changed_the_file_when_several_arri
     snapshot.take(copy)
     assert snapshot.since("staging", "router") == 1_900_000_200
     assert snapshot.since("staging", "frontend") == 1_900_000_100  # unchanged: kept
+
+
+def test_a_merged_pull_request_reached_the_repo_when_it_was_merged_not_when_its_commit_was_made(
+    tmp_path: Path,
+) -> None:
+    """GOV.UK changes charts through pull requests too: the branch's commit is older than the merge,
+    and only the merge put the tag on the branch Argo CD follows."""
+    remote = make_charts_remote(tmp_path, APPS)
+    copy, snapshot = _copy(remote, tmp_path)
+    made, merged = 1_900_000_000, 1_900_000_500
+
+    def dated(when: int) -> dict[str, str]:
+        return {**git_env("A. Colleague", "a@x.test"), "GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}  # fmt: skip
+
+    clone = tmp_path / "clone-pr"
+    git("clone", "--quiet", "--branch", remote.branch, remote.url, str(clone), env=dated(made))
+    git("checkout", "--quiet", "-b", "pr", cwd=clone, env=dated(made))
+    (clone / remote.file_path("staging", "router")).write_text("image_tag: v7\n", encoding="utf-8")
+    git("commit", "--quiet", "-am", "Deploy router v7", cwd=clone, env=dated(made))
+    git("checkout", "--quiet", remote.branch, cwd=clone, env=dated(made + 100))
+    (clone / remote.file_path("staging", "frontend")).write_text("image_tag: v7\n", encoding="utf-8")
+    git("commit", "--quiet", "-am", "Deploy frontend v7", cwd=clone, env=dated(made + 100))
+    git("merge", "--quiet", "--no-ff", "-m", "Merge pull request", "pr", cwd=clone, env=dated(merged))
+    git("push", "--quiet", "origin", f"HEAD:refs/heads/{remote.branch}", cwd=clone, env=dated(merged))
+    copy.sync()
+    snapshot.take(copy)
+    assert snapshot.current_tag("staging", "router") == "v7"
+    assert snapshot.since("staging", "router") == merged
+    assert snapshot.since("staging", "frontend") == made + 100
