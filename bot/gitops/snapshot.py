@@ -75,7 +75,18 @@ def _change_times(copy: WorkingCopy, previous: str) -> dict[str, float]:
     given the edge's time, which is still never earlier than the change.
     """
     try:
-        text = copy.git("log", "--format=%x01%ct", "--name-only", f"{previous}..HEAD", "--", copy.image_tags_path)
+        # the branch's own line only: a merged pull request's commits are older than the merge that
+        # put them on the branch, and the merge, compared with its first parent, names their files
+        text = copy.git(
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--format=%x01%ct",
+            "--name-only",
+            f"{previous}..HEAD",
+            "--",
+            copy.image_tags_path,
+        )
     except ChartsError:
         return {}
     times: dict[str, float] = {}
