@@ -87,3 +87,18 @@ def test_a_merged_pull_request_reached_the_repo_when_it_was_merged_not_when_its_
     assert snapshot.current_tag("staging", "router") == "v7"
     assert snapshot.since("staging", "router") == merged
     assert snapshot.since("staging", "frontend") == made + 100
+
+
+def test_a_tag_put_back_within_one_fetch_reached_the_repo_when_it_was_put_back(tmp_path: Path) -> None:
+    """v1 -> v2 -> v1 (a quick rollback) between two fetches: the file reads as before, but v1 reached
+    the branch again only with the rollback; v2's failed operation, started before it, is not v1's."""
+    remote = make_charts_remote(tmp_path, APPS)
+    copy, snapshot = _copy(remote, tmp_path)
+    first = snapshot.since("staging", "router")
+    assert first is not None and first < 1_900_000_000
+    _push(remote, "router", "v2", 1_900_000_000, tmp_path)
+    _push(remote, "router", "v1", 1_900_000_300, tmp_path)
+    copy.sync()
+    snapshot.take(copy)
+    assert snapshot.current_tag("staging", "router") == "v1"
+    assert snapshot.since("staging", "router") == 1_900_000_300
