@@ -28,29 +28,33 @@ class Snapshot:
         apps = {env: copy.list_apps(env) for env in self.environments}
         listed = {(env, app) for env, names in apps.items() for app in names}
         stale = listed - set(self._files)
+        prefix = copy.image_tags_path + "/"
+        # several commits can arrive in one fetch: each file's own last commit, where the history has
+        # it (WorkingCopy.sync fetches back to the previous head). A file put back as it was (v1, v2,
+        # v1) reads the same but got its tag again with that commit: it is touched all the same.
+        touched: dict[tuple[str, str], float] = {}
         if self.at is None:
             stale = listed
         elif self.at != copy.head:
-            prefix = copy.image_tags_path + "/"
             for path in copy.git("diff", "--name-only", self.at, "HEAD", "--", prefix).splitlines():
                 env, _, app = path.removeprefix(prefix).partition("/")
+                stale.add((env, app))
+            for path, when in _change_times(copy, self.at).items():
+                env, _, app = path.removeprefix(prefix).partition("/")
+                touched[(env, app)] = when
                 stale.add((env, app))
         files = {key: value for key, value in self._files.items() if key in listed}
         since = {key: value for key, value in self._since.items() if key in listed}
         changed: list[tuple[str, str]] = []
-        for env, app in stale & listed:
-            before = files.get((env, app))
-            files[(env, app)] = copy.read(env, app) or imagetags.ImageTags(None, False, False)
-            if before is None or before.image_tag != files[(env, app)].image_tag or (env, app) not in since:
-                changed.append((env, app))
+        for key in stale & listed:
+            before = files.get(key)
+            files[key] = copy.read(*key) or imagetags.ImageTags(None, False, False)
+            if key in touched or before is None or before.image_tag != files[key].image_tag or key not in since:
+                changed.append(key)
         if changed:
-            head_time = _commit_time(copy)
-            # several commits can arrive in one fetch: each file's own commit, where the history has it
-            # (WorkingCopy.sync fetches back to the previous head); never later than HEAD's time
-            found = _change_times(copy, self.at) if self.at is not None and self.at != copy.head else {}
-            prefix = copy.image_tags_path + "/"
-            for env, app in changed:
-                since[(env, app)] = min(found.get(f"{prefix}{env}/{app}", head_time), head_time)
+            head_time = _commit_time(copy)  # never earlier than any change in it
+            for key in changed:
+                since[key] = min(touched.get(key, head_time), head_time)
         self._files, self._apps, self._since, self.at = files, apps, since, copy.head
 
     def apps(self, env: str) -> list[str]:
@@ -71,8 +75,8 @@ class Snapshot:
 def _change_times(copy: WorkingCopy, previous: str) -> dict[str, float]:
     """Each image-tag path changed after `previous`: the time of the newest commit that changed it.
 
-    A path the fetched history cannot place (a commit at its shallow edge lists every file) is
-    given the edge's time, which is still never earlier than the change.
+    A commit at the fetched history's shallow edge has no parents here and lists every file, so
+    its files are left out: the caller gives those the head's time, never earlier than the change.
     """
     try:
         # the branch's own line only: a merged pull request's commits are older than the merge that
@@ -81,7 +85,7 @@ def _change_times(copy: WorkingCopy, previous: str) -> dict[str, float]:
             "log",
             "--first-parent",
             "--diff-merges=first-parent",
-            "--format=%x01%ct",
+            "--format=%x01%ct %P",
             "--name-only",
             f"{previous}..HEAD",
             "--",
@@ -93,8 +97,10 @@ def _change_times(copy: WorkingCopy, previous: str) -> dict[str, float]:
     when: float | None = None
     for line in text.splitlines():
         if line.startswith("\x01"):
+            stamp, _, parents = line[1:].strip().partition(" ")
             try:
-                when = float(line[1:].strip())
+                # the shallow edge has no parents here and lists every file: it tells nothing
+                when = float(stamp) if parents.strip() else None
             except ValueError:
                 when = None
         elif line.strip() and when is not None:
