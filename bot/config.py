@@ -119,6 +119,7 @@ class Settings:
     team_channels_url: str = ""  # a JSON list of {"app_name", "alerts_team"} (the developer docs' repos.json)
     release_url: str = ""  # GOV.UK's Release app, told of every committed deploy with release_api_token
     release_api_token: Secret = field(default_factory=lambda: Secret(""))
+    slack_app_token: Secret = field(default_factory=lambda: Secret(""))  # xapp-...: Socket Mode beside HTTP
 
     @property
     def environment_names(self) -> list[str]:
@@ -260,6 +261,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         team_channels_url=optional_url("TEAM_CHANNELS_URL"),
         release_url=optional_url("RELEASE_URL").rstrip("/"),
         release_api_token=_release_api_token(env, problems),
+        slack_app_token=_slack_app_token(env, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -278,6 +280,16 @@ def _release_api_token(env: Mapping[str, str], problems: list[str]) -> Secret:
     elif token and not has_url:
         problems.append("RELEASE_API_TOKEN is set but RELEASE_URL is not: the Release app needs both, or neither.")
     return Secret(token)
+
+
+def _slack_app_token(env: Mapping[str, str], problems: list[str]) -> Secret:
+    """SLACK_APP_TOKEN: an app-level token turns Socket Mode on; a bot or user token there is a mistake."""
+    value = env.get("SLACK_APP_TOKEN", "").strip()
+    if value and not value.startswith("xapp-"):
+        problems.append(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information, App-Level Tokens)."
+        )
+    return Secret(value)
 
 
 def _log_format(env: Mapping[str, str], problems: list[str]) -> str:

@@ -139,6 +139,7 @@ def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
 BUTTON_NOT_MINE = "That button is not one of mine, or it has been tampered with. Nothing was done."
 BUTTON_STALE_ENVIRONMENTS = "That button no longer matches the configured environments. Nothing was done."
 STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+SOCKET_MODE_FAILED = "Something went wrong; nothing was done."  # a Slack request the bot could not handle
 
 
 # -- acknowledgements -----------------------------------------------------------------------------
@@ -183,6 +184,23 @@ def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = No
     }.get(state or "", f"it has not passed its tests in {source_env}")
     hint = f" To promote it anyway, say why: `/deploy promote {app} {to_env} --force <reason…>`." if to_env else ""
     return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
+
+
+def too_many_new_cards(token_name: str, limit: int, window: float) -> str:
+    """A webhook's 429: its token opened as many new cards as it may for now."""
+    return (
+        f"{token_name} has opened {limit} new cards in the last {window:.0f} seconds, as many as it may; "
+        "nothing was done: retry later"
+    )
+
+
+def ci_promotion_tests_failed(tag: str, source_env: str, to_env: str) -> str:
+    """A CI promotion (`/update-image-tag` beyond the token's own environment) of a release whose tests failed."""
+    return f"{tag} failed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
+def ci_promotion_untested(tag: str, source_env: str, to_env: str) -> str:
+    return f"{tag} has not passed its tests in {source_env}, so it may not be promoted to {to_env}"
 
 
 def not_ready_words(source_env: str, state: str | None) -> str:

@@ -22,6 +22,7 @@ from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recor
 from bot.argo.team_channels import TeamChannels
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
+from bot.card_quota import CardQuota
 from bot.chat.notices import NoticeBoard
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
@@ -90,6 +91,7 @@ class Services:
     doorbell: Doorbell | None = None  # webhooks in environments the bot can read (SPEC 13)
     release_app: ReleaseApp | None = None
     team_channels: TeamChannels | None = None
+    card_quota: CardQuota | None = None  # new cards a webhook token may open (section 13)
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -194,7 +196,12 @@ def build(
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)
     # a changed release or notice is something to bring up to date on Slack
-    book = ReleaseBook(store, clock, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
+    book = ReleaseBook(
+        store,
+        clock,
+        on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=False),
+        on_heard_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=True),
+    )
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
         post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
@@ -293,8 +300,9 @@ def build(
             intervals=intervals,
             metrics=metrics,
         )
-        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback)
-        deployer.on_committed.append(
+        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback);
+        # queued before the requester is told, so a crash after the journal lets the request go loses nothing
+        deployer.on_landed.append(
             lambda request, outcome: release_app.committed(
                 request.app, outcome.tag or request.tag, request.env, outcome.commit
             )
@@ -375,6 +383,7 @@ def build(
         on_failure=followups.failed,
         test_failure_buttons=followups.retry_button,
         rollback_button=rollbacks.button,
+        on_outcome=lambda env, outcome: metrics.release_outcomes.labels(env, outcome).inc(),
     )
     reconciler = Reconciler(
         environments,
@@ -441,7 +450,7 @@ def build(
                 settings.reconcile_seconds,
             )
         )
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         charts=charts,
@@ -469,4 +478,8 @@ def build(
         doorbell=doorbell,
         release_app=release_app,
         team_channels=team_channels,
+        card_quota=CardQuota(store, book, clock),
     )
+    # evaluated on every scrape of /metrics, like a probe of /readyz
+    metrics.ready.set_function(lambda: 1.0 if services.readiness() is None else 0.0)
+    return services

@@ -16,6 +16,7 @@ from bot.services import Services, build
 from handlers.http import HttpApp
 from handlers.slack import build_bolt_app
 from handlers.slack_api import SlackChat
+from handlers.socket_mode import socket_mode
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Server:
             settings, chat=chat, clock=clock, post_interval=post_interval, intervals=intervals
         )
         self.app = HttpApp(self.services, build_bolt_app(self.services), clock=clock)
+        self.socket_mode = socket_mode(self.services, self.app.bolt)  # None without SLACK_APP_TOKEN
         self._wsgi = create_wsgi_server(
             self.app,
             host=settings.host,
@@ -61,6 +63,8 @@ class Server:
         self.services.start()
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()
+        if self.socket_mode is not None:
+            self.socket_mode.start()
 
     def _run(self) -> None:
         try:
@@ -72,6 +76,8 @@ class Server:
     def stop(self) -> None:
         """Stop taking requests, let those in hand finish, then stop the background parts."""
         self._stopping = True
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         self._wsgi.task_dispatcher.shutdown(timeout=5)  # requests being handled finish first
         for channel in list(self._wsgi._map.values()):
             if channel is not self._wsgi and channel is not self._wsgi.trigger:

@@ -142,6 +142,24 @@ def test_manifest_with_a_bad_url_exits_1_without_a_traceback(tmp_path, url):
     assert result.stdout == ""
 
 
+def test_manifest_for_socket_mode_has_no_request_urls(tmp_path):
+    result = bot("manifest", "--socket-mode", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    [command] = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/deploy"]
+    assert "url" not in command
+    assert "request_url" not in result.stdout and "url:" not in result.stdout
+
+
+def test_manifest_without_url_or_socket_mode_says_what_it_needs(tmp_path):
+    result = bot("manifest", env=clean_env(tmp_path))
+    assert result.returncode == 1
+    assert "--url is required" in result.stderr and "--socket-mode" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # -- serve never deletes a folder it did not make ----------------------------------------------------
 
 
