@@ -26,6 +26,11 @@ class DeployRequest:
     rollback_of: str | None = None  # a rollback: the tag it replaces (never blocked by a freeze or window)
 
     @property
+    def task_id(self) -> str:
+        """Its entry in the journal, like every other kind of task (`bot.deploys.tasks`)."""
+        return self.deploy_id
+
+    @property
     def is_promotion(self) -> bool:
         return self.source_env is not None
 
