@@ -1,15 +1,18 @@
-"""The path every deploy request takes, from its acknowledgement to the requester's answer.
+"""The one pipeline every acknowledged task takes, from its acknowledgement to its requester's answer.
 
-Requests arrive from the slash command, the promote button, CI and automatic promotion. The
-quick checks (`checks`, `identity`) answer at once; then the request is recorded in the store
-(`journal`) before it is acknowledged, so that a crash never loses it. The rest runs on this
-module's workers: the team check with GitHub, the gates (freezes, windows, approvals), the
-promotion claim, the charts writer, and the answer to the requester and the card. Nothing slow
-ever runs on the thread that acknowledges Slack.
+Deploys arrive from the slash command, the promote button, CI and automatic promotion; the other
+kinds of task (a rollback, a freeze or unfreeze, an approval decision: `bot.deploys.tasks`) from
+their own modules, which hand them to `accept`. The quick checks (`checks`, `identity`) answer at
+once; then the task is recorded in the store (`journal`) before it is acknowledged, so that a crash
+never loses it. The rest runs on this module's workers: for a deploy, the team check with GitHub,
+the gates (freezes, windows, approvals), the promotion claim, the charts writer; for another kind,
+its runner (`runners`). Every task ends the same way (`_final`): how it ended is written to its
+entry, then said, then the entry goes. Nothing slow ever runs on the thread that acknowledges Slack.
 
-A crash is no reason for a deploy to fail: a request whose replica died (or whose work a store
-outage interrupted) is taken over by the recovery job, here or on another replica, and done
-again from the start with every check made again; it is committed once and reported once.
+A crash is no reason for a task to fail: a task whose replica died (or whose work a store outage
+interrupted) is taken over by the recovery job, here or on another replica, and done again from
+the start with every check made again (its steps are safe to run twice); it ends once and its
+requester is told once.
 """
 
 from __future__ import annotations
@@ -181,18 +184,6 @@ class Deployer:
             require_tests=source_env is not None and source_env in self.settings.workflows_tokens,
         )
         return self.accept(request) is None
-
-    def resubmit(self, request: DeployRequest) -> str | None:
-        """A request decided elsewhere (an approval, a held deploy, a rollback): recorded and started, every
-        check made; None once recorded, else the words for the requester (who is also told)."""
-        refused = self.accept(request)
-        if refused is not None:
-            self._tell(request, refused)
-        return refused
-
-    def submit(self, request: DeployRequest) -> None:
-        """A deploy made elsewhere (a held deploy clicked): recorded, every check, the commit."""
-        self.resubmit(request)
 
     def accept(self, task: Task, *, before_start: Callable[[], bool] | None = None) -> str | None:
         """Record the task (a deploy or any other kind), then start it; None once it is safely recorded,
