@@ -223,7 +223,7 @@ class Deployer:
             tag=request.tag,
             deploy_id=request.deploy_id,
             source_env=request.source_env,
-            rollback_of=request.rollback_of,
+            **({"rollback_of": request.rollback_of} if request.rollback_of else {}),
         )
 
     def _start(self, task: Task) -> None:
