@@ -342,3 +342,25 @@ def test_a_team_check_github_could_not_answer_is_worded_alike_for_a_deploy_and_a
         fake_github.down = False
     assert "couldn't check" in deploy, deploy
     assert rollback == deploy, (rollback, deploy)  # a rollback is a deploy: one check, one wording
+
+
+# -- an approval request made by a deploy that runs again after a crash is made once ----------------------------
+
+
+def test_a_deploy_run_again_after_a_crash_asks_for_its_approval_once(
+    abot: BotHarness,  # noqa: F811 - the fixture
+    fake_slack: FakeSlack,
+) -> None:
+    request = DeployRequest(
+        app="whitehall", env="production", tag="v6141", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("asked"),
+    )  # fmt: skip
+    journal, store = abot.services.deployer.journal, abot.services.store
+    for _ in range(2):  # the second time: its replica died after asking, before the words were written
+        journal.record(request, abot.fake_clock())
+        store.client.hset(journal._key("owners"), request.deploy_id, "a-replica-that-died")
+        assert abot.services.deployer.recover() == 1
+        abot.settle()
+    notices = [m for m in fake_slack.roots() if "asks to deploy" in m.text and "v6141" in m.text]
+    assert len(notices) == 1, [m.text for m in notices]
+    assert store.client.zcard(abot.services.approvals._pending_key) == 1
