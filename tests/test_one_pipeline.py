@@ -364,3 +364,30 @@ def test_a_deploy_run_again_after_a_crash_asks_for_its_approval_once(
     notices = [m for m in fake_slack.roots() if "asks to deploy" in m.text and "v6141" in m.text]
     assert len(notices) == 1, [m.text for m in notices]
     assert store.client.zcard(abot.services.approvals._pending_key) == 1
+
+
+# -- fault 5, the other half: ownership checked again just before the push ------------------------------------------
+
+
+def test_a_deploy_taken_over_between_its_commit_and_its_push_is_not_pushed(
+    charts_remote: ChartsRemote, tmp_path, redis_client, redis_prefix
+) -> None:
+    from bot.store import Store
+    from tests.test_charts_writer import change, deploy, make_repo
+
+    store = Store(redis_client, redis_prefix)
+    answers = iter([{"test-whitehall-v6551"}])  # owned when the batch is built, taken over by the push
+
+    def owned(deploy_ids: list[str]) -> set[str]:
+        return next(answers, set())
+
+    commits = charts_remote.commit_count()
+    charts = make_repo(charts_remote.url, tmp_path / "wc", store, owned=owned)
+    charts.prepare()
+    charts.start()
+    try:
+        outcome = deploy(charts, change("whitehall", "v6551"))
+    finally:
+        charts.stop()
+    assert outcome.status == "taken_over", outcome
+    assert charts_remote.commit_count() == commits
