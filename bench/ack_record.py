@@ -578,7 +578,7 @@ def show(result: dict[str, Any]) -> str:
             f"at p50, {result['paired_p99_difference_ms_median']:+.0f} ms at p99; recorded slower at p50 in "
             f"{result['rounds_recorded_slower_p50']} of {result['rounds']} rounds.",
             f"one journal.record on a real Redis: median {raw['median_us']:.0f} µs, p99 {raw['p99_us']:.0f} µs "
-            f"({raw['calls']:,} calls; one PING round trip: {raw['ping_median_us']:.0f} µs); inside the bursts, where "
+            f"({raw['calls']:,} calls; one PING round trip: {raw['ping_median_us']:.0f} µs); inside the bursts (every kind), where "
             f"it waits for the GIL too: p50 {burst_record['p50_ms']:.1f} ms, p99 {burst_record['p99_ms']:.1f} ms, "
             f"max {burst_record['max_ms']:.1f} ms ({burst_record['calls']} calls).",
             f"journal.record of the other kinds, median: {kinds_raw}. Their rows: one burst of each per bot;"
