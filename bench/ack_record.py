@@ -56,7 +56,7 @@ from bot.deploys.request import DeployRequest
 from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
 from bot.releases.model import Requester
 from bot.store import Store, connect
-from handlers.server import THREADS
+from handlers.http_server import THREADS
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import (
     MEMBER,

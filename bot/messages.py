@@ -139,6 +139,7 @@ def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
 BUTTON_NOT_MINE = "That button is not one of mine, or it has been tampered with. Nothing was done."
 BUTTON_STALE_ENVIRONMENTS = "That button no longer matches the configured environments. Nothing was done."
 STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+SOCKET_MODE_FAILED = "Something went wrong; nothing was done."  # a Slack request the bot could not handle
 
 
 # -- acknowledgements -----------------------------------------------------------------------------
@@ -183,6 +184,23 @@ def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = No
     }.get(state or "", f"it has not passed its tests in {source_env}")
     hint = f" To promote it anyway, say why: `/deploy promote {app} {to_env} --force <reason…>`." if to_env else ""
     return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
+
+
+def too_many_new_cards(token_name: str, limit: int, window: float) -> str:
+    """A webhook's 429: its token opened as many new cards as it may for now."""
+    return (
+        f"{token_name} has opened {limit} new cards in the last {window:.0f} seconds, as many as it may; "
+        "nothing was done: retry later"
+    )
+
+
+def ci_promotion_tests_failed(tag: str, source_env: str, to_env: str) -> str:
+    """A CI promotion (`/update-image-tag` beyond the token's own environment) of a release whose tests failed."""
+    return f"{tag} failed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
+def ci_promotion_untested(tag: str, source_env: str, to_env: str) -> str:
+    return f"{tag} has not passed its tests in {source_env}, so it may not be promoted to {to_env}"
 
 
 def not_ready_words(source_env: str, state: str | None) -> str:
@@ -656,6 +674,7 @@ LINK_STOPPED = (
     "The bot restarted while waiting for you to enter the code, so nothing was linked. Run `/deploy link` again."
 )
 SOMETHING_WENT_WRONG_LINKING = ":x: Something went wrong inside the bot while linking; nothing was linked. Try again."
+LINK_REPLACED = "You started linking again, so this code no longer counts: use the newest one."
 LINK_BUSY = "Too many people are linking their accounts at this moment. Try `/deploy link` again in a minute."
 LINK_STORE_DOWN = "The bot's state store is unavailable, so nothing was linked. Try again in a minute."
 
@@ -671,13 +690,6 @@ def link_instructions(verification_uri: str, user_code: str, expires_in: int) ->
         f"(it expires in {minutes} minutes). I'll tell you here when it is done.\n"
         "Only enter a code you asked for yourself: whoever enters a code gives its GitHub account to "
         "the Slack user who asked for it."
-    )
-
-
-def link_in_progress(verification_uri: str, user_code: str) -> str:
-    return (
-        f"You already have a link waiting: open {verification_uri} and enter the code *{user_code}*. "
-        "Run `/deploy link` again once it has expired."
     )
 
 

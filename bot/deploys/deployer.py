@@ -92,6 +92,9 @@ class Deployer:
         self.on_committed: list[Callable[[DeployRequest, Outcome], None]] = []  # after the card (rollbacks)
         # the step that does each other kind of task (bot.deploys.tasks): one pipeline, one more entry per kind
         self.runners: dict[str, Callable[[Task], None]] = {}
+        # first of all after a commit, before the requester is told (which lets the request leave the
+        # journal) and before the card: what a crash or a store error there must not lose (the Release app)
+        self.on_landed: list[Callable[[DeployRequest, Outcome], None]] = []
         self._in_flight = 0  # steps running or queued, for wait_idle
         self._in_hand: set[str] = set()  # tasks this process is working on, which recovery leaves alone
         self._recorded_at: dict[str, float] = {}  # when each task in hand was recorded (who overtakes whom)
@@ -168,6 +171,7 @@ class Deployer:
             response_url=response_url,
             source_env=step.from_env,
             require_tests=True,
+            from_button=True,
         )
         return self.accept(request)
 
@@ -359,7 +363,7 @@ class Deployer:
         taken = self.promotions.claim(app, tag, env, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier) and taken.deploy_id == request.deploy_id:
             taken = Claim(self.promotions.key(app, tag, env), taken.raw)  # ours, from before a restart
-        elif isinstance(taken, Earlier) and taken.done and self._moved_off(request):
+        elif isinstance(taken, Earlier) and taken.done and self._may_promote_again(request):
             # the earlier promotion no longer stands (the environment was moved off the tag since)
             taken = self.promotions.take_over(app, tag, env, taken, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier):
@@ -379,6 +383,11 @@ class Deployer:
             self._let_go(request)
             return
         self._submit(request, taken)
+
+    def _may_promote_again(self, request: DeployRequest) -> bool:
+        """Only a typed `/deploy promote` or CI may promote a release again once the next environment moved
+        off it; a button, or the bot by itself, promotes once, ever: going back is a rollback or a typed deploy."""
+        return not (request.from_button or request.automatic) and self._moved_off(request)
 
     def _moved_off(self, request: DeployRequest) -> bool:
         current = self.charts.read(request.env, request.app, fresh=True)
@@ -425,6 +434,11 @@ class Deployer:
         tag = outcome.tag or request.tag
         self._audit_outcome(request, tag, outcome)
         if outcome.committed:
+            for hook in self.on_landed:
+                try:
+                    hook(request, outcome)
+                except Exception:  # one hook's fault must not keep the requester from hearing
+                    log.exception("after the deploy of %s %s to %s landed", app, tag, env)
             self._final(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
             try:
                 if claim is not None:
