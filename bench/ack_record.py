@@ -5,11 +5,14 @@ each with its own charts remote (50 apps), fake Slack, fake GitHub and key prefi
 Redis:
 - "recorded": the bot as it is: `DeployJournal.record` (one pipelined round trip to Redis: the
   request, its owner, the newest request for its app and environment) before the ack;
-- "not recorded" (the baseline: the ack as it was before issue 13): `journal.record` replaced by a
-  no-op on that bot's journal. The later journal checks are made to pass through as they did
-  before there was a journal (the charts writer's "do I still own this deploy?" and `finish`),
-  so that both bots do the same background work (team check, commit, push, reply) while the
-  acks are measured; without that the baseline's deploys would stop at the writer, unpushed.
+- "not recorded" (the baseline: the ack as it was before issue 13): that bot's journal replaced by
+  `NotRecorded`, which keeps nothing and answers every later ownership question ("do I still own
+  this task?", before the push, before the words are written and before the entry leaves) as a
+  single replica with no journal would: yes. So both bots do the same background work (team
+  check, commit, push, reply) while the acks are measured. (Before issue 18 the baseline stubbed
+  `record` and `finish` only; once `settle` and the deployer's own ownership check came, every
+  baseline deploy was "taken over by another replica" and never told: that was `make bench`
+  failing, every run, busy machine or not.)
 Per round, each bot gets 50 concurrent signed `/deploy <app> <tag> integration` commands, 50
 different apps, all at once (tests/support/app.py `run_concurrently`, a barrier); the round ends
 when every deploy has been committed and every requester told. The order alternates per round
@@ -19,8 +22,13 @@ Each command has its own connection, opened before the burst, as Slack sends eac
 Latency is measured by the client threads in this process, which also hosts the bot: an upper
 bound of the bot's own time. Every ack must be "Deploying…" and under Slack's 3 s.
 
-Then the raw cost of one `journal.record` on the same Redis: the median of 1,000 calls (and one
-Redis PING round trip for scale).
+Then (issue 18) the other kinds of acknowledged action, each now a journaled task recorded before its
+ack: per kind, 50 concurrent commands at each bot: `/deploy rollback <app> integration`,
+`/deploy freeze <app> staging <reason>`, and 50 approve clicks on 50 deploys to an environment with
+`approvals_required` (each bot's own), measured as above, every one ended and its requester told.
+
+Then the raw cost of one `journal.record` on the same Redis, per kind of task: the median of 1,000
+calls (and one Redis PING round trip for scale).
 
     .venv/bin/python -m bench.ack_record [--quick]   # this benchmark alone, on a throwaway Redis
 """
@@ -45,6 +53,7 @@ import httpx
 from bench.ack import ack_text, percentile
 from bot.deploys.journal import DeployJournal
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
 from bot.releases.model import Requester
 from bot.store import Store, connect
 from handlers.http_server import THREADS
@@ -58,7 +67,7 @@ from tests.support.app import (
     run_concurrently,
 )
 from tests.support.charts import ENVIRONMENTS, make_charts_remote
-from tests.support.slack_requests import signed_headers, slash_command_body
+from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
 
 SLACK_LIMIT_MS = 3000.0
 SIZES = {
@@ -66,6 +75,53 @@ SIZES = {
     "quick": {"commands": 20, "rounds": 1, "record_calls": 200},
 }
 RECORDED, NOT_RECORDED = "recorded", "not recorded"
+SECOND_MEMBER = "U0MEMBER2"  # hubot, who approves
+CONFIG = """environments:
+  - {name: integration, team: gov-uk}
+  - {name: staging, team: gov-uk-production}
+  - {name: production, team: gov-uk-production, approvals_required: 1}
+users:
+  U012AB3CD: octocat
+  U0MEMBER2: hubot
+"""
+KINDS = ("rollback", "freeze", "approval")
+
+
+class NotRecorded(DeployJournal):
+    """The baseline's journal: nothing reaches the store, and every task is this replica's own."""
+
+    def record(self, task, at) -> None:
+        """Nothing kept: the ack as it was before issue 13."""
+
+    def update(self, task) -> bool:
+        return True
+
+    def hand_over(self, task, told, following, at) -> bool:
+        return True
+
+    def going_ahead(self, request, at) -> None:
+        return None
+
+    def keep_claim(self, deploy_id, claim) -> bool:
+        return True
+
+    def settle(self, deploy_id, told) -> bool:
+        return True
+
+    def owned(self, deploy_ids):
+        return set(deploy_ids)
+
+    def finish(self, deploy_id) -> bool:
+        return True
+
+    def set_aside(self, deploy_id) -> None:
+        return None
+
+    def take_over(self, is_alive, in_hand):
+        return []
+
+    def dead_owners(self, is_alive):
+        return set()
 
 
 def charts_apps(count: int) -> dict[str, dict[str, str]]:
@@ -86,6 +142,7 @@ class Side:
     record_seconds: list[float] = field(default_factory=list)  # each journal.record's own time, in the bursts
     samples: list[float] = field(default_factory=list)
     per_round: list[dict[str, Any]] = field(default_factory=list)
+    kinds: dict[str, dict[str, Any]] = field(default_factory=dict)  # rollback, freeze, approval: one burst each
 
 
 def start_side(label: str, scratch: Path, redis_url: str, commands: int) -> Side:
@@ -93,6 +150,10 @@ def start_side(label: str, scratch: Path, redis_url: str, commands: int) -> Side
     folder.mkdir()
     slack, github = FakeSlack().start(), FakeGitHub().start()
     add_standard_members(github)
+    github.add_member("gov-uk", "hubot")
+    github.add_member("gov-uk-production", "hubot")
+    config = folder / "bench-config.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
     prefix = f"bench:ack-record:{uuid.uuid4().hex[:12]}:"
     env = bot_environment(
         tmp_path=folder,
@@ -102,6 +163,7 @@ def start_side(label: str, scratch: Path, redis_url: str, commands: int) -> Side
         redis_url=redis_url,
         redis_prefix=prefix,
         LOG_LEVEL="WARNING",
+        BOT_CONFIG=str(config),
     )
     side = Side(label, BotHarness(env), slack, github, prefix)
     journal = side.bot.services.deployer.journal
@@ -116,16 +178,12 @@ def start_side(label: str, scratch: Path, redis_url: str, commands: int) -> Side
 
         journal.record = counted
     else:
-
-        def nothing(request: DeployRequest, at: float) -> None:
-            """Nothing reaches the store: the ack as it was before issue 13."""
-
-        journal.record = nothing
-        journal.finish = lambda deploy_id: True
+        deployer = side.bot.services.deployer
+        deployer.journal = NotRecorded(journal.store, journal.instance)
         writer = side.bot.services.charts.writer
         if not hasattr(writer, "_owned"):
             raise RuntimeError("ChartsWriter has no `_owned` any more: update bench/ack_record.py's baseline")
-        writer._owned = set  # every deploy counts as this replica's own, as before the journal
+        writer._owned = deployer.journal.owned  # every deploy counts as this replica's own, as before the journal
     return side
 
 
@@ -195,6 +253,96 @@ def burst(side: Side, round_number: int, commands: int, log: Callable[[str], Non
     )
 
 
+def _timed_posts(side: Side, bodies: list[bytes]) -> tuple[list[Any], list[float]]:
+    """Every body posted at once, each on its own connection; the responses and each one's milliseconds."""
+    seconds = [0.0] * len(bodies)
+    clients = [httpx.Client(base_url=side.bot.base_url, timeout=30) for _ in bodies]
+
+    def post(number: int) -> Any:
+        headers = signed_headers(SIGNING_SECRET, bodies[number], int(side.bot.clock()))
+        started = time.perf_counter()
+        response = clients[number].post("/slack/events", content=bodies[number], headers=headers)
+        seconds[number] = time.perf_counter() - started
+        return response
+
+    try:
+        responses = run_concurrently([lambda number=number: post(number) for number in range(len(bodies))])
+    finally:
+        for client in clients:
+            client.close()
+    return responses, [s * 1000 for s in seconds]
+
+
+def kind_burst(side: Side, kind: str, commands: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """`commands` concurrent rollbacks, freezes or approve clicks at one bot: their acks, and that each ended told."""
+    slack = side.slack
+    names = [f"{side.label}-{kind}-{number}" for number in range(commands)]
+    apps = [f"bench-app-{number:02d}" for number in range(commands)]
+    if kind == "approval":  # first, one deploy per app waiting for a second member (not measured)
+        asked = [f"{side.label}-asked-{number}" for number in range(commands)]
+        bodies = [
+            slash_command_body(f"{app} v900 production", user_id=MEMBER, response_url=slack.response_url(name))
+            for app, name in zip(apps, asked, strict=True)
+        ]
+        _timed_posts(side, bodies)
+        slack.wait_until(lambda: all(slack.responses.get(name) for name in asked), timeout=120)
+        side.bot.settle(timeout=120)
+        notices = [m for m in slack.roots() if "asks to deploy" in m.text and "v900" in m.text]
+        by_app = {app: m for m in notices for app in apps if f"*{app}*" in m.text}
+        bodies = [
+            block_actions_body(
+                "approve", by_app[app].button("approve")["value"], user_id=SECOND_MEMBER,
+                response_url=slack.response_url(name),
+            )
+            for app, name in zip(apps, names, strict=True)
+        ]  # fmt: skip
+        ended_words = "You approved"
+    else:
+        text = "rollback {app} integration" if kind == "rollback" else "freeze {app} staging bench"
+        bodies = [
+            slash_command_body(text.format(app=app), user_id=MEMBER, response_url=slack.response_url(name))
+            for app, name in zip(apps, names, strict=True)
+        ]
+        ended_words = "Committed" if kind == "rollback" else "Froze"
+    records_before = side.records[0]
+    responses, millis = _timed_posts(side, bodies)
+    records = side.records[0] - records_before
+    if kind == "approval":
+        acked = sum(1 for r in responses if isinstance(r, httpx.Response) and r.status_code == 200 and not ack_text(r))
+    else:
+        acked = sum(1 for r in responses if ack_text(r) and "try again" not in ack_text(r).lower())
+    told = slack.wait_until(lambda: all(slack.responses.get(name) for name in names), timeout=180)
+    if kind == "approval":  # and each deploy it approved committed, its requester told
+        slack.wait_until(lambda: all(len(slack.responses.get(n, [])) >= 3 for n in asked), timeout=180)
+    side.bot.settle(timeout=180)
+    replies = slack.responses
+    ended = sum(
+        1 for name in names if any(ended_words.lower() in (r.get("text") or "").lower() for r in replies.get(name, []))
+    )
+    if kind == "approval":
+        ended = min(
+            ended, sum(1 for n in asked if any("Committed" in (r.get("text") or "") for r in replies.get(n, [])))
+        )
+    told_twice = sum(1 for name in names if len(replies.get(name, [])) > 1)
+    result = {
+        "kind": kind,
+        "commands": commands,
+        "acked": acked,
+        "recorded": records,
+        "ended": ended,
+        "all_told": told,
+        "told_twice": told_twice,
+        "p50_ms": round(percentile(millis, 0.50), 1),
+        "p99_ms": round(percentile(millis, 0.99), 1),
+        "max_ms": round(max(millis), 1),
+    }
+    log(
+        f"    {side.label}, {kind}: p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
+        f"max {result['max_ms']:.0f} ms; {acked} acked, {ended} ended and told"
+    )
+    return result
+
+
 def raw_record_cost(redis_url: str, calls: int) -> dict[str, Any]:
     client = connect(redis_url)
     store = Store(client, f"bench:journal:{uuid.uuid4().hex[:12]}:")
@@ -210,6 +358,20 @@ def raw_record_cost(redis_url: str, calls: int) -> dict[str, Any]:
         )
         for number in range(calls)
     ]
+    other_kinds = {
+        "rollback": [RollbackTask(app=r.app, env=r.env, requester=person, response_url=r.response_url) for r in requests],
+        "freeze": [
+            ScopeTask(app=r.app, env="staging", requester=person, lifting=False, response_url=r.response_url,
+                      reason="bench", at=time.time())
+            for r in requests
+        ],
+        "approval": [
+            DecisionTask(approval_id=uuid.uuid4().hex[:20], decision="approved", decider=person,
+                         response_url=r.response_url, app=r.app, env="production")
+            for r in requests
+        ],
+    }  # fmt: skip
+    per_kind: dict[str, dict[str, float]] = {}
     try:
         for request in requests[:20]:  # warm the connection pool and Redis
             journal.record(request, time.time())
@@ -218,6 +380,16 @@ def raw_record_cost(redis_url: str, calls: int) -> dict[str, Any]:
             started = time.perf_counter()
             journal.record(request, time.time())
             seconds.append(time.perf_counter() - started)
+        for kind, tasks in other_kinds.items():
+            timed = []
+            for task in tasks:
+                started = time.perf_counter()
+                journal.record(task, time.time())
+                timed.append((time.perf_counter() - started) * 1e6)
+            per_kind[kind] = {
+                "median_us": round(statistics.median(timed), 1),
+                "p99_us": round(percentile(timed, 0.99), 1),
+            }
         pings = []
         for _ in range(calls):
             started = time.perf_counter()
@@ -233,6 +405,7 @@ def raw_record_cost(redis_url: str, calls: int) -> dict[str, Any]:
         "median_us": round(statistics.median(micros), 1),
         "p99_us": round(percentile(micros, 0.99), 1),
         "ping_median_us": round(statistics.median(s * 1e6 for s in pings), 1),
+        "other_kinds": per_kind,
     }
 
 
@@ -277,6 +450,10 @@ def run(
                 order = (RECORDED, NOT_RECORDED) if round_number % 2 else (NOT_RECORDED, RECORDED)
                 for label in order:
                     burst(sides[label], round_number, commands, log)
+            log(f"  the other kinds of action: {commands} concurrent each, at each bot ...")
+            for kind in KINDS:
+                for label in (NOT_RECORDED, RECORDED):
+                    sides[label].kinds[kind] = kind_burst(sides[label], kind, commands, log)
         finally:
             queue_log.setLevel(was_level)
             for side in sides.values():
@@ -291,6 +468,10 @@ def run(
         for label, s in ((RECORDED, bot), (NOT_RECORDED, baseline))
         if s["acked"] != total or s["committed"] != total or not s["all_told"]
     ]
+    for label, side in sides.items():
+        for kind, k in side.kinds.items():
+            if k["acked"] != commands or k["ended"] != commands or not k["all_told"]:
+                problems.append(f"{label}, {kind}: {k['acked']} acked, {k['ended']} ended, all told {k['all_told']}")
     if bot["recorded"] != total or baseline["recorded"] != 0:
         problems.append(f"records: {bot['recorded']} (recorded bot), {baseline['recorded']} (baseline)")
     if problems:
@@ -313,6 +494,7 @@ def run(
         "slack_limit_ms": SLACK_LIMIT_MS,
         "all_under_slack_limit": bot["under_slack_limit"] == total and baseline["under_slack_limit"] == total,
         "journal_record": raw,
+        "kinds": {kind: {label: sides[label].kinds[kind] for label in sides} for kind in KINDS},
         "journal_record_in_burst": {
             "calls": len(in_burst),
             "p50_ms": round(percentile(in_burst, 0.5), 2),
@@ -365,7 +547,24 @@ def show(result: dict[str, Any]) -> str:
             "",
         ]
     )
+    for kind in KINDS:
+        for label, key in (("baseline", NOT_RECORDED), ("bot", RECORDED)):
+            k = result["kinds"][kind][key]
+            rows.append(
+                [
+                    f"{kind}: {label}, {key}",
+                    k["commands"],
+                    f"{k['p50_ms']:.0f} ms",
+                    f"{k['p99_ms']:.0f} ms",
+                    f"{k['max_ms']:.0f} ms",
+                    k["recorded"],
+                    k["ended"],
+                ]
+            )
     raw, burst_record = result["journal_record"], result["journal_record_in_burst"]
+    kinds_raw = ", ".join(
+        f"{kind} {v['median_us']:.0f} µs (p99 {v['p99_us']:.0f})" for kind, v in raw["other_kinds"].items()
+    )
     return table(
         f"8. Recording each request before its ack: {result['commands_per_round']} concurrent signed /deploy "
         f"× {result['rounds']} round(s), two bots in-process",
@@ -379,9 +578,11 @@ def show(result: dict[str, Any]) -> str:
             f"at p50, {result['paired_p99_difference_ms_median']:+.0f} ms at p99; recorded slower at p50 in "
             f"{result['rounds_recorded_slower_p50']} of {result['rounds']} rounds.",
             f"one journal.record on a real Redis: median {raw['median_us']:.0f} µs, p99 {raw['p99_us']:.0f} µs "
-            f"({raw['calls']:,} calls; one PING round trip: {raw['ping_median_us']:.0f} µs); inside the bursts, where "
+            f"({raw['calls']:,} calls; one PING round trip: {raw['ping_median_us']:.0f} µs); inside the bursts (every kind), where "
             f"it waits for the GIL too: p50 {burst_record['p50_ms']:.1f} ms, p99 {burst_record['p99_ms']:.1f} ms, "
             f"max {burst_record['max_ms']:.1f} ms ({burst_record['calls']} calls).",
+            f"journal.record of the other kinds, median: {kinds_raw}. Their rows: one burst of each per bot;"
+            " 'committed' there counts each ended and told (approvals: the approved deploy committed too).",
             "baseline: the same bot with journal.record a no-op (and the journal's later ownership checks passing),",
             "          so both do the same background work. Order of the two alternates per round. Latency measured",
             f"          by client threads in the bot's own process (an upper bound of the bot's time); waitress runs "

@@ -32,6 +32,7 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
+from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
 from bot.gitops.charts import ChartsRepo
 from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
@@ -276,11 +277,12 @@ def build(
         audit=audit,
         notices=notices,
         signer=signer,
-        submit=deployer.submit,
-        reply=replies.send,
+        pipeline=deployer,
         clock=clock,
     )
     deployer.gates.append(safety.gate)
+    deployer.on_committed.append(safety.committed)
+    deployer.runners[ScopeTask.kind] = safety.run_scope
     router.on_command(commands.Freeze, safety.freeze_command)
     router.on_command(commands.Unfreeze, safety.unfreeze_command)
     router.on_action("deploy_held", safety.click)
@@ -293,10 +295,10 @@ def build(
         audit=audit,
         safety=safety,
         signer=signer,
-        submit=deployer.submit,
-        reply=replies.send,
+        pipeline=deployer,
     )
     deployer.on_committed.append(rollbacks.committed)
+    deployer.runners[RollbackTask.kind] = rollbacks.run
     release_app = None
     if settings.release_url and settings.release_api_token:
         release_app = ReleaseApp(
@@ -333,6 +335,7 @@ def build(
         seal=identity_seal(settings),
     )
     deployer.team_refusal_blocks = approvals.team_refusal_blocks
+    deployer.runners[DecisionTask.kind] = approvals.decide
     router.on_action("request_approval", approvals.request_clicked)
     router.on_action("approve", approvals.approve_clicked)
     router.on_action("deny", approvals.deny_clicked)

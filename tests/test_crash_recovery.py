@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeGitHub, FakeSlack
-from tests.support.app import MEMBER, ServeProcess, add_standard_members, bot_environment, run_concurrently
+from tests.support.app import (
+    INTEGRATION_ONLY,
+    MEMBER,
+    ServeProcess,
+    add_standard_members,
+    bot_environment,
+    run_concurrently,
+)
 from tests.support.charts import DEFAULT_APPS, ChartsRemote
 
 APPS = sorted(DEFAULT_APPS["integration"])  # eight apps: one deploy each, so none overtakes another
@@ -224,3 +231,123 @@ def test_a_paused_replica_whose_deploy_was_taken_over_neither_pushes_nor_speaks_
         hook.unlink(missing_ok=True)
         paused.stop()
         other.stop()
+
+
+# -- every other acknowledged action: a rollback, a freeze, an approval (issue 18) ------------------------------
+
+SECOND_MEMBER = "U0MEMBER2"  # hubot: in gov-uk and gov-uk-production
+APPROVALS_CONFIG = """environments:
+  - {name: integration, team: gov-uk}
+  - {name: staging, team: gov-uk-production}
+  - {name: production, team: gov-uk-production, approvals_required: 1}
+users:
+  U012AB3CD: octocat
+  U0INTEG01: integrator
+  U0MEMBER2: hubot
+"""
+
+
+def _told(slack: FakeSlack, name: str) -> list[str]:
+    return [r["text"] for r in slack.responses.get(name, [])]
+
+
+def _prepare_rollback(bot: ServeProcess, slack: FakeSlack) -> None:
+    for n, tag in enumerate(("v7501", "v7502")):
+        bot.slash(f"router {tag} integration", user=MEMBER, response_url=slack.response_url(f"d{n}"))
+        assert slack.wait_for_response(f"d{n}", timeout=30) and "Committed" in _told(slack, f"d{n}")[0]
+
+
+def _prepare_approval(bot: ServeProcess, slack: FakeSlack) -> str:
+    """A member's deploy to production, waiting for a second member: the approve button's value."""
+    bot.slash("whitehall v7601 production", user=MEMBER, response_url=slack.response_url("requester"))
+    assert "second member" in slack.wait_for_response("requester", timeout=30)[0]["text"]
+    assert slack.wait_until(lambda: [m for m in slack.roots() if "asks to deploy" in m.text], timeout=30)
+    [notice] = [m for m in slack.roots() if "asks to deploy" in m.text]
+    return notice.button("approve")["value"]
+
+
+@pytest.mark.parametrize("takeover", ["same process restarted", "second replica"])
+@pytest.mark.parametrize("action", ["rollback", "freeze", "approval"])
+def test_every_acknowledged_action_lands_once_and_is_told_once_when_the_bot_dies_right_after_its_ack(
+    tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, action, takeover
+) -> None:
+    from tests.support.slack_requests import block_actions_body
+
+    fake_github.add_member("gov-uk", "hubot")
+    fake_github.add_member("gov-uk-production", "hubot")
+    config = tmp_path / "approvals.yaml"
+    config.write_text(APPROVALS_CONFIG, encoding="utf-8")
+    env = {**_env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "first")}
+    env["BOT_CONFIG"] = str(config)
+    survivor = None
+    if takeover == "second replica":
+        other = _env(tmp_path, fake_slack, fake_github, charts_remote, redis_url, redis_prefix, "second")
+        survivor = ServeProcess({**other, "BOT_CONFIG": str(config)}, log_path=tmp_path / "second.log")
+    first = ServeProcess(env, log_path=tmp_path / "first.log")
+    try:
+        approve = _prepare_approval(first, fake_slack) if action == "approval" else None
+        if action == "rollback":
+            _prepare_rollback(first, fake_slack)
+        commits = charts_remote.commit_count()
+        fake_github.slow_seconds = 3  # the team check of whoever acts now (not yet cached) is under way at the kill
+        if action == "rollback":  # the integrator's first team check: the rollback's own, not a cached one
+            ack = first.slash(
+                "rollback router integration", user=INTEGRATION_ONLY, response_url=fake_slack.response_url("acted")
+            )
+            assert "Rolling back" in ack.json()["text"], ack.text
+        elif action == "freeze":
+            ack = first.slash(
+                "freeze whitehall staging incident", user=MEMBER, response_url=fake_slack.response_url("acted")
+            )
+            assert "Freezing" in ack.json()["text"], ack.text
+        else:
+            body = block_actions_body(
+                "approve", approve, user_id=SECOND_MEMBER, response_url=fake_slack.response_url("acted")
+            )
+            assert first.slack(body).status_code == 200
+        time.sleep(0.5)
+        first.kill(with_children=True)
+        assert not _told(fake_slack, "acted"), "it had ended before the kill: the test proves nothing"
+        fake_github.slow_seconds = 0
+        if survivor is None:
+            survivor = ServeProcess(env, log_path=tmp_path / "restarted.log")
+
+        _wait_until(lambda: _told(fake_slack, "acted"), 60, "the person who acted was never told")
+        if action == "approval":
+            _wait_until(
+                lambda: len(_told(fake_slack, "requester")) >= 3, 60, f"requester: {_told(fake_slack, 'requester')}"
+            )
+        time.sleep(2)  # room for a second answer, which must not come
+        acted = _told(fake_slack, "acted")
+        assert len(acted) == 1, acted
+        if action == "rollback":
+            assert "Committed" in acted[0] and "v7501" in acted[0], acted
+            assert charts_remote.read("integration", "router").startswith("image_tag: v7501")
+            assert charts_remote.commit_count() == commits + 1
+            assert [subject for _, subject, _ in charts_remote.log(1)] == [
+                "Update router image tag to v7501 for integration"
+            ]
+        elif action == "freeze":
+            assert "Froze whitehall in staging" in acted[0], acted
+            snowflakes = [m.text for m in fake_slack.roots() if m.text.startswith(":snowflake:")]
+            assert len(snowflakes) == 1, snowflakes
+            refused = first_refusal(survivor, fake_slack)
+            assert "frozen" in refused, refused
+            assert charts_remote.commit_count() == commits
+        else:
+            told = _told(fake_slack, "requester")
+            assert len(told) == 3 and "approved" in told[1] and "Committed" in told[2], told
+            assert charts_remote.read("production", "whitehall").startswith("image_tag: v7601")
+            assert charts_remote.commit_count() == commits + 1
+            assert f"Approved-by: hubot ({SECOND_MEMBER})" in charts_remote.log(1)[0][2].splitlines()
+    finally:
+        fake_github.slow_seconds = 0
+        if survivor is not None:
+            survivor.stop()
+        if first.process.poll() is None:
+            first.stop()
+
+
+def first_refusal(bot: ServeProcess, slack: FakeSlack) -> str:
+    bot.slash("whitehall v7602 staging", user=MEMBER, response_url=slack.response_url("after"))
+    return slack.wait_for_response("after", timeout=30)[0]["text"]

@@ -24,6 +24,7 @@ from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
 from bot.config import Settings
+from bot.deploys.checks import team_refusal
 from bot.deploys.identity import Refusal, identify
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Button, Requester
@@ -154,7 +155,7 @@ class FailureFollowUps:
             team = self.settings.environment(env).team
             membership = self.teams.check(requester.login, team)
             if not membership.member:
-                self.reply(url, messages.team_refusal(env, self.settings.github_org, team, membership.reason))
+                self.reply(url, team_refusal(self.settings, requester.login, env, membership))
                 return
             claim = self.store.key("tests-retried", env, workflow)
             if not self.store.claim(claim, ONCE_SECONDS, requester.mention):

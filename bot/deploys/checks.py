@@ -1,4 +1,5 @@
-"""The checks made before a request is acknowledged: no I/O, so the ack is never slow.
+"""The checks made before a request is acknowledged: no I/O, so the ack is never slow; and the words
+after a failed team check (made later, in the background), from this one place.
 
 Each answers None when all is well, or a `Refusal` saying what was wrong and what to do.
 """
@@ -11,6 +12,7 @@ from bot import messages
 from bot.config import Settings
 from bot.deploys.identity import Refusal
 from bot.names import close_names, is_valid_app_name, is_valid_image_tag
+from bot.teams import Membership
 
 AppsIn = Callable[[str], list[str]]  # env -> the apps with an image-tag file there
 
@@ -35,3 +37,16 @@ def check_tag(tag: str) -> Refusal | None:
 
 def check_has_previous(settings: Settings, env: str) -> Refusal | None:
     return Refusal(messages.nothing_before(env)) if settings.previous_environment(env) is None else None
+
+
+def team_refusal(
+    settings: Settings, login: str | None, env: str, membership: Membership, verb: str | None = None
+) -> str:
+    """The words after a failed team check, for everything that checks one: a deploy, a promotion, a
+    rollback, a retry of tests (`verb` None) or a freeze or unfreeze (`verb`). The only place they live."""
+    team, org = settings.environment(env).team, settings.github_org
+    if verb is not None:
+        return messages.freeze_team_refusal(verb, env, org, team, membership.reason)
+    if membership.github_unreachable:
+        return messages.team_unreachable(login or "", env, org, team, membership.reason)
+    return messages.team_refusal(env, org, team, membership.reason)

@@ -1,19 +1,23 @@
-"""The path every deploy request takes, from its acknowledgement to the requester's answer.
+"""The one pipeline every acknowledged task takes, from its acknowledgement to its requester's answer.
 
-Requests arrive from the slash command, the promote button, CI and automatic promotion. The
-quick checks (`checks`, `identity`) answer at once; then the request is recorded in the store
-(`journal`) before it is acknowledged, so that a crash never loses it. The rest runs on this
-module's workers: the team check with GitHub, the gates (freezes, windows, approvals), the
-promotion claim, the charts writer, and the answer to the requester and the card. Nothing slow
-ever runs on the thread that acknowledges Slack.
+Deploys arrive from the slash command, the promote button, CI and automatic promotion; the other
+kinds of task (a rollback, a freeze or unfreeze, an approval decision: `bot.deploys.tasks`) from
+their own modules, which hand them to `accept`. The quick checks (`checks`, `identity`) answer at
+once; then the task is recorded in the store (`journal`) before it is acknowledged, so that a crash
+never loses it. The rest runs on this module's workers: for a deploy, the team check with GitHub,
+the gates (freezes, windows, approvals), the promotion claim, the charts writer; for another kind,
+its runner (`runners`). Every task ends the same way (`_final`): how it ended is written to its
+entry, then said, then the entry goes. Nothing slow ever runs on the thread that acknowledges Slack.
 
-A crash is no reason for a deploy to fail: a request whose replica died (or whose work a store
-outage interrupted) is taken over by the recovery job, here or on another replica, and done
-again from the start with every check made again; it is committed once and reported once.
+A crash is no reason for a task to fail: a task whose replica died (or whose work a store outage
+interrupted) is taken over by the recovery job, here or on another replica, and done again from
+the start with every check made again (its steps are safe to run twice); it ends once and its
+requester is told once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -24,11 +28,12 @@ from bot import commands, messages
 from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.config import Settings
-from bot.deploys.checks import check_has_previous, check_tag, check_target
+from bot.deploys.checks import check_has_previous, check_tag, check_target, team_refusal
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.journal import DeployJournal, Entry
 from bot.deploys.promotions import Claim, Earlier, Promotions
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import Task, task_kind
 from bot.gitops.charts import ChartsRepo
 from bot.gitops.writer import Change, Outcome
 from bot.metrics import Metrics
@@ -85,11 +90,14 @@ class Deployer:
         # buttons to offer with a team refusal (request_approval): (request, membership, text) -> Block Kit or None
         self.team_refusal_blocks: Callable[[DeployRequest, Membership, str], list | None] | None = None
         self.on_committed: list[Callable[[DeployRequest, Outcome], None]] = []  # after the card (rollbacks)
+        # the step that does each other kind of task (bot.deploys.tasks): one pipeline, one more entry per kind
+        self.runners: dict[str, Callable[[Task], None]] = {}
         # first of all after a commit, before the requester is told (which lets the request leave the
         # journal) and before the card: what a crash or a store error there must not lose (the Release app)
         self.on_landed: list[Callable[[DeployRequest, Outcome], None]] = []
         self._in_flight = 0  # steps running or queued, for wait_idle
-        self._in_hand: set[str] = set()  # requests this process is working on, which recovery leaves alone
+        self._in_hand: set[str] = set()  # tasks this process is working on, which recovery leaves alone
+        self._recorded_at: dict[str, float] = {}  # when each task in hand was recorded (who overtakes whom)
         self._automatic_in_flight = 0
         self._idle = threading.Condition()
 
@@ -181,43 +189,36 @@ class Deployer:
         )
         return self.accept(request) is None
 
-    def resubmit(self, request: DeployRequest) -> str | None:
-        """A request decided elsewhere (an approval, a held deploy, a rollback): recorded and started, every
-        check made; None once recorded, else the words for the requester (who is also told)."""
-        refused = self.accept(request)
-        if refused is not None:
-            self._tell(request, refused)
-        return refused
-
-    def submit(self, request: DeployRequest, task: Callable[[DeployRequest], None] | None = None) -> None:
-        """A request made elsewhere: with no `task`, a deploy (recorded, every check, the commit); with one,
-        work that is not a deploy itself (finding a rollback's target, a freeze) on these workers."""
-        if task is None:
-            self.resubmit(request)
-            return
-        self._track(+1)
-
-        def run() -> None:
-            try:
-                task(request)
-            except Exception:  # the person who asked hears something, whatever went wrong
-                log.exception("background work for %s in %s failed", request.app, request.env)
-                self._tell(request, messages.SOMETHING_WENT_WRONG)
-            finally:
-                self._track(-1)
-
-        self.jobs.submit(run)
-
-    def accept(self, request: DeployRequest) -> str | None:
-        """Record the request, then start it; None once it is safely recorded, else the words to say."""
+    def accept(self, task: Task, *, before_start: Callable[[], bool] | None = None) -> str | None:
+        """Record the task (a deploy or any other kind), then start it; None once it is safely recorded,
+        else the words to say. With `before_start`, a step that must follow the record and precede the
+        work (taking a held deploy off its hold): when it says False, the task is dropped unstarted."""
+        at = self.clock()
         with self._idle:
-            self._in_hand.add(request.deploy_id)  # before it is recorded, so recovery never takes it from us
+            self._in_hand.add(task.task_id)  # before it is recorded, so recovery never takes it from us
+            self._recorded_at[task.task_id] = at
         try:
-            self.journal.record(request, self.clock())
+            self.journal.record(task, at)
         except StoreError as error:
-            self._let_go(request)
-            log.warning("could not record a deploy request, so it was refused: %s", error)
+            self._let_go(task)
+            log.warning("could not record a %s, so it was refused: %s", task_kind(task), error)
             return messages.STORE_DOWN
+        if before_start is not None:
+            try:
+                go_on = before_start()
+            except StoreError:
+                self._let_go(task)  # recorded: the recovery job redoes it, every check made again
+                raise
+            if not go_on:
+                self._let_go(task)
+                self._forget(task)
+                return None
+        if isinstance(task, DeployRequest):
+            self._audit_requested(task)
+        self._start(task)
+        return None
+
+    def _audit_requested(self, request: DeployRequest) -> None:
         self.audit.defer(
             Action.DEPLOY_REQUESTED,
             actor=request.requester,
@@ -226,16 +227,18 @@ class Deployer:
             tag=request.tag,
             deploy_id=request.deploy_id,
             source_env=request.source_env,
+            **({"rollback_of": request.rollback_of} if request.rollback_of else {}),
         )
-        self._start(request)
-        return None
 
-    def _start(self, request: DeployRequest) -> None:
+    def _start(self, task: Task) -> None:
         with self._idle:
-            self._in_hand.add(request.deploy_id)
+            self._in_hand.add(task.task_id)
         self._track(+1)
-        step = self._auto_promote if request.automatic else self._run
-        self.jobs.submit(self._guarded, request, step)
+        if isinstance(task, DeployRequest):
+            step = self._auto_promote if task.automatic else self._run
+        else:
+            step = self.runners[task_kind(task)]
+        self.jobs.submit(self._guarded, task, step)
 
     def _refused_at_once(
         self, refusal: Refusal, user_id: str, app: str | None, env: str | None, tag: str | None
@@ -301,20 +304,20 @@ class Deployer:
 
     # -- in the background -------------------------------------------------------------------------------------
 
-    def _guarded(self, request: DeployRequest, step: Callable[[DeployRequest], None]) -> None:
-        """Run one step of a request; whatever happens, the request is answered or left for recovery."""
+    def _guarded(self, task: Task, step: Callable[[Task], None]) -> None:
+        """Run one step of a task; whatever happens, the task is answered or left for recovery."""
         try:
-            step(request)
+            step(task)
         except StoreError as error:
             # recorded, so not lost: the recovery job finishes it once the store answers again
             log.warning(
-                "state store unavailable during deploy %s (%s); it will be finished later", request.deploy_id, error
-            )
-            with self._idle:
-                self._in_hand.discard(request.deploy_id)
-        except Exception:  # a request must never die silently; the requester hears something
-            log.exception("deploy request %s failed", request.deploy_id)
-            self._final(request, messages.SOMETHING_WENT_WRONG)
+                "state store unavailable during %s %s (%s); it will be finished later",
+                task_kind(task), task.task_id, error,
+            )  # fmt: skip
+            self._let_go(task)
+        except Exception:  # a task must never die silently; the requester hears something
+            log.exception("%s %s failed", task_kind(task), task.task_id)
+            self._final(task, messages.SOMETHING_WENT_WRONG)
         finally:
             self._track(-1)
 
@@ -325,7 +328,7 @@ class Deployer:
             membership = self.teams.check((request.approved_by or request.requester).login, env.team)
             if not membership.member:
                 self.metrics.deploys.labels("refused").inc()
-                text = self._team_refusal(request, env.team, membership)
+                text = team_refusal(self.settings, request.requester.login, request.env, membership)
                 blocks = self.team_refusal_blocks and self.team_refusal_blocks(request, membership, text)
                 self._refused(request, text, blocks)
                 return
@@ -335,6 +338,9 @@ class Deployer:
                 self._refused(request, messages.nothing_to_promote(request.app, request.source_env))
                 return
             request = replace(request, tag=source.image_tag)
+            if not self.journal.update(request):  # recovery and the audit must know the tag it resolved to
+                self._let_go(request)
+                return
         for gate in self.gates:
             stopped = gate(request)
             if stopped is not None:
@@ -374,6 +380,7 @@ class Deployer:
             raise
         if not kept:
             self._release_claim(taken)  # another replica owns this request now; it claims for itself
+            self._let_go(request)
             return
         self._submit(request, taken)
 
@@ -387,6 +394,9 @@ class Deployer:
         return current is not None and current.image_tag != request.tag
 
     def _submit(self, request: DeployRequest, claim: Claim | None) -> None:
+        with self._idle:
+            recorded_at = self._recorded_at.get(request.deploy_id, self.clock())
+        self.journal.going_ahead(request, recorded_at)
         change = Change(
             env=request.env,
             app=request.app,
@@ -476,33 +486,106 @@ class Deployer:
         elif outcome.status == "refused":
             self.book.apply(request.app, tag, Refresh())
 
-    # -- ending a request: its words kept in the journal until they are out, so it is told once ----------------
+    # -- ending a task: its words kept in the journal until they are out, so it is told once ------------------
 
-    def _let_go(self, request: DeployRequest) -> None:
+    def _let_go(self, task: Task) -> None:
         with self._idle:
-            self._in_hand.discard(request.deploy_id)
+            self._in_hand.discard(task.task_id)
+            self._recorded_at.pop(task.task_id, None)
 
-    def _final(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
-        """Tell the requester how it ended, once: only the replica that owns the request speaks, and the
-        request leaves the journal only once the words are out (a crash in between says them again)."""
-        self._let_go(request)
+    def _final(self, task: Task, text: str, blocks: list | None = None, *, also: Words = ()) -> None:
+        """Tell the requester how it ended (and, with `also`, others: an approver and the person they
+        approved), once: only the replica that owns the task speaks, only once the words are written
+        down, and the task leaves the journal (and this replica's hands) only once they are out."""
+        words = [(task.response_url, text, blocks), *also]
         try:
-            mine = self.journal.settle(request.deploy_id, text)
+            mine = self.journal.settle(task.task_id, _told(words))
+        except StoreError as error:
+            # unsaid and unwritten: the recovery job redoes the task, every check again, and says how
+            # that ended; saying these words now could contradict it
+            log.warning("could not write down how %s %s ended (%s); it is redone", task_kind(task), task.task_id, error)
+            self._let_go(task)
+            return
+        if not mine:
+            self._let_go(task)
+            return
+        self._say(words, then=lambda: self._forget(task))
+
+    def finish(self, task: Task, text: str, *, also: Words = ()) -> None:
+        """The last step of a task of another kind: how it ended, written down, then said."""
+        self._final(task, text, also=also)
+
+    def refuse(self, task: Task, text: str) -> None:
+        """A task of another kind that stopped at a check: kept in the audit trail, then said."""
+        self.audit.record(
+            Action.DEPLOY_REFUSED, actor=task.requester, app=getattr(task, "app", None),
+            env=getattr(task, "env", None), reason=text,
+        )  # fmt: skip
+        self._final(task, text)
+
+    def note(self, task: Task) -> bool:
+        """Write down what a step learnt before acting on it (an unfreeze: the freeze it lifts); False
+        when another replica owns the task now (this one stops)."""
+        if self.journal.update(task):
+            return True
+        self._let_go(task)
+        return False
+
+    def become(self, task: Task, request: DeployRequest) -> None:
+        """A task that turns into a deploy (a rollback whose target is found): the same journal entry, now
+        the deploy, recorded before anything is committed; then the deploy's own steps, here."""
+        if not self.journal.update(request):
+            self._let_go(task)  # another replica owns it now
+            return
+        self._audit_requested(request)
+        self._run(request)
+
+    def hand_over(self, task: Task, words: Words, following: DeployRequest) -> None:
+        """End `task` with `words` and start `following` (an approved deploy), recorded in one step."""
+        at = self.clock()
+        with self._idle:
+            self._in_hand.add(following.task_id)
+            self._recorded_at[following.task_id] = at
+        try:
+            mine = self.journal.hand_over(task, _told(list(words)), following, at)
         except StoreError:
-            mine = True  # the store is down: better told twice than never
-        if mine:
-            self._tell(request, text, blocks, then=lambda: self._forget(request))
+            self._let_go(following)
+            raise
+        if not mine:
+            self._let_go(following)
+            self._let_go(task)
+            return
+        self._say(list(words), then=lambda: self._forget(task))
+        self._audit_requested(following)
+        self._start(following)
 
-    def _forget(self, request: DeployRequest) -> None:
+    def _forget(self, task: Task) -> None:
         try:
-            self.journal.finish(request.deploy_id)
+            self.journal.finish(task.task_id)
         except StoreError as error:  # the recovery job says the words again rather than lose them
-            log.warning("deploy %s could not leave the journal: %s", request.deploy_id, error)
+            log.warning("%s %s could not leave the journal: %s", task_kind(task), task.task_id, error)
+        finally:
+            self._let_go(task)
 
     def _refused(self, request: DeployRequest, text: str, blocks: list | None = None) -> None:
         """Tell the requester why nothing was done, and keep it in the audit trail."""
         self.audit.record_request(Action.DEPLOY_REFUSED, request, reason=text)
         self._final(request, text, blocks)
+
+    def _say(self, words: list, *, then: Callable[[], None]) -> None:
+        """Each (response_url, text, blocks); `then` once every one is out."""
+        left = [len(words)]
+        lock = threading.Lock()
+
+        def one_done() -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                then()
+
+        for url, text, blocks in words:
+            self.reply(url, text, blocks, then=one_done)
 
     def _release_claim(self, claim: Claim) -> None:
         try:
@@ -510,24 +593,15 @@ class Deployer:
         except StoreError:
             log.warning("could not release promotion claim %s; it expires by itself", claim.key)
 
-    def _tell(
-        self, request: DeployRequest, text: str, blocks: list | None = None, *, then: Callable[[], None] | None = None
-    ) -> None:
+    def _tell(self, request: Task, text: str, blocks: list | None = None) -> None:
+        """Words that do not end the task (it goes on, or its fate is not known yet)."""
         if request.response_url:
-            self.reply(request.response_url, text, blocks, then=then)
-        elif then is not None:
-            then()
-
-    def _team_refusal(self, request: DeployRequest, team: str, membership: Membership) -> str:
-        login, org = request.requester.login, self.settings.github_org
-        if membership.github_unreachable:
-            return messages.team_unreachable(login, request.env, org, team, membership.reason)
-        return messages.team_refusal(request.env, org, team, membership.reason)
+            self.reply(request.response_url, text, blocks)
 
     # -- after a crash: finish what was acknowledged and not answered ------------------------------------------
 
     def recover(self) -> int:
-        """Take over the requests nobody is working on (their replica is gone, or a store outage or an
+        """Take over the tasks nobody is working on (their replica is gone, or a store outage or an
         unknown push interrupted them) and finish each; returns how many."""
         for owner in self.journal.dead_owners(self.store.is_alive):
             if self.store.break_lock("charts-writer", owner):
@@ -537,20 +611,31 @@ class Deployer:
         entries = self.journal.take_over(self.store.is_alive, in_hand)
         if not entries:
             return 0
-        landed = self.charts.landed({entry.request.deploy_id for entry in entries})
+        deploys = [entry for entry in entries if isinstance(entry.request, DeployRequest)]
+        landed = self.charts.landed({entry.request.deploy_id for entry in deploys}) if deploys else {}
+        newest: dict[tuple[str, str], float] = {}  # of the deploys taken over now, the newest per app and env
+        for entry in deploys:
+            place = (entry.request.app, entry.request.env)
+            newest[place] = max(newest.get(place, entry.recorded_at), entry.recorded_at)
         for entry in entries:
             with self._idle:
-                self._in_hand.add(entry.request.deploy_id)
+                self._in_hand.add(entry.request.task_id)
+                self._recorded_at[entry.request.task_id] = entry.recorded_at
             self._track(+1)
-            self._guarded(entry.request, lambda request, e=entry: self._resume(e, landed))
+            self._guarded(entry.request, lambda request, e=entry: self._resume(e, landed, newest))
         return len(entries)
 
-    def _resume(self, entry: Entry, landed: dict[str, str]) -> None:
+    def _resume(self, entry: Entry, landed: dict[str, str], newest: dict[tuple[str, str], float]) -> None:
         request = entry.request
-        claim = Claim(*entry.claim) if entry.claim else None
         if entry.told is not None:  # it had ended; its replica died before the requester heard
-            self._final(request, entry.told)
+            words = _words(entry.told, request.response_url)
+            self._say(words, then=lambda: self._forget(request))
             return
+        if not isinstance(request, DeployRequest):
+            log.warning("finishing %s %s", task_kind(request), request.task_id)
+            self._start(request)  # its steps again from the start: each is safe to run twice
+            return
+        claim = Claim(*entry.claim) if entry.claim else None
         if request.deploy_id in landed:
             log.warning("deploy %s of %s %s to %s had landed", request.deploy_id, request.app, request.tag, request.env)
             self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
@@ -558,7 +643,10 @@ class Deployer:
         why = None
         if self.clock() - entry.recorded_at > TOO_OLD_SECONDS:
             why = messages.TOO_OLD_AFTER_RESTART
-        elif not self.journal.is_latest(request):
+        elif (
+            not self.journal.is_latest(request, entry.recorded_at)
+            or newest.get((request.app, request.env), entry.recorded_at) > entry.recorded_at
+        ):
             why = messages.OVERTAKEN_AFTER_RESTART
         if why is not None:
             if claim is not None:
@@ -571,3 +659,21 @@ class Deployer:
             return
         log.warning("finishing deploy %s of %s %s to %s", request.deploy_id, request.app, request.tag, request.env)
         self._start(request)  # from the start, every check made again
+
+
+Words = "list[tuple[str | None, str, list | None]] | tuple"  # (response_url, text, blocks) for each person told
+
+
+def _told(words: list) -> str:
+    """How a task ended, as the journal keeps it: every person to tell and what."""
+    return json.dumps({"say": [[url, text, blocks] for url, text, blocks in words]})
+
+
+def _words(told: str, response_url: str | None) -> list:
+    try:
+        data = json.loads(told)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("say"), list):
+        return [tuple(item) for item in data["say"]]
+    return [(response_url, told, None)]  # written before the journal kept several

@@ -1,5 +1,6 @@
-"""Every accepted deploy request, recorded in the store before it is acknowledged, until its
-requester has heard how it ended.
+"""Every acknowledged task (a deploy, a rollback, a freeze or unfreeze, an approval decision:
+`bot.deploys.tasks`), recorded in the store before it is acknowledged, until its requester has
+heard how it ended.
 
 How it ended is written to the entry (`settle`) before the requester is told, and the entry is
 removed only once the words are out (`finish`): a replica that dies in between leaves the words
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import Task, task_from_json, task_kind
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,15 @@ if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
 end
 return 0
 """
+_HAND_OVER = """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[2])
+  return 1
+end
+return 0
+"""
 _SET_IF_OWNER = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
@@ -47,7 +58,7 @@ return 0
 
 @dataclass(frozen=True)
 class Entry:
-    request: DeployRequest
+    request: Task
     claim: tuple[str, str] | None  # the promotion claim (key, record) held for it, if any
     recorded_at: float
     told: str | None = None  # how it ended, when that was decided but maybe not yet said
@@ -65,20 +76,52 @@ class DeployJournal:
     def _keys(self) -> tuple[str, str, str, str]:
         return self._key("requests"), self._key("owners"), self._key("claims"), self._key("told")
 
-    def record(self, request: DeployRequest, at: float) -> None:
-        """Keep the request, owned by this replica; it is the newest request for its app and environment."""
-        entry = {"request": request.to_json(), "at": at}
+    @staticmethod
+    def _entry(task: Task, at: float) -> str:
+        return json.dumps({"kind": task_kind(task), "request": task.to_json(), "at": at})
+
+    def record(self, task: Task, at: float) -> None:
+        """Keep the task, owned by this replica (one pipelined round trip)."""
         requests, owners, _, _ = self._keys
         pipe = self.store.client.pipeline()
-        pipe.hset(requests, request.deploy_id, json.dumps(entry))
-        pipe.hset(owners, request.deploy_id, self.instance)
-        pipe.hset(self._key("latest"), f"{request.app}\n{request.env}", request.deploy_id)
+        pipe.hset(requests, task.task_id, self._entry(task, at))
+        pipe.hset(owners, task.task_id, self.instance)
         pipe.execute()
 
-    def is_latest(self, request: DeployRequest) -> bool:
-        """False when a newer request for the same app and environment was recorded since."""
-        latest = self.store.client.hget(self._key("latest"), f"{request.app}\n{request.env}")
-        return latest in (None, request.deploy_id)
+    def update(self, task: Task) -> bool:
+        """Replace the task's stored form (what a step learnt, or a rollback become its deploy), keeping
+        when it was recorded; False when another replica owns it now."""
+        requests, owners, _, _ = self._keys
+        raw = self.store.client.hget(requests, task.task_id)
+        at = json.loads(raw)["at"] if raw else 0.0
+        entry = self._entry(task, at)
+        return bool(self.store.client.eval(_SET_IF_OWNER, 2, owners, requests, task.task_id, self.instance, entry))
+
+    def hand_over(self, task: Task, told: str, following: Task, at: float) -> bool:
+        """End `task` with the words `told` and record `following` (owned by this replica) in one step:
+        a crash leaves either neither or both. False when another replica owns `task` now."""
+        requests, owners, _, said = self._keys
+        entry = self._entry(following, at)
+        return bool(
+            self.store.client.eval(
+                _HAND_OVER, 3, requests, owners, said, task.task_id, self.instance, told, following.task_id, entry
+            )
+        )
+
+    def going_ahead(self, request: DeployRequest, at: float) -> None:
+        """The request passed every check and goes to the charts writer: the newest deploy of its app and
+        environment that went ahead. Only these overtake an older request."""
+        self.store.client.hset(
+            self._key("latest"), f"{request.app}\n{request.env}", json.dumps([request.deploy_id, at])
+        )
+
+    def is_latest(self, request: DeployRequest, recorded_at: float) -> bool:
+        """False when a deploy of the same app and environment recorded after this one has gone ahead."""
+        raw = self.store.client.hget(self._key("latest"), f"{request.app}\n{request.env}")
+        if raw is None or not raw.startswith("["):
+            return True
+        deploy_id, at = json.loads(raw)
+        return deploy_id == request.deploy_id or at <= recorded_at
 
     def keep_claim(self, deploy_id: str, claim: tuple[str, str]) -> bool:
         """Note the promotion claim taken for this request; False when another replica owns it now."""
@@ -125,11 +168,11 @@ class DeployJournal:
                 self.store.client.hdel(owners, deploy_id)
                 continue
             data = json.loads(raw)
-            request = DeployRequest.from_json(data["request"])
+            request = task_from_json(data.get("kind"), data["request"])
             told = self.store.client.hget(said, deploy_id)
             taken.append(Entry(request, tuple(json.loads(claim)) if claim else None, data["at"], told))
             if owner != self.instance:
-                log.warning("took over deploy %s from replica %s", deploy_id, owner)
+                log.warning("took over %s %s from replica %s", data.get("kind") or "deploy", deploy_id, owner)
         return taken
 
     def dead_owners(self, is_alive: Callable[[str], bool]) -> set[str]:

@@ -27,6 +27,11 @@ class DeployRequest:
     from_button: bool = False  # a promote button's click: it promotes once, ever (SPEC 7)
 
     @property
+    def task_id(self) -> str:
+        """Its entry in the journal, like every other kind of task (`bot.deploys.tasks`)."""
+        return self.deploy_id
+
+    @property
     def is_promotion(self) -> bool:
         return self.source_env is not None
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import git
 from git.remote import PushInfo
 
-from bot.gitops import imagetags
+from bot.gitops import history, imagetags
 from bot.gitops.snapshot import Snapshot
 from bot.gitops.workdir import ChartsError, WorkingCopy
 from bot.names import is_valid_image_tag
@@ -150,6 +150,11 @@ class ChartsWriter:
                     ]
                     if not any(o.committed for o in outcomes):
                         return outcomes
+                    if self._owned([c.deploy_id for c in changes]) != owned:
+                        # taken over since the check above (this replica was paused): the batch is redone
+                        # without it (the next attempt starts from the remote head again), so only the
+                        # replica that owns a deploy ever pushes it
+                        continue
                     try:
                         self._push()
                     except PushRejected:
@@ -215,6 +220,11 @@ class ChartsWriter:
         except UnicodeDecodeError:
             return Outcome("refused", tag, reason=f"the image-tag file of {change.app} in {change.env} is not UTF-8")
         if imagetags.parse(text).image_tag == tag:
+            # a replica that owned this deploy before (and was paused or died) may have pushed it: its commit
+            # says so in its Deploy-Id trailer, and then this deploy is committed, not "already runs"
+            earlier = history.landed(copy, {change.deploy_id}, depth=50).get(change.deploy_id)
+            if earlier is not None:
+                return Outcome("committed", tag, commit=earlier)
             return Outcome("unchanged", tag)
         edited = imagetags.with_values(text, image_tag=tag, promote_deployment=change.promote_deployment)
         path.write_bytes(edited.encode("utf-8"))

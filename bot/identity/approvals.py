@@ -5,19 +5,21 @@ approval (`request_approval` on the refusal), and in an environment with `approv
 every person's deploy becomes a request (a gate after every other gate). A request is a notice
 with `approve` and `deny`; an active member of the environment's team who is not the requester
 decides it, once: the decision is a SET NX in the store, so two approvers clicking at the same
-moment on two replicas give one decision, and so do an approval and the expiry racing. An
-approval re-runs the request through the deployer with `approved_by` set, so every other check
-is made again and the commit carries an `Approved-by:` trailer.
+moment on two replicas give one decision, and so do an approval and the expiry racing. A click
+on approve or deny is one journaled task (`DecisionTask`), recorded before its ack and run by the
+deployer's pipeline (`decide`), so a crash or a store error after the claim is finished later by
+whichever replica takes it over (the claim carries the task's id, so the second run knows it as
+its own). An approval hands the request, with `approved_by` set, to the journal as a deploy in the
+same step that ends the decision, so every other check is made again and the commit carries an
+`Approved-by:` trailer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +29,7 @@ from bot.buttons import ButtonSigner
 from bot.config import Settings
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import DecisionTask
 from bot.identity.seal import Seal
 from bot.releases.model import Button, Requester
 from bot.store import Store, StoreError
@@ -55,6 +58,7 @@ class Approval:
     state: str = PENDING
     decided_by: Requester | None = None
     decided_at: float | None = None
+    decided_by_task: str | None = None  # the decision task that claimed it (not stored with the approval)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,7 +102,6 @@ class Approvals:
         reply: Reply,
         seal: Seal,
         clock: Callable[[], float],
-        workers: int = 4,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -110,17 +113,13 @@ class Approvals:
         self.reply = reply
         self.seal = seal  # a request or decision the bot did not write is ignored (SPEC 13)
         self.clock = clock
-        self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="approvals")
-        self._in_flight = 0
-        self._idle = threading.Condition()
 
     def stop(self) -> None:
-        self.jobs.shutdown(wait=True)
+        """Decisions run on the deployer's pipeline, which stops them."""
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every decision being made has been made (the console, tests)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+        return self.deployer.wait_idle(timeout=timeout)
 
     # -- the store ------------------------------------------------------------------------------------
 
@@ -222,8 +221,13 @@ class Approvals:
 
     def _open(self, request: DeployRequest, *, because: str) -> Approval:
         environment = self.settings.environment(request.env)
+        # the gate's request is a journaled deploy, run again after a crash: one approval per deploy
+        approval_id = f"d{request.deploy_id}" if because == "required" else uuid.uuid4().hex[:20]
+        earlier = self.get(approval_id)
+        if earlier is not None and earlier.notice_id is not None:
+            return earlier
         approval = Approval(
-            id=uuid.uuid4().hex[:20],
+            id=approval_id,
             request=request,
             team=environment.team,
             requested_at=self.clock(),
@@ -302,38 +306,38 @@ class Approvals:
             return decider.text
         if requester.login and decider.login and decider.login.lower() == requester.login.lower():
             return messages.approval_own_request(decision)
-        with self._idle:
-            self._in_flight += 1
-        self.jobs.submit(self._guarded, approval, decision, decider, response_url)
-        return None
+        request = approval.request
+        task = DecisionTask(
+            approval_id=approval.id,
+            decision=decision,
+            decider=decider,
+            response_url=response_url,
+            app=request.app,
+            env=request.env,
+        )
+        return self.deployer.accept(task)  # None once recorded; then `decide` runs in the pipeline
 
-    def _guarded(self, approval: Approval, decision: str, decider: Requester, response_url: str | None) -> None:
-        try:
-            self._decide(approval, decision, decider, response_url)
-        except StoreError:
-            log.warning("state store unavailable while deciding approval %s", approval.id)
-            self.reply(response_url, messages.STORE_DOWN)
-        except Exception:  # the approver always hears something
-            log.exception("deciding approval %s failed", approval.id)
-            self.reply(response_url, messages.SOMETHING_WENT_WRONG)
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def _decide(self, approval: Approval, decision: str, decider: Requester, response_url: str | None) -> None:
+    def decide(self, task: DecisionTask) -> None:
+        """A decision's step in the pipeline: checked, claimed once, shown, audited, told, and an approved
+        request handed on as a deploy. Safe to run again: the claim it made is known by the task's id."""
+        approval = self.get(task.approval_id)
+        if approval is None:
+            self.deployer.finish(task, messages.APPROVAL_GONE)
+            return
+        decider, decision = task.decider, task.decision
         membership = self.teams.check(decider.login, approval.team)  # live (cached at most 60 s, like every check)
         if not membership.member:
-            self.reply(
-                response_url,
-                messages.approval_not_allowed(self.settings.github_org, approval.team, membership.reason),
+            self.deployer.finish(
+                task, messages.approval_not_allowed(self.settings.github_org, approval.team, membership.reason)
             )
             return
         now = self.clock()
-        won = self._claim(approval, decision, decider, now)
-        if won is not None:  # decided already, by someone else or by the clock
-            self.reply(response_url, self._already(won))
+        won = self._claim(approval, decision, decider, now, task.task_id)
+        if won is not None and won.decided_by_task != task.task_id:  # decided already, by someone else or the clock
+            self.deployer.finish(task, self._already(won))
             return
+        if won is not None:
+            now = won.decided_at or now  # this task's own claim, from a run before a crash
         approval.state, approval.decided_by, approval.decided_at = decision, decider, now
         self._save(approval)
         self.store.client.zrem(self._pending_key, approval.id)
@@ -343,15 +347,15 @@ class Approvals:
         mention = decider.mention
         if decision == DENIED:
             self.audit.record(Action.DENIED, actor=decider, requester=request.requester.to_json(), **common)
-            self.reply(
-                request.response_url,
-                messages.approval_denied_to_requester(request.app, request.tag, request.env, mention),
-            )
-            self.reply(
-                response_url, messages.approval_decided_to_decider(DENIED, request.app, request.tag, request.env)
+            requester_words = messages.approval_denied_to_requester(request.app, request.tag, request.env, mention)
+            self.deployer.finish(
+                task,
+                messages.approval_decided_to_decider(DENIED, request.app, request.tag, request.env),
+                also=[(request.response_url, requester_words, None)],
             )
             return
-        approved = replace(request, approved_by=decider, deploy_id=uuid.uuid4().hex[:16])
+        approved_id = hashlib.sha256(task.task_id.encode()).hexdigest()[:16]  # the same however often this runs
+        approved = replace(request, approved_by=decider, deploy_id=approved_id)
         self.audit.record(
             Action.APPROVED,
             actor=decider,
@@ -359,16 +363,18 @@ class Approvals:
             deploy_id=approved.deploy_id,
             **common,
         )
-        self.reply(
-            request.response_url,
-            messages.approval_approved_to_requester(request.app, request.tag, request.env, mention),
-        )
-        self.reply(response_url, messages.approval_decided_to_decider(APPROVED, request.app, request.tag, request.env))
-        self.deployer.resubmit(approved)  # every other check again, then the commit with Approved-by:
+        words = [
+            (task.response_url, messages.approval_decided_to_decider(APPROVED, request.app, request.tag, request.env), None),
+            (request.response_url, messages.approval_approved_to_requester(request.app, request.tag, request.env, mention), None),
+        ]  # fmt: skip
+        self.deployer.hand_over(task, words, approved)  # every other check again, then the commit with Approved-by:
 
-    def _claim(self, approval: Approval, state: str, by: Requester | None, at: float) -> Approval | None:
-        """Decide `approval` once: None when this call decided it, else the approval as decided before."""
-        decision = {"state": state, "by": by.to_json() if by else None, "at": at}
+    def _claim(
+        self, approval: Approval, state: str, by: Requester | None, at: float, task_id: str | None = None
+    ) -> Approval | None:
+        """Decide `approval` once: None when this call decided it, else the approval as decided before
+        (its `decided_by_task` says which decision task claimed it, so a task run again knows its own)."""
+        decision = {"state": state, "by": by.to_json() if by else None, "at": at, "task": task_id}
         key = self._key(approval.id, "decision")
         sealed = self.seal.close(SEALED_DECISION, approval.id, decision)
         if self.store.client.set(key, sealed, nx=True, ex=RECORD_TTL_SECONDS):
@@ -379,6 +385,7 @@ class Approvals:
             state=earlier.get("state") or EXPIRED,
             decided_by=Requester.from_json(earlier.get("by")),
             decided_at=earlier.get("at"),
+            decided_by_task=earlier.get("task"),
         )
 
     def _already(self, approval: Approval) -> str:
@@ -395,6 +402,7 @@ class Approvals:
         """Mark an old request expired (once, whoever gets there first); True when this call did it."""
         now = self.clock()
         if self._claim(approval, EXPIRED, None, now) is not None:
+            self.store.client.zrem(self._pending_key, approval.id)  # decided: no longer waiting to expire
             return False
         approval.state, approval.decided_at = EXPIRED, now
         self._save(approval)

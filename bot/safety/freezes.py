@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import redis
+
 from bot.releases.model import Requester
 from bot.store import Store
 
@@ -80,3 +82,25 @@ class Freezes:
         pipe.hdel(self._key, field)
         previous, _ = pipe.execute()
         return Freeze.from_json(json.loads(previous)) if previous else None
+
+    def get(self, app: str, env: str) -> Freeze | None:
+        """The freeze of exactly this scope, if any."""
+        raw = self.store.client.hget(self._key, f"{app}\n{env}")
+        return Freeze.from_json(json.loads(raw)) if raw else None
+
+    def lift(self, freeze: Freeze) -> bool:
+        """Lift `freeze` if it is still the one kept for its scope (an unfreeze run again after a crash
+        must never lift a newer freeze of the same scope); True when this call lifted it."""
+        field = f"{freeze.app}\n{freeze.env}"
+        with self.store.client.pipeline() as pipe:
+            try:
+                pipe.watch(self._key)
+                raw = pipe.hget(self._key, field)
+                if not raw or Freeze.from_json(json.loads(raw)) != freeze:
+                    return False
+                pipe.multi()
+                pipe.hdel(self._key, field)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False

@@ -1,17 +1,18 @@
 """Freezes and deploy windows applied to deploys.
 
 `gate` is one of the deployer's gates: a person's deploy into a frozen environment, or one
-outside its window, is refused (or goes on with `--force <reason…>`, announced); CI's and
-automatic deploys are held, not lost. `freeze`/`unfreeze` are the slash commands, `click` the
-`deploy_held` button, and `release_window_holds` the scheduler job that sends out deploys held
-only by a window once it opens.
+outside its window, is refused (or goes on with `--force <reason…>`, announced once it is
+committed); CI's and automatic deploys are held, not lost. `freeze`/`unfreeze` are the slash
+commands, each one journaled task (`ScopeTask`) run by the deployer's pipeline (`run_scope`);
+`click` is the `deploy_held` button, and `release_window_holds` the scheduler job that sends out
+deploys held only by a window once it opens (each recorded before its hold is let go).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot import commands, messages
@@ -19,9 +20,11 @@ from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
 from bot.config import Settings
-from bot.deploys.checks import check_target
+from bot.deploys.checks import check_target, team_refusal
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import ScopeTask
+from bot.gitops.writer import Outcome
 from bot.names import is_valid_app_name
 from bot.releases.book import ReleaseBook
 from bot.releases.model import CI, Button, Requester
@@ -56,8 +59,7 @@ class Safety:
         audit: AuditTrail,
         notices: NoticeBoard,
         signer: ButtonSigner,
-        submit: Callable[[DeployRequest, Callable[[DeployRequest], None] | None], None],
-        reply: Callable[[str | None, str], None],
+        pipeline: object,  # the deployer: accept, refuse, finish, note
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
@@ -70,9 +72,11 @@ class Safety:
         self.audit = audit
         self.notices = notices
         self.signer = signer
-        self.submit = submit  # run a request in the deployer's background, with every check
-        self.reply = reply
+        self.pipeline = pipeline  # every task recorded, then run in the deployer's background
         self.clock = clock
+        # what each forced deploy that passed the gate overrode, announced once it is committed (a deploy
+        # then denied its approval, or that fails, is never announced); a restart works it out again
+        self._overridden: dict[str, str] = {}
 
     # -- what blocks an environment ---------------------------------------------------------------
 
@@ -112,7 +116,7 @@ class Safety:
         blocked = self.blocked(request.app, request.env)
         not_ready = self._forced_past_readiness(request)
         if not_ready is not None:  # a forced promotion of a release not ready where it comes from: announced
-            self._override(request, blocked or Blocked([], False, None), not_ready)
+            self._overridden[request.deploy_id] = self._overridden_words(request, blocked, not_ready)
             return None
         if blocked is None:
             return None
@@ -120,7 +124,7 @@ class Safety:
             self.hold(request.app, request.env, request.tag, request.promote_deployment, request, blocked)
             return messages.held_answer(request.app, request.tag, request.env)
         if request.force_reason:
-            self._override(request, blocked)
+            self._overridden[request.deploy_id] = self._overridden_words(request, blocked)
             return None
         text = self._refusal(request, blocked)
         self.audit.record_request(
@@ -148,13 +152,28 @@ class Safety:
             return None
         return messages.not_ready_words(request.source_env, entry.state.code if entry and entry.state else None)
 
-    def _override(self, request: DeployRequest, blocked: Blocked, not_ready: str | None = None) -> None:
+    def _overridden_words(self, request: DeployRequest, blocked: Blocked | None, not_ready: str | None = None) -> str:
         what = [not_ready] if not_ready else []
-        if blocked.freezes:
+        if blocked is not None and blocked.freezes:
             what.append(messages.frozen_by_words([messages.scope_words(f.app, f.env) for f in blocked.freezes]))
-        if blocked.window_closed:
+        if blocked is not None and blocked.window_closed:
             what.append(messages.window_words(request.env))
-        overridden = " and ".join(what)
+        return " and ".join(what)
+
+    def committed(self, request: DeployRequest, outcome: Outcome) -> None:
+        """After a commit (the deployer's hook): a forced deploy's override, announced and audited, once."""
+        overridden = self._overridden.pop(request.deploy_id, None)
+        if not request.force_reason or request.rollback_of:
+            return
+        if overridden is None:  # gated before a restart, committed after it: what it overrode, as it stands now
+            blocked = self.blocked(request.app, request.env)
+            if blocked is None:
+                return
+            overridden = self._overridden_words(request, blocked)
+        if overridden:
+            self._override(replace(request, tag=outcome.tag or request.tag), overridden)
+
+    def _override(self, request: DeployRequest, overridden: str) -> None:
         self.audit.record_request(Action.OVERRIDE, request, reason=request.force_reason, overridden=overridden)
         note = messages.override_in_thread(
             request.requester.mention, request.tag, request.env, overridden, request.force_reason or ""
@@ -209,18 +228,13 @@ class Safety:
         )
 
     def release_window_holds(self) -> int:
-        """Send out, by themselves, deploys held only by a window that is now open (unless frozen now)."""
+        """Send out, by themselves, deploys held only by a window that is now open (unless frozen now).
+        Each is recorded in the journal before its hold is let go, so a crash or a store error in
+        between loses neither (at worst the hold is released again later, and finds it already runs)."""
         released = 0
         for hold in self.holds.all():
-            if hold.frozen or self.blocked(hold.app, hold.env) is not None or not self.holds.take(hold):
+            if hold.frozen or self.blocked(hold.app, hold.env) is not None:
                 continue
-            self.audit.record(Action.HOLD_RELEASED, actor=CI, app=hold.app, env=hold.env, tag=hold.tag)
-            released_note = ThreadNote(
-                messages.hold_released_in_thread(hold.tag, hold.env),
-                env=hold.env,
-                card_line=messages.HELD_RELEASED_CARD_LINE,
-            )
-            self.book.apply(hold.app, hold.tag, released_note)
             request = DeployRequest(
                 app=hold.app,
                 env=hold.env,
@@ -231,7 +245,19 @@ class Safety:
                 automatic=hold.automatic,
                 require_tests=hold.automatic,
             )
-            self.submit(request, None)
+            taken = _Taking(self.holds, hold)
+            if self.pipeline.accept(request, before_start=taken) is not None:
+                log.warning("could not record the held deploy of %s %s to %s; it stays held", *request_place(hold))
+                continue
+            if not taken.done:
+                continue  # released meanwhile, or replaced by a newer hold
+            self.audit.record(Action.HOLD_RELEASED, actor=CI, app=hold.app, env=hold.env, tag=hold.tag)
+            released_note = ThreadNote(
+                messages.hold_released_in_thread(hold.tag, hold.env),
+                env=hold.env,
+                card_line=messages.HELD_RELEASED_CARD_LINE,
+            )
+            self.book.apply(hold.app, hold.tag, released_note)
             released += 1
         return released
 
@@ -243,8 +269,7 @@ class Safety:
             blocked = self.blocked(hold.app, hold.env)
             if not hold.frozen and blocked is not None:
                 continue  # held by its window too: it goes out when the window opens
-            if not self.holds.take(hold):
-                continue
+            # offered first, then let go: a crash or store error in between leaves the hold, never loses it
             value = self.signer.sign("deploy_held", hold.app, hold.tag, hold.env)
             button = Button("deploy_held", messages.deploy_held_label(hold.tag, hold.env), value, style="primary")
             offer = ThreadNote(
@@ -254,6 +279,7 @@ class Safety:
                 card_line=messages.HELD_OFFERED_CARD_LINE,
             )
             self.book.apply(hold.app, hold.tag, offer)
+            self.holds.take(hold)
 
     def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         """`deploy_held`: a person's deploy of the held tag, with every check made now."""
@@ -265,8 +291,9 @@ class Safety:
         requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
-        self.submit(DeployRequest(app=app, env=env, tag=tag, requester=requester, response_url=response_url), None)
-        return None
+        return self.pipeline.accept(
+            DeployRequest(app=app, env=env, tag=tag, requester=requester, response_url=response_url)
+        )
 
     # -- /deploy freeze and unfreeze ------------------------------------------------------------------
 
@@ -282,12 +309,19 @@ class Safety:
         requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
-        carrier = DeployRequest(app=app, env=env, tag=None, requester=requester, response_url=response_url)
-        if freezing:
-            self.submit(carrier, lambda request: self._freeze(request, command.reason))
-            return messages.freezing(app, env)
-        self.submit(carrier, self._unfreeze)
-        return messages.unfreezing(app, env)
+        task = ScopeTask(
+            app=app,
+            env=env,
+            requester=requester,
+            lifting=not freezing,
+            response_url=response_url,
+            reason=command.reason if freezing else "",
+            at=self.clock(),
+        )
+        refused = self.pipeline.accept(task)
+        if refused is not None:
+            return refused
+        return messages.freezing(app, env) if freezing else messages.unfreezing(app, env)
 
     def _check_scope(self, app: str, env: str) -> Refusal | None:
         if env != ALL and self.settings.environment(env) is None:
@@ -302,56 +336,81 @@ class Safety:
             return Refusal(messages.not_an_app_anywhere(app))
         return None
 
-    def _teams_allow(self, request: DeployRequest, verb: str) -> bool:
+    def run_scope(self, task: ScopeTask) -> None:
+        """A freeze's or an unfreeze's step in the pipeline; safe to run again after a crash."""
+        if not self._teams_allow(task, "unfreeze" if task.lifting else "freeze"):
+            return
+        if task.lifting:
+            self._unfreeze(task)
+        else:
+            self._freeze(task)
+
+    def _teams_allow(self, task: ScopeTask, verb: str) -> bool:
         """The team of every environment the scope names, checked live; a refusal is told and recorded."""
-        names = self.settings.environment_names if request.env == ALL else [request.env]
+        names = self.settings.environment_names if task.env == ALL else [task.env]
         for name in names:
-            team = self.settings.environment(name).team
-            membership = self.teams.check(request.requester.login, team)
+            membership = self.teams.check(task.requester.login, self.settings.environment(name).team)
             if not membership.member:
-                text = messages.freeze_team_refusal(verb, name, self.settings.github_org, team, membership.reason)
-                self.audit.record(
-                    Action.DEPLOY_REFUSED, actor=request.requester, app=request.app, env=request.env, reason=text
-                )
-                self.reply(request.response_url, text)
+                self.pipeline.refuse(task, team_refusal(self.settings, task.requester.login, name, membership, verb))
                 return False
         return True
 
-    def _freeze(self, request: DeployRequest, reason: str) -> None:
-        if not self._teams_allow(request, "freeze"):
-            return
-        freeze = Freeze(request.app, request.env, request.requester, self.clock(), reason)
+    def _freeze(self, task: ScopeTask) -> None:
+        freeze = Freeze(task.app, task.env, task.requester, task.at, task.reason)
         replaced = self.freezes.freeze(freeze)
-        self.audit.record(Action.FREEZE, actor=request.requester, app=request.app, env=request.env, reason=reason)
-        announcement = messages.freeze_announcement(request.requester.mention, request.app, request.env, reason)
+        if replaced == freeze:
+            replaced = None  # this same freeze, kept by an earlier run of this task before a crash
+        self.audit.record(Action.FREEZE, actor=task.requester, app=task.app, env=task.env, reason=task.reason)
+        announcement = messages.freeze_announcement(task.requester.mention, task.app, task.env, task.reason)
         self.notices.post(self.settings.alerts_channel, announcement)
-        self.reply(request.response_url, messages.frozen_reply(request.app, request.env, replaced is not None))
+        self.pipeline.finish(task, messages.frozen_reply(task.app, task.env, replaced is not None))
 
-    def _unfreeze(self, request: DeployRequest) -> None:
-        if not self._teams_allow(request, "unfreeze"):
-            return
-        app, env = request.app, request.env
-        lifted = self.freezes.unfreeze(app, env)
+    def _unfreeze(self, task: ScopeTask) -> None:
+        app, env = task.app, task.env
+        if task.lifted is None:
+            current = self.freezes.get(app, env)
+            if current is not None:
+                task = replace(task, lifted=current.to_json())
+                if not self.pipeline.note(task):  # what it lifts, written down before it is lifted
+                    return
+        lifted = Freeze.from_json(task.lifted) if task.lifted is not None else None
+        if lifted is not None:
+            self.freezes.lift(lifted)
         overlapping = [f for f in self.freezes.all() if _overlaps(f, app, env)]
         described = [
             messages.still_frozen_words(f.app, f.env, messages.freeze_words(f.by.mention, f.by.login, f.at, f.reason))
             for f in overlapping
         ]
         if lifted is None:
-            self.reply(request.response_url, messages.no_such_freeze(app, env, described))
+            self.pipeline.finish(task, messages.no_such_freeze(app, env, described))
             return
-        self.audit.record(Action.UNFREEZE, actor=request.requester, app=app, env=env, reason=lifted.reason or None)
+        self.audit.record(Action.UNFREEZE, actor=task.requester, app=app, env=env, reason=lifted.reason or None)
         self.notices.post(
-            self.settings.alerts_channel, messages.unfreeze_announcement(request.requester.mention, app, env)
+            self.settings.alerts_channel, messages.unfreeze_announcement(task.requester.mention, app, env)
         )
         self._offer_held(lifted)
-        self.reply(request.response_url, messages.unfrozen_reply(app, env, described))
+        self.pipeline.finish(task, messages.unfrozen_reply(app, env, described))
 
     def freeze_after_rollback(self, app: str, env: str, by: Requester, reason: str) -> None:
         """After a rollback the app stays where it was put until someone unfreezes it."""
         self.freezes.freeze(Freeze(app, env, by, self.clock(), reason))
         self.audit.record(Action.FREEZE, actor=by, app=app, env=env, reason=reason)
         self.notices.post(self.settings.alerts_channel, messages.freeze_announcement(by.mention, app, env, reason))
+
+
+class _Taking:
+    """Let a hold go, once its deploy is recorded (the pipeline's `before_start`); remembers if it did."""
+
+    def __init__(self, holds: Holds, hold: Hold) -> None:
+        self.holds, self.hold, self.done = holds, hold, False
+
+    def __call__(self) -> bool:
+        self.done = self.holds.take(self.hold)
+        return self.done
+
+
+def request_place(hold: Hold) -> tuple[str, str, str]:
+    return hold.app, hold.tag, hold.env
 
 
 def _overlaps(freeze: Freeze, app: str, env: str) -> bool:

@@ -2,23 +2,26 @@
 
 The tag to go back to is the last earlier one that passed its tests in that environment, as the
 audit trail knows it, else the previous different `image_tag` of the file in the charts repo's
-history. The rollback is an ordinary deploy through every check but freezes and windows, with a
-`Rollback-of:` trailer; once committed, the rolled-back release's card is told and the app is
-frozen there until someone unfreezes it.
+history. A rollback is one journaled task (`RollbackTask`), recorded before its ack; once its
+target is found it becomes an ordinary deploy in the same journal entry (the same id), through
+every check but freezes and windows, with a `Rollback-of:` trailer. A crash before that finds the
+target again; after it, the deploy is finished like any other. Once committed, the rolled-back
+release's card is told and the app is frozen there until someone unfreezes it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Any
 
 from bot import commands, messages
 from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.config import Settings
-from bot.deploys.checks import check_target
+from bot.deploys.checks import check_target, team_refusal
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
+from bot.deploys.tasks import RollbackTask
 from bot.gitops.writer import Outcome
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Button
@@ -42,8 +45,7 @@ class Rollbacks:
         audit: AuditTrail,
         safety: Safety,
         signer: ButtonSigner,
-        submit: Callable[[DeployRequest, Callable[[DeployRequest], None] | None], None],
-        reply: Callable[[str | None, str], None],
+        pipeline: Any,  # the deployer: accept, refuse, become
     ) -> None:
         self.settings = settings
         self.links = links  # accounts linked with `/deploy link`, after the `users` map
@@ -53,8 +55,7 @@ class Rollbacks:
         self.audit = audit
         self.safety = safety
         self.signer = signer
-        self.submit = submit
-        self.reply = reply
+        self.pipeline = pipeline
 
     # -- where to go back to ---------------------------------------------------------------------------
 
@@ -85,11 +86,8 @@ class Rollbacks:
         requester = refusal or identify(self.settings, user_id, self.links)
         if isinstance(requester, Refusal):
             return requester.text
-        carrier = DeployRequest(
-            app=command.app, env=command.env, tag=None, requester=requester, response_url=response_url
-        )
-        self.submit(carrier, self._find_and_deploy)
-        return messages.rolling_back(command.app, command.env)
+        task = RollbackTask(app=command.app, env=command.env, requester=requester, response_url=response_url)
+        return self.pipeline.accept(task) or messages.rolling_back(command.app, command.env)
 
     def click(self, value: object, user_id: str, response_url: str | None) -> str | None:
         fields = self.signer.verify("rollback", value, 2)
@@ -117,30 +115,29 @@ class Rollbacks:
 
     # -- in the background -------------------------------------------------------------------------
 
-    def _find_and_deploy(self, carrier: DeployRequest) -> None:
-        app, env, requester = carrier.app, carrier.env, carrier.requester
-        team = self.settings.environment(env).team
-        membership = self.teams.check(requester.login, team)
+    def run(self, task: RollbackTask) -> None:
+        """The rollback's step in the pipeline: team check, the target, then the deploy itself."""
+        app, env, requester = task.app, task.env, task.requester
+        membership = self.teams.check(requester.login, self.settings.environment(env).team)
         if not membership.member:  # before fetching any history: nothing to do for someone who may not
-            text = messages.team_refusal(env, self.settings.github_org, team, membership.reason)
-            self.audit.record(Action.DEPLOY_REFUSED, actor=requester, app=app, env=env, reason=text)
-            self.reply(carrier.response_url, text)
+            self.pipeline.refuse(task, team_refusal(self.settings, requester.login, env, membership))
             return
         current_file = self.charts.read(env, app, fresh=True)
         current = current_file.image_tag if current_file else None
         target = self.passed_before(app, env, current) or self.from_git(app, env, current)
         if target is None or current is None:
-            text = messages.nothing_to_roll_back_to(app, env, current)
-            self.audit.record(Action.DEPLOY_REFUSED, actor=requester, app=app, env=env, tag=current, reason=text)
-            self.reply(carrier.response_url, text)
+            self.pipeline.refuse(task, messages.nothing_to_roll_back_to(app, env, current))
             return
         request = DeployRequest(
-            app=app, env=env, tag=target, requester=requester, response_url=carrier.response_url, rollback_of=current
+            app=app,
+            env=env,
+            tag=target,
+            requester=requester,
+            response_url=task.response_url,
+            rollback_of=current,
+            deploy_id=task.task_id,  # the same journal entry, now the deploy
         )
-        self.audit.record(
-            Action.DEPLOY_REQUESTED, actor=requester, app=app, env=env, tag=target, deploy_id=request.deploy_id
-        )
-        self.submit(request, None)
+        self.pipeline.become(task, request)
 
     def committed(self, request: DeployRequest, outcome: Outcome) -> None:
         """After a rollback landed: tell the rolled-back release's card, freeze the app there, record it."""
