@@ -167,6 +167,7 @@ def build(
             "charts-writer", timeout=CHARTS_LOCK_SECONDS, wait=2 * CHARTS_LOCK_SECONDS, owner=instance
         ),
         owned=journal.owned,
+        clock=clock,
     )
     if teams is None:
         teams = TeamChecker(

@@ -7,6 +7,7 @@ pushed commit (`writer`), and looking back in the branch (`history`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -33,6 +34,7 @@ class ChartsRepo:
         author_email: str,
         shared_lock: Callable[[], AbstractContextManager],
         owned: Callable[[list[str]], set[str]] = set,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.copy = WorkingCopy(
             url=url,
@@ -43,7 +45,7 @@ class ChartsRepo:
             author_email=author_email,
         )
         self.snapshot = Snapshot(environments)
-        self.writer = ChartsWriter(self.copy, self.snapshot, shared_lock=shared_lock, owned=owned)
+        self.writer = ChartsWriter(self.copy, self.snapshot, shared_lock=shared_lock, owned=owned, clock=clock)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class Outcome:
     tag: str | None = None
     commit: str | None = None
     reason: str = ""
+    made_at: float | None = None  # when the commit was made, before the push: any outcome of it comes later
 
     @property
     def committed(self) -> bool:
@@ -87,8 +88,10 @@ class ChartsWriter:
         *,
         shared_lock: Callable[[], AbstractContextManager],
         owned: Callable[[list[str]], set[str]] = set,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.copy = copy
+        self.clock = clock
         self.snapshot = snapshot
         self._shared_lock = shared_lock
         self._owned = owned  # which deploys this replica still owns (none taken over while it was paused)
@@ -228,7 +231,7 @@ class ChartsWriter:
             + f"Deploy-Id: {change.deploy_id}\n"
         )
         copy.git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
-        return Outcome("committed", tag, commit=copy.git("rev-parse", "HEAD"))
+        return Outcome("committed", tag, commit=copy.git("rev-parse", "HEAD"), made_at=self.clock())
 
     def _push(self) -> None:
         copy = self.copy
@@ -264,4 +267,4 @@ class ChartsWriter:
 def _fate_unknown(outcome: Outcome, unknown: PushFateUnknown) -> Outcome:
     if not outcome.committed:
         return outcome
-    return Outcome("unknown", outcome.tag, reason=str(unknown))
+    return Outcome("unknown", outcome.tag, reason=str(unknown), made_at=outcome.made_at)
