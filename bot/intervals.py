@@ -24,6 +24,12 @@ class Intervals:
     stuck_deploys_every: float | None = None  # None: from STUCK_AFTER_MINUTES, see `stuck_every`
     unsent_cards_every: float = 30
     charts_refresh_every: float = 60
+    # git against the charts remote: no call may run longer than `git_timeout` (a history read for a
+    # rollback or a first clone gets `git_history_timeout`), and an HTTP transfer slower than 1 KB/s
+    # for `git_low_speed_time` is dropped, so a hung remote ends in a reported failure
+    git_timeout: float = 60
+    git_history_timeout: float = 300
+    git_low_speed_time: float = 20
 
     def stuck_every(self, stuck_after_minutes: int) -> float:
         if self.stuck_deploys_every is not None:
@@ -41,6 +47,9 @@ TUNING_VARIABLES = {
     "stuck_deploys_every": "DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS",
     "unsent_cards_every": "DEPLOYBOT_UNSENT_CARDS_EVERY_SECONDS",
     "charts_refresh_every": "DEPLOYBOT_CHARTS_REFRESH_EVERY_SECONDS",
+    "git_timeout": "DEPLOYBOT_GIT_TIMEOUT_SECONDS",
+    "git_history_timeout": "DEPLOYBOT_GIT_HISTORY_TIMEOUT_SECONDS",
+    "git_low_speed_time": "DEPLOYBOT_GIT_LOW_SPEED_SECONDS",
 }
 
 

@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.gitops.charts import ChartsRepo
+from bot.gitops.workdir import GitLimits
 from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
@@ -168,6 +169,7 @@ def build(
         ),
         owned=journal.owned,
         clock=clock,
+        limits=GitLimits(intervals.git_timeout, intervals.git_history_timeout, intervals.git_low_speed_time),
     )
     if teams is None:
         teams = TeamChecker(
