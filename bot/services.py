@@ -186,7 +186,9 @@ def build(
     book = ReleaseBook(store, clock, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
-        post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
+        post_interval=post_interval,
+        on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc(),
+        store=store,  # one turn per channel for all replicas together
     )
 
     def render(release: Release) -> tuple[str, list[dict]]:
