@@ -65,11 +65,11 @@ class Pacer:
         """A post to `channel` went (or may have: `channel_id` None); the next waits `post_interval`."""
         if channel_id is not None:
             self.channel_ids[channel] = channel_id
-        key = self._channel_key(channel)
-        self._last_post[key] = self.clock()
         if self.store is None or self.post_interval <= 0:
+            self._last_post[self._channel_key(channel)] = self.clock()
             return
         try:
+            key = self._channel_key(channel)
             pipe = self.store.client.pipeline()
             if channel_id is not None:
                 pipe.hset(self._ids_key, channel, channel_id)
