@@ -269,6 +269,8 @@ class Deployer:
             with self._idle:
                 self._automatic_in_flight -= 1
             log.error("automatic promotion of %s %s to %s could not be recorded", app, tag, following.name)
+            # the webhook answers 503, and its retry promotes (Outcomes.tests: a promotion still owed)
+            raise StoreError(f"automatic promotion of {app} {tag} to {following.name} could not be recorded")
 
     def _auto_promote(self, request: DeployRequest) -> None:
         try:
