@@ -53,3 +53,29 @@ def test_a_hung_remote_ends_in_a_reported_failure_and_later_deploys_go_on(
         finally:
             host.answer()
             bot.stop()
+
+
+def test_a_push_that_hangs_is_killed_checked_against_the_remote_and_reported(
+    bot_env: dict[str, str], fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """The fetch answers, the push never does: after the limit git is killed, ls-remote shows the branch
+    where it was (the push never landed), and the requester hears it failed."""
+    with FakeGitHost(charts_remote.path) as host:
+        bot = BotHarness({**bot_env, "CHARTS_REPO_URL": host.url}, intervals=Intervals(git_timeout=3))
+        try:
+            host.hang(only="git-receive-pack")
+            answer = bot.slash("whitehall v3233 integration", response_url=fake_slack.response_url("hung"))
+            assert answer.status_code == 200, answer.text
+            reply = fake_slack.wait_for_response("hung", timeout=90)[0]["text"]
+            assert reply.startswith(":x: The deploy of *whitehall* `v3233` to *integration* failed: "), reply
+            assert "git push had no answer from the charts repository within 3 seconds" in reply
+            assert any("git-receive-pack" in path for path in host.hung)
+            assert "image_tag: v3232\n" in charts_remote.read("integration", "whitehall")
+
+            host.answer()
+            answer = bot.slash("whitehall v3234 integration", response_url=fake_slack.response_url("after"))
+            reply = fake_slack.wait_for_response("after", timeout=90)[0]["text"]
+            assert reply.startswith(":white_check_mark: Committed *whitehall* `v3234` to *integration*"), reply
+        finally:
+            host.answer()
+            bot.stop()

@@ -6,6 +6,7 @@ allows anonymous pushes), so fetch, ls-remote, clone and push speak the real pro
 
 `hang()` makes the host accept every new connection, read the request and then say nothing
 until `answer()` (or `stop()`): what a remote does when a load balancer or the network stalls.
+`hang("git-receive-pack")` stalls pushes only.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.server.host
         body = self._body()
         host.requests.append(f"{self.command} {self.path}")
-        if host.hanging.is_set():
+        if host.hanging.is_set() and host.hang_only in self.path:
             host.hung.append(self.path)
             while host.hanging.is_set() and not host.stopping.is_set():
                 host.hanging_changed.wait(0.1)
@@ -106,6 +107,7 @@ class FakeGitHost:
         self.requests: list[str] = []
         self.hung: list[str] = []  # the requests left without an answer
         self.hanging = threading.Event()
+        self.hang_only = ""  # hang only requests whose path contains this (all when empty)
         self.hanging_changed = threading.Event()
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -120,7 +122,10 @@ class FakeGitHost:
         self._thread.start()
         return self
 
-    def hang(self) -> None:
+    def hang(self, only: str = "") -> None:
+        """Leave requests unanswered from now on: every one, or those whose path contains `only`
+        (`git-receive-pack`: pushes hang while fetches and ls-remote still answer)."""
+        self.hang_only = only
         self.hanging.set()
 
     def answer(self) -> None:
