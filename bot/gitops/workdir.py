@@ -1,9 +1,10 @@
 """The shallow working copy of govuk-helm-charts: made once, then only fetched.
 
 The real repository has ~250k commits and a 206 MB pack, so the bot clones `--depth 1` once and
-reuses the copy across restarts. git runs as subprocesses through GitPython's command wrapper
-(no persistent `cat-file` helpers, which GitPython documents as leaking in long-running
-processes). Credentials in the charts URL go to git as an `http.extraheader` through the
+reuses the copy across restarts. Every git command is a subprocess of its own (no persistent
+`cat-file` helpers, which GitPython documents as leaking in long-running processes), in a process
+group of its own with a wall-clock limit and git's HTTP low-speed limit (`GitLimits`): a remote
+that stops answering ends in a ChartsError, never a wait that holds the working copy. Credentials in the charts URL go to git as an `http.extraheader` through the
 environment, so they never land in `.git/config`, and are scrubbed from every message.
 
 The bot deletes and reclones only a folder it made itself (a marker beside it), and treats a
