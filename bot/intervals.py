@@ -30,6 +30,13 @@ class Intervals:
     git_timeout: float = 60
     git_history_timeout: float = 300
     git_low_speed_time: float = 20
+    # telling the Release app (section 10.6): a failed call is tried again after release_app_retry seconds,
+    # then twice as long each time up to release_app_backoff, and given up release_app_give_up after the deploy
+    release_app_every: float = 5
+    release_app_retry: float = 10
+    release_app_backoff: float = 300
+    release_app_give_up: float = 3600
+    team_channels_every: float = 3600  # how often TEAM_CHANNELS_URL is read again
 
     def stuck_every(self, stuck_after_minutes: int) -> float:
         if self.stuck_deploys_every is not None:
@@ -50,6 +57,11 @@ TUNING_VARIABLES = {
     "git_timeout": "DEPLOYBOT_GIT_TIMEOUT_SECONDS",
     "git_history_timeout": "DEPLOYBOT_GIT_HISTORY_TIMEOUT_SECONDS",
     "git_low_speed_time": "DEPLOYBOT_GIT_LOW_SPEED_SECONDS",
+    "release_app_every": "DEPLOYBOT_RELEASE_APP_EVERY_SECONDS",
+    "release_app_retry": "DEPLOYBOT_RELEASE_APP_RETRY_SECONDS",
+    "release_app_backoff": "DEPLOYBOT_RELEASE_APP_BACKOFF_SECONDS",
+    "release_app_give_up": "DEPLOYBOT_RELEASE_APP_GIVE_UP_SECONDS",
+    "team_channels_every": "DEPLOYBOT_TEAM_CHANNELS_EVERY_SECONDS",
 }
 
 

@@ -39,6 +39,8 @@ def manifest(base_url: str) -> str:
         },
         "features": {
             "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
+            # late replies (after Slack's 30-minute response_url) come as direct messages in the Messages tab
+            "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": True},
             "slash_commands": [
                 {
                     "command": "/deploy",
