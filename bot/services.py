@@ -22,6 +22,7 @@ from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recor
 from bot.argo.team_channels import TeamChannels
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
+from bot.card_quota import CardQuota
 from bot.chat.notices import NoticeBoard
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
@@ -91,6 +92,7 @@ class Services:
     doorbell: Doorbell | None = None  # webhooks in environments the bot can read (SPEC 13)
     release_app: ReleaseApp | None = None
     team_channels: TeamChannels | None = None
+    card_quota: CardQuota | None = None  # new cards a webhook token may open (section 13)
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -197,7 +199,12 @@ def build(
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)
     # a changed release or notice is something to bring up to date on Slack
-    book = ReleaseBook(store, clock, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
+    book = ReleaseBook(
+        store,
+        clock,
+        on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=False),
+        on_heard_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=True),
+    )
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
         post_interval=post_interval,
@@ -474,4 +481,5 @@ def build(
         doorbell=doorbell,
         release_app=release_app,
         team_channels=team_channels,
+        card_quota=CardQuota(store, book, clock),
     )
