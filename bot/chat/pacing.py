@@ -21,8 +21,10 @@ from bot.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-# a post under way holds its channel at most this much longer than post_interval (its replica may die)
-IN_FLIGHT_SECONDS = 5.0
+# A turn taken is held for post_interval, no longer: a turn taken for a post that then does not go
+# (the card was already there, a render or store error) must not hold the channel up. 5 s more here
+# made a flood's urgent reply wait 10 s (tests/test_flood.py).
+IN_FLIGHT_SECONDS = 0.0
 RECHECK_SECONDS = 0.05  # a turn that has just been given back: look again this soon
 
 
