@@ -24,6 +24,12 @@ class Intervals:
     stuck_deploys_every: float | None = None  # None: from STUCK_AFTER_MINUTES, see `stuck_every`
     unsent_cards_every: float = 30
     charts_refresh_every: float = 60
+    # git against the charts remote: no call may run longer than `git_timeout` (a history read for a
+    # rollback or a first clone gets `git_history_timeout`), and an HTTP transfer slower than 1 KB/s
+    # for `git_low_speed_time` is dropped, so a hung remote ends in a reported failure
+    git_timeout: float = 60
+    git_history_timeout: float = 300
+    git_low_speed_time: float = 20
     # telling the Release app (section 10.6): a failed call is tried again after release_app_retry seconds,
     # then twice as long each time up to release_app_backoff, and given up release_app_give_up after the deploy
     release_app_every: float = 5
@@ -48,6 +54,9 @@ TUNING_VARIABLES = {
     "stuck_deploys_every": "DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS",
     "unsent_cards_every": "DEPLOYBOT_UNSENT_CARDS_EVERY_SECONDS",
     "charts_refresh_every": "DEPLOYBOT_CHARTS_REFRESH_EVERY_SECONDS",
+    "git_timeout": "DEPLOYBOT_GIT_TIMEOUT_SECONDS",
+    "git_history_timeout": "DEPLOYBOT_GIT_HISTORY_TIMEOUT_SECONDS",
+    "git_low_speed_time": "DEPLOYBOT_GIT_LOW_SPEED_SECONDS",
     "release_app_every": "DEPLOYBOT_RELEASE_APP_EVERY_SECONDS",
     "release_app_retry": "DEPLOYBOT_RELEASE_APP_RETRY_SECONDS",
     "release_app_backoff": "DEPLOYBOT_RELEASE_APP_BACKOFF_SECONDS",

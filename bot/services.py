@@ -34,6 +34,7 @@ from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
 from bot.gitops.charts import ChartsRepo
+from bot.gitops.workdir import GitLimits
 from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
@@ -192,6 +193,8 @@ def build(
             "charts-writer", timeout=CHARTS_LOCK_SECONDS, wait=2 * CHARTS_LOCK_SECONDS, owner=instance
         ),
         owned=journal.owned,
+        clock=clock,
+        limits=GitLimits(intervals.git_timeout, intervals.git_history_timeout, intervals.git_low_speed_time),
     )
     if teams is None:
         teams = TeamChecker(
@@ -213,7 +216,9 @@ def build(
     )
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
-        post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
+        post_interval=post_interval,
+        on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc(),
+        store=store,  # one turn per channel for all replicas together
     )
 
     def render(release: Release) -> tuple[str, list[dict]]:

@@ -38,12 +38,14 @@ class PostOnce:
         broadcast: bool,
     ) -> Posted:
         if key in self._delivered:
+            self.pacer.posted(channel, None)  # nothing went: the channel's turn is given back after the interval
             return self._delivered[key]
         if key in self._unconfirmed:
             found = self._find(channel, thread_ts, marker)
             if found is not None:
                 self._unconfirmed.discard(key)
                 self._delivered[key] = found
+                self.pacer.posted(channel, None)
                 return found
         try:
             posted = self.pacer.call(
@@ -52,6 +54,10 @@ class PostOnce:
             )
         except ChatUnavailable:
             self._unconfirmed.add(key)
+            self.pacer.posted(channel, None)  # it may have landed: paced as if it had
+            raise
+        except Exception:
+            self.pacer.posted(channel, None)  # the turn taken for it is given back after the interval
             raise
         self._unconfirmed.discard(key)
         self._delivered[key] = posted

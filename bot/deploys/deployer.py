@@ -276,6 +276,8 @@ class Deployer:
             with self._idle:
                 self._automatic_in_flight -= 1
             log.error("automatic promotion of %s %s to %s could not be recorded", app, tag, following.name)
+            # the webhook answers 503, and its retry promotes (Outcomes.tests: a promotion still owed)
+            raise StoreError(f"automatic promotion of {app} {tag} to {following.name} could not be recorded")
 
     def _auto_promote(self, request: DeployRequest) -> None:
         try:
@@ -443,7 +445,8 @@ class Deployer:
             try:
                 if claim is not None:
                     self.promotions.done(claim)
-                self.book.apply(app, tag, DeployRequested(env, request.requester, outcome.commit, request.automatic))
+                requested = DeployRequested(env, request.requester, outcome.commit, request.automatic, outcome.made_at)
+                self.book.apply(app, tag, requested)  # made_at: outcomes since then are newer (fault 13)
                 if request.is_promotion:
                     self.book.apply(app, tag, Promoted(request.source_env, env, request.requester, self.clock()))
                 for hook in self.on_committed:
@@ -638,7 +641,10 @@ class Deployer:
         claim = Claim(*entry.claim) if entry.claim else None
         if request.deploy_id in landed:
             log.warning("deploy %s of %s %s to %s had landed", request.deploy_id, request.app, request.tag, request.env)
-            self._report(request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id]))
+            made_at = entry.recorded_at  # before its commit: outcomes recorded since are newer
+            self._report(
+                request, claim, Outcome("committed", request.tag, commit=landed[request.deploy_id], made_at=made_at)
+            )
             return
         why = None
         if self.clock() - entry.recorded_at > TOO_OLD_SECONDS:

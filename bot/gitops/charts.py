@@ -7,6 +7,7 @@ pushed commit (`writer`), and looking back in the branch (`history`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from bot.gitops import history, imagetags
 from bot.gitops.snapshot import Snapshot
-from bot.gitops.workdir import ChartsError, WorkingCopy
+from bot.gitops.workdir import DEFAULT_LIMITS, ChartsError, GitLimits, WorkingCopy
 from bot.gitops.writer import Change, ChartsWriter
 
 __all__ = ["ChartsError", "ChartsRepo"]
@@ -33,6 +34,8 @@ class ChartsRepo:
         author_email: str,
         shared_lock: Callable[[], AbstractContextManager],
         owned: Callable[[list[str]], set[str]] = set,
+        clock: Callable[[], float] = time.time,
+        limits: GitLimits = DEFAULT_LIMITS,
     ) -> None:
         self.copy = WorkingCopy(
             url=url,
@@ -41,9 +44,10 @@ class ChartsRepo:
             image_tags_path=image_tags_path,
             author_name=author_name,
             author_email=author_email,
+            limits=limits,
         )
         self.snapshot = Snapshot(environments)
-        self.writer = ChartsWriter(self.copy, self.snapshot, shared_lock=shared_lock, owned=owned)
+        self.writer = ChartsWriter(self.copy, self.snapshot, shared_lock=shared_lock, owned=owned, clock=clock)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ def landed(copy: WorkingCopy, deploy_ids: set[str], depth: int = 500) -> dict[st
     """Those of these deploys among the last `depth` commits of the remote branch, with their commits."""
     with copy.lock:
         ref = f"refs/remotes/origin/{copy.branch}"
-        copy.git("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{copy.branch}:{ref}")
+        fetch = ("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{copy.branch}:{ref}")
+        copy.git(*fetch, timeout=copy.limits.history_timeout)
         log_text = copy.git("log", f"-{depth}", "--format=commit %H%n%B", ref, "--")
     found: dict[str, str] = {}
     commit = ""
@@ -34,7 +35,8 @@ def file_tags(copy: WorkingCopy, env: str, app: str, depth: int = 2000) -> list[
     path = str(copy.path(env, app).relative_to(copy.workdir))
     with copy.lock:
         ref = f"refs/remotes/origin/{copy.branch}"
-        copy.git("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{copy.branch}:{ref}")
+        fetch = ("fetch", "--quiet", f"--depth={depth}", "--no-tags", "origin", f"+refs/heads/{copy.branch}:{ref}")
+        copy.git(*fetch, timeout=copy.limits.history_timeout)
         patches = copy.git("log", f"-{depth}", "--format=", "--unified=0", "-p", ref, "--", path)
     tags = []
     for line in patches.splitlines():

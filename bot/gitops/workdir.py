@@ -1,9 +1,10 @@
 """The shallow working copy of govuk-helm-charts: made once, then only fetched.
 
 The real repository has ~250k commits and a 206 MB pack, so the bot clones `--depth 1` once and
-reuses the copy across restarts. git runs as subprocesses through GitPython's command wrapper
-(no persistent `cat-file` helpers, which GitPython documents as leaking in long-running
-processes). Credentials in the charts URL go to git as an `http.extraheader` through the
+reuses the copy across restarts. Every git command is a subprocess of its own (no persistent
+`cat-file` helpers, which GitPython documents as leaking in long-running processes), in a process
+group of its own with a wall-clock limit and git's HTTP low-speed limit (`GitLimits`): a remote
+that stops answering ends in a ChartsError, never a wait that holds the working copy. Credentials in the charts URL go to git as an `http.extraheader` through the
 environment, so they never land in `.git/config`, and are scrubbed from every message.
 
 The bot deletes and reclones only a folder it made itself (a marker beside it), and treats a
@@ -13,10 +14,15 @@ symbolic link in the image-tags folder, or a path resolving outside it, as absen
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import logging
+import os
 import shutil
+import signal
+import subprocess
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +38,39 @@ log = logging.getLogger(__name__)
 
 class ChartsError(Exception):
     pass
+
+
+class GitFailed(ChartsError):
+    """A git call ended with an error; `stdout` keeps what it printed there (a push's porcelain lines)."""
+
+    def __init__(self, message: str, stdout: str = "") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+
+
+class GitTimedOut(ChartsError):
+    """A git call ran past its wall-clock limit and was killed, with every process it started."""
+
+
+LOW_SPEED_BYTES = 1000  # http.lowSpeedLimit: bytes a second below which an HTTP transfer counts as stalled
+
+
+@dataclass(frozen=True)
+class GitLimits:
+    """Seconds. `timeout` bounds every git call; `history_timeout` a clone or a deepening for history;
+    an HTTP transfer under LOW_SPEED_BYTES a second for `low_speed_time` is dropped by git itself."""
+
+    timeout: float = 60
+    history_timeout: float = 300
+    low_speed_time: float = 20
+
+    def options(self) -> list[str]:
+        return [
+            "-c",
+            f"http.lowSpeedLimit={LOW_SPEED_BYTES}",
+            "-c",
+            f"http.lowSpeedTime={max(1, round(self.low_speed_time))}",
+        ]
 
 
 def split_credentials(url: str) -> tuple[str, dict[str, str]]:
@@ -52,10 +91,22 @@ def split_credentials(url: str) -> tuple[str, dict[str, str]]:
     }
 
 
+DEFAULT_LIMITS = GitLimits()
+
+
 class WorkingCopy:
     def __init__(
-        self, *, url: str, branch: str, workdir: Path, image_tags_path: str, author_name: str, author_email: str
+        self,
+        *,
+        url: str,
+        branch: str,
+        workdir: Path,
+        image_tags_path: str,
+        author_name: str,
+        author_email: str,
+        limits: GitLimits = DEFAULT_LIMITS,
     ) -> None:
+        self.limits = limits
         self.url, credential_env = split_credentials(url)
         header = credential_env.get("GIT_CONFIG_VALUE_0", "")
         candidates = {url, header, header.removeprefix("Authorization: Basic "), *_url_secrets(url)}
@@ -175,15 +226,16 @@ class WorkingCopy:
         if self.workdir.is_dir() and any(self.workdir.iterdir()):
             shutil.rmtree(self.workdir)  # only ever a folder the bot made (_check_ownership)
         self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        clone = ["clone", "--quiet", "--depth=1", f"--branch={self.branch}", "--single-branch", "--no-tags"]
         try:
-            self._repo = git.Repo.clone_from(
-                self.url,
-                self.workdir,
-                env=self._git_env,
-                multi_options=["--depth=1", f"--branch={self.branch}", "--single-branch", "--no-tags"],
+            self.run(
+                [*clone, "--", self.url, str(self.workdir)],
+                cwd=self.workdir.parent,
+                timeout=self.limits.history_timeout,
             )
-        except git.GitCommandError as error:
-            raise ChartsError(f"cannot clone the charts repository: {self.describe(error)}") from None
+        except ChartsError as error:
+            raise ChartsError(f"cannot clone the charts repository: {error}") from None
+        self._repo = git.Repo(self.workdir)
         self._repo.git.update_environment(**self._git_env)
         self.git("config", "core.hooksPath", "/dev/null")
         self.git("config", "commit.gpgsign", "false")
@@ -195,11 +247,40 @@ class WorkingCopy:
         assert self._repo is not None
         return self._repo
 
-    def git(self, *args: str) -> str:
+    def git(self, *args: str, timeout: float | None = None) -> str:
+        """`git args…` in the working copy; its output without the last newline. ChartsError if it fails,
+        GitTimedOut if it runs past `timeout` (the usual limit when None)."""
+        return self.run(list(args), cwd=self.workdir, timeout=timeout).stdout.removesuffix("\n")
+
+    def run(self, args: list[str], *, cwd: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """git as a process group of its own, so that on timeout the helpers it started (git-remote-https,
+        ssh) die with it and nothing is left holding the working copy or its lock."""
+        limit = self.limits.timeout if timeout is None else timeout
+        command = ["git", *self.limits.options(), *args]
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._git_env},  # git's own words, in English
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
         try:
-            return self.repo.git.execute(["git", *args])
-        except git.GitCommandError as error:
-            raise ChartsError(self.describe(error)) from None
+            stdout, stderr = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise GitTimedOut(
+                f"git {args[0]} had no answer from the charts repository within {limit:g} seconds"
+            ) from None
+        except BaseException:
+            _kill_group(process)
+            raise
+        if process.returncode != 0:
+            raise GitFailed(self.scrub(_last_lines(stderr or stdout) or f"git {args[0]} failed"), stdout)
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def sync(self) -> str:
         """Make the working tree exactly the remote branch head (fetched shallow); returns that head."""
@@ -279,6 +360,17 @@ class WorkingCopy:
     def read(self, env: str, app: str) -> imagetags.ImageTags | None:
         path = self.safe_file(env, app)
         return imagetags.parse(path.read_bytes().decode("utf-8", "replace")) if path is not None else None
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()  # reaps it; the pipes close as the whole group is gone
+
+
+def _last_lines(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines[-3:])
 
 
 def _url_secrets(url: str) -> list[str]:

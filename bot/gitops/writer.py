@@ -19,12 +19,9 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-import git
-from git.remote import PushInfo
-
 from bot.gitops import history, imagetags
 from bot.gitops.snapshot import Snapshot
-from bot.gitops.workdir import ChartsError, WorkingCopy
+from bot.gitops.workdir import ChartsError, GitFailed, GitTimedOut, WorkingCopy
 from bot.names import is_valid_image_tag
 from bot.store import LockNotAcquired, StoreError
 
@@ -32,7 +29,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 MAX_PUSH_ATTEMPTS = 10
-PUSH_FAILED = PushInfo.ERROR | PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,7 @@ class Outcome:
     tag: str | None = None
     commit: str | None = None
     reason: str = ""
+    made_at: float | None = None  # when the commit was made, before the push: any outcome of it comes later
 
     @property
     def committed(self) -> bool:
@@ -87,8 +84,10 @@ class ChartsWriter:
         *,
         shared_lock: Callable[[], AbstractContextManager],
         owned: Callable[[list[str]], set[str]] = set,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.copy = copy
+        self.clock = clock
         self.snapshot = snapshot
         self._shared_lock = shared_lock
         self._owned = owned  # which deploys this replica still owns (none taken over while it was paused)
@@ -238,24 +237,32 @@ class ChartsWriter:
             + f"Deploy-Id: {change.deploy_id}\n"
         )
         copy.git("commit", "--quiet", "--no-verify", "-m", message, "--", relative)
-        return Outcome("committed", tag, commit=copy.git("rev-parse", "HEAD"))
+        return Outcome("committed", tag, commit=copy.git("rev-parse", "HEAD"), made_at=self.clock())
 
     def _push(self) -> None:
+        """`git push --porcelain`, read line by line (git-push(1), OUTPUT): a flag, the refs, a summary."""
         copy = self.copy
+        target = f"refs/heads/{copy.branch}"
         try:
-            infos = copy.repo.remote("origin").push(refspec=f"HEAD:refs/heads/{copy.branch}")
-        except git.GitCommandError as error:
-            raise PushFateUnknown(f"push failed: {copy.describe(error)}") from None
-        error = getattr(infos, "error", None)
-        if not infos:
-            raise PushFateUnknown(f"push failed: {copy.describe(error) if error else 'git reported nothing'}")
-        for info in infos:
-            if info.flags & PushInfo.REJECTED:
-                raise PushRejected(info.summary.strip())
-            if info.flags & PUSH_FAILED:
-                if self._branch_moved():  # lost a race inside the server ("cannot lock ref")
-                    raise PushRejected(info.summary.strip())
-                raise ChartsError(f"push refused by the charts repository: {copy.scrub(info.summary.strip())}")
+            result = copy.run(
+                ["push", "--porcelain", "origin", f"HEAD:{target}"], cwd=copy.workdir, timeout=copy.limits.timeout
+            )
+            stdout, stderr = result.stdout, ""
+        except GitTimedOut as timed_out:
+            raise PushFateUnknown(f"push failed: {timed_out}") from None
+        except GitFailed as error:  # git exits 1 when a ref is rejected; what it printed says which
+            stdout, stderr = error.stdout, str(error)
+        line = next((line for line in stdout.splitlines() if _pushed_ref(line) == target), None)
+        if line is None:
+            raise PushFateUnknown(f"push failed: {copy.scrub(stderr) or 'git reported nothing'}")
+        flag, summary = line[0], line.split("\t")[2].strip() if line.count("\t") >= 2 else ""
+        if flag != "!":
+            return  # " " fast-forward, "+" forced, "*" new, "=" up to date
+        if summary.startswith("[rejected]"):
+            raise PushRejected(summary)
+        if self._branch_moved():  # lost a race inside the server ("cannot lock ref")
+            raise PushRejected(summary)
+        raise ChartsError(f"push refused by the charts repository: {copy.scrub(summary)}")
 
     def _branch_moved(self) -> bool:
         """Whether the remote branch is no longer the head this batch was built on."""
@@ -271,7 +278,15 @@ class ChartsWriter:
             log.warning("could not reset the working copy: %s", self.copy.describe(error))
 
 
+def _pushed_ref(line: str) -> str | None:
+    """The remote ref of one porcelain line `<flag>\t<from>:<to>\t<summary>`; None for any other line."""
+    parts = line.split("\t")
+    if len(parts) < 3 or len(parts[0]) != 1:
+        return None
+    return parts[1].rpartition(":")[2]
+
+
 def _fate_unknown(outcome: Outcome, unknown: PushFateUnknown) -> Outcome:
     if not outcome.committed:
         return outcome
-    return Outcome("unknown", outcome.tag, reason=str(unknown))
+    return Outcome("unknown", outcome.tag, reason=str(unknown), made_at=outcome.made_at)

@@ -15,7 +15,7 @@ from bot import messages
 from bot.audit import Action, AuditTrail
 from bot.config import Settings
 from bot.releases.book import ReleaseBook
-from bot.releases.model import Button, State
+from bot.releases.model import Button, Release, State
 from bot.releases.transitions import Result, SyncOutcome, TestOutcome, ThreadNote, sync_state
 from bot.store import Store
 from bot.webhooks import SmokeEvent, SyncEvent
@@ -40,6 +40,15 @@ def is_draft_stack(application: str, app: str) -> bool:
 def promotes_automatically(application: str) -> bool:
     """GOV.UK's post-sync promotes every application whose name does not start with `draft-`."""
     return not application.startswith("draft-")
+
+
+def _promotion_owed(result: Result, release: Release, env: str) -> bool:
+    """A passing outcome delivered again while its release has passed there and moved on nowhere: the
+    first delivery's automatic promotion may not have been recorded (the store failed, and that
+    delivery was answered 503), so it is asked for again. The deployer promotes a release once per
+    environment however often it is asked, and asks the charts repo whether it is still due."""
+    entry = release.envs.get(env)
+    return result is Result.DUPLICATE and entry is not None and entry.state is State.TESTS_PASSED and not entry.promoted
 
 
 class ReleaseEvents:
@@ -128,7 +137,8 @@ class ReleaseEvents:
             retry = self.test_failure_buttons(event.app, event.tag, event.env, event.workflow_name)
             rollback = self._rollback(event.app, event.env, event.tag, State.TESTS_FAILED, draft)
             outcome = replace(outcome, buttons=retry + rollback)
-        result = self.book.apply(event.app, event.tag, outcome).result
+        transition = self.book.apply(event.app, event.tag, outcome)
+        result = transition.result
         if result is Result.APPLIED:
             self.audit.record(
                 Action.TEST_OUTCOME,
@@ -143,7 +153,8 @@ class ReleaseEvents:
             self.on_outcome(event.env, "tests_passed" if outcome.passed else "tests_failed")
         if result is Result.APPLIED and not passed and not draft:
             self.on_failure(event.app, event.tag, event.env, event.application, State.TESTS_FAILED.words)
-        if result is Result.APPLIED and passed and not draft and promotes_automatically(event.application):
+        promotes = passed and not draft and promotes_automatically(event.application)
+        if promotes and (result is Result.APPLIED or _promotion_owed(result, transition.release, event.env)):
             self.on_tests_passed(event.app, event.tag, event.env)
         return result.value
 

@@ -47,6 +47,9 @@ class DeployRequested:
     requester: Requester
     commit: str | None
     automatic: bool = False
+    # when the commit was made, before it reached the remote: an outcome recorded since is newer than
+    # this "requested", which the bot can only write after its push (None: treat it as the newest)
+    since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -268,15 +271,28 @@ def _deploy_requested(release: Release, event: DeployRequested, now: float) -> T
     entry = release.envs.get(event.env)
     # Argo CD may report the sync of this very commit before the bot has written it down
     synced_already = entry is not None and event.commit is not None and entry.revision == event.commit
-    if synced_already:
+    # ... and the sync or the tests may be reported, without the commit, within a second of the push:
+    # an older "requested" never takes a newer outcome away (nor the promotion it allows)
+    outcome_since = (
+        entry is not None
+        and event.since is not None
+        and entry.state is not None
+        and entry.state.rank > 0
+        and entry.at is not None
+        and entry.at >= event.since
+    )
+    if synced_already or outcome_since:
+        assert entry is not None
         entry.requester, entry.commit, entry.automatic = event.requester, event.commit, event.automatic
+        watch = not synced_already and entry.state is State.SYNCING  # not synced yet: it may still get stuck
     else:
         release.envs[event.env] = EnvEntry(
             state=State.REQUESTED, at=now, requester=event.requester, commit=event.commit, automatic=event.automatic
         )
+        watch = True
     if event.requester.is_person:
         release.add_reply(messages.requested_in_thread(event.requester.mention, release.tag, event.env, event.commit))
-    return Transition(release, Result.APPLIED, Change.CARD, watch_sync=not synced_already)
+    return Transition(release, Result.APPLIED, Change.CARD, watch_sync=watch)
 
 
 def _deploy_failed(release: Release, event: DeployFailed, now: float) -> Transition:

@@ -226,6 +226,11 @@ class Safety:
             automatic=hold.automatic,
             superseded=previous.tag if previous is not None and previous.tag != tag else None,
         )
+        if hold.frozen and not self.freezes.covering(app, env):
+            # the freeze was lifted between the check and the hold: that unfreeze did not see this hold,
+            # and nothing else ever offers a frozen one, so offer it as that unfreeze would have
+            # (`holds.take` lets only one of the two offer it)
+            self._offer_held(Freeze(app, env, CI, self.clock()))
 
     def release_window_holds(self) -> int:
         """Send out, by themselves, deploys held only by a window that is now open (unless frozen now).

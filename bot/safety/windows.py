@@ -59,22 +59,50 @@ class DeployWindows:
         return any(w.crosses_midnight and clock < w.end for w in self._opens_on(today - timedelta(days=1)))
 
     def next_opening(self, now: datetime) -> datetime | None:
-        """When the next window opens after `now`, in the zone; None if always open or none opens soon."""
+        """The first moment after `now` at which `is_open` turns true, in the zone; None if always open
+        or none opens soon.
+
+        On the nights the clocks change that is not simply "the start time": a start in the hour the
+        clocks skip opens at the jump (02:00 BST when 01:30 never happens), a start in the hour that
+        repeats opens twice, and a window the clocks go back into opens again at the change."""
         if self.always_open:
             return None
         local = now.astimezone(self.zone)
         for offset in range(LOOK_AHEAD_DAYS):
             day = local.date() + timedelta(days=offset)
-            starts = sorted(_wall_clock(day, w.start, self.zone) for w in self._opens_on(day))
-            for start in starts:
-                if start > now:
-                    return start
+            candidates = {moment for w in self._opens_on(day) for moment in _moments_reading(day, w.start, self.zone)}
+            candidates.update(_clock_changes(day, self.zone))
+            for moment in sorted(candidates):
+                if moment > now and self._opens_at(moment):
+                    return moment.astimezone(self.zone)
         return None
 
+    def _opens_at(self, moment: datetime) -> bool:
+        return self.is_open(moment) and not self.is_open(moment - timedelta(microseconds=1))
 
-def _wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """`at` on `day` in `zone`; a time the clocks skip going forward falls as far past the change as it was."""
-    return datetime.combine(day, at).replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+
+def _moments_reading(day: date, at: time, zone: ZoneInfo) -> set[datetime]:
+    """The instants whose wall clock reads `at` on `day`: one usually, two in the hour that repeats;
+    for a time the clocks skip, the two instants either side of the jump (neither reads it, and
+    `_clock_changes` adds the jump itself)."""
+    naive = datetime.combine(day, at)
+    return {naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+
+
+def _clock_changes(day: date, zone: ZoneInfo) -> set[datetime]:
+    """The instant the clocks change on `day` in `zone`, if they do (found to the second)."""
+    low = datetime.combine(day, time()).replace(tzinfo=zone).astimezone(UTC)
+    high = datetime.combine(day + timedelta(days=1), time()).replace(tzinfo=zone).astimezone(UTC)
+    before = low.astimezone(zone).utcoffset()
+    if before == high.astimezone(zone).utcoffset():
+        return set()
+    while high - low > timedelta(seconds=1):
+        middle = (low + (high - low) / 2).replace(microsecond=0)
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return {high}
 
 
 def describe_opening(moment: datetime, now: datetime) -> str:

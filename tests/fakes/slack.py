@@ -138,6 +138,7 @@ class SlackCall:
     token: str | None
     status: int = 0
     error: str | None = None  # the `error` Slack answered, or None when ok
+    at: float = field(default_factory=time.monotonic)  # when the fake took it (in order, under its lock)
 
 
 @dataclass
@@ -428,7 +429,7 @@ class FakeSlack:
         params = self._params(request)
         token = _token(request, params)
         with self._changed:
-            call = SlackCall(method=method, params=params, token=token)
+            call = SlackCall(method=method, params=params, token=token, at=time.monotonic())
             self._log.append(call)
             try:
                 reply = self._answer(method, params, token)

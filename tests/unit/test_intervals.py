@@ -41,3 +41,9 @@ def test_a_blank_tuning_variable_leaves_the_default() -> None:
 def test_a_bad_tuning_value_is_refused_naming_the_variable(raw: str) -> None:
     with pytest.raises(ValueError, match="DEPLOYBOT_ORPHANED_DEPLOYS_EVERY_SECONDS must be a number of seconds"):
         intervals_from_environment({"DEPLOYBOT_ORPHANED_DEPLOYS_EVERY_SECONDS": raw})
+
+
+def test_the_git_limits_are_tuning_knobs_too():
+    assert (PRODUCTION_INTERVALS.git_timeout, PRODUCTION_INTERVALS.git_low_speed_time) == (60, 20)
+    tuned = intervals_from_environment({"DEPLOYBOT_GIT_TIMEOUT_SECONDS": "3", "DEPLOYBOT_GIT_LOW_SPEED_SECONDS": "2.5"})
+    assert (tuned.git_timeout, tuned.git_low_speed_time, tuned.git_history_timeout) == (3, 2.5, 300)

@@ -205,6 +205,48 @@ def test_a_sync_outcome_does_not_undo_tests_running_again() -> None:
     assert apply(r, sync(State.SYNCED, outcome="whitehall:other"), NOW).result is Result.STALE
 
 
+# -- an older "requested" never regresses a newer outcome (fault 13) ------------------------------------
+# The bot writes "requested" after its push has landed; Argo CD and the tests may report before that.
+# `since` is when the commit was made, before the push: an outcome recorded at or after it is newer.
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [sync(State.SYNCED), sync(State.SYNCING), outcome_of_tests("Succeeded"), outcome_of_tests("Failed")],
+    ids=["synced", "syncing", "tests passed", "tests failed"],
+)
+def test_a_requested_older_than_the_outcome_keeps_the_outcome(outcome) -> None:
+    r = apply(release(), outcome, NOW + 1).release
+    t = apply(r, DeployRequested("integration", PERSON, "abc1234", since=NOW), NOW + 2)
+    entry = t.release.envs["integration"]
+    assert entry.state is r.envs["integration"].state
+    assert entry.at == NOW + 1
+    assert (entry.requester, entry.commit) == (PERSON, "abc1234")  # who deployed it is still written down
+    assert t.watch_sync is (entry.state is State.SYNCING)
+
+
+def test_tests_passed_before_the_requested_was_written_still_allow_the_promotion() -> None:
+    r = apply(release(), sync(State.SYNCED), NOW + 0.2).release
+    r = apply(r, outcome_of_tests("Succeeded"), NOW + 0.4).release
+    r = apply(r, DeployRequested("integration", CI, "abc1234", automatic=True, since=NOW), NOW + 0.6).release
+    assert r.envs["integration"].state is State.TESTS_PASSED
+    assert r.envs["integration"].deployed_by_bot and r.envs["integration"].automatic
+
+
+def test_a_newer_requested_starts_the_environment_afresh() -> None:
+    """A redeploy made after the outcome (a rollback to this tag, say) waits for its own sync and tests."""
+    r = apply(release(), outcome_of_tests("Succeeded"), NOW).release
+    t = apply(r, DeployRequested("integration", PERSON, "def5678", since=NOW + 60), NOW + 61)
+    assert t.release.envs["integration"].state is State.REQUESTED
+    assert t.watch_sync
+
+
+def test_a_requested_without_its_time_starts_afresh_as_before() -> None:
+    r = apply(release(), outcome_of_tests("Succeeded"), NOW).release
+    t = apply(r, DeployRequested("integration", PERSON, "def5678"), NOW + 1)
+    assert t.release.envs["integration"].state is State.REQUESTED
+
+
 def test_another_application_of_the_release_lagging_or_failing_is_shown_by_name_and_told() -> None:
     """SPEC 10.1: several Applications for one release; the line names the one that holds it back,
     and a failure of any of them is a failure, told once per Application."""
