@@ -112,6 +112,8 @@ class Settings:
     github_oauth_client_id: str = ""
     timezone: str = "Europe/London"
     no_deploy_days: frozenset[date] = frozenset()
+    digest_at: str = "mon 09:30"  # the weekly digest: day and time in `timezone`
+    digest: bool = True  # `digest: false` in BOT_CONFIG: no weekly digest
 
     @property
     def environment_names(self) -> list[str]:
@@ -245,6 +247,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         github_oauth_client_id=_oauth_client_id(env, problems),
         timezone=parse_zone(file_config.get("timezone"), problems).key,
         no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
+        digest_at=_parse_digest_at(file_config.get("digest_at"), problems),
+        digest=_parse_digest(file_config.get("digest"), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -292,6 +296,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
         return {}, path
     known = {"github_org", "alerts_channel", "environments", "users", "team_channels", "ci_environments"}
     known |= {"timezone", "no_deploy_days"}
+    known |= {"digest_at", "digest"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -475,3 +480,37 @@ def _button_key(env: Mapping[str, str], name: str, problems: list[str]) -> Secre
     if value and len(value) < MIN_BUTTON_KEY:
         problems.append(f"{name} must be at least {MIN_BUTTON_KEY} characters long.")
     return Secret(value)
+
+
+DIGEST_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DIGEST_AT = re.compile(r"^([a-z]+) +([0-9]{1,2}):([0-9]{2})$")
+
+
+def _parse_digest_at(raw: object, problems: list[str]) -> str:
+    """`digest_at`: a day and a 24-hour time, like "mon 09:30" (the default), kept as exactly that."""
+    if raw is None:
+        return "mon 09:30"
+    text = str(raw).strip().lower()
+    found = DIGEST_AT.fullmatch(text)
+    day = found.group(1) if found else ""
+    if (
+        found is None
+        or not any(day in (name, name[:3]) for name in DIGEST_DAYS)
+        or int(found.group(2)) > 23
+        or int(found.group(3)) > 59
+    ):
+        problems.append(
+            f'digest_at must be a day and a time of day like "mon 09:30" (24-hour clock, in timezone), '
+            f"got {_shown(str(raw))}."
+        )
+        return "mon 09:30"
+    return f"{day[:3]} {int(found.group(2)):02d}:{found.group(3)}"
+
+
+def _parse_digest(raw: object, problems: list[str]) -> bool:
+    if raw is None:
+        return True
+    if not isinstance(raw, bool):
+        problems.append(f"digest must be true or false, got {_shown(str(raw))}.")
+        return True
+    return raw

@@ -24,6 +24,8 @@ class Intervals:
     stuck_deploys_every: float | None = None  # None: from STUCK_AFTER_MINUTES, see `stuck_every`
     unsent_cards_every: float = 30
     charts_refresh_every: float = 60
+    home_every: float = 0.5  # the Home tab worker's pass (it wakes at once for a change it made itself)
+    digest_check_every: float = 20  # whether the weekly digest is due: three looks inside its minute
 
     def stuck_every(self, stuck_after_minutes: int) -> float:
         if self.stuck_deploys_every is not None:
@@ -41,6 +43,8 @@ TUNING_VARIABLES = {
     "stuck_deploys_every": "DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS",
     "unsent_cards_every": "DEPLOYBOT_UNSENT_CARDS_EVERY_SECONDS",
     "charts_refresh_every": "DEPLOYBOT_CHARTS_REFRESH_EVERY_SECONDS",
+    "home_every": "DEPLOYBOT_HOME_EVERY_SECONDS",
+    "digest_check_every": "DEPLOYBOT_DIGEST_CHECK_EVERY_SECONDS",
 }
 
 

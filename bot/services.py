@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
 from bot.gitops.charts import ChartsRepo
+from bot.home.tab import HomeTab
 from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
@@ -38,6 +39,7 @@ from bot.metrics import Metrics
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
+from bot.reports.digest import WeeklyDigest
 from bot.reports.lookups import Lookups
 from bot.reports.status import GitHubCompare, StatusBuilder, argocd_clients
 from bot.router import Router
@@ -83,6 +85,8 @@ class Services:
     linking: Linking | None = None
     approvals: Approvals | None = None
     safety: Safety | None = None
+    home: HomeTab | None = None
+    digest: WeeklyDigest | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -100,8 +104,12 @@ class Services:
                 log.warning("could not look for unsent cards at start-up: %s", error)
             self.scheduler = build_scheduler(self.scheduled)
             self.scheduler.start()
+            if self.home is not None:
+                self.home.start()
 
     def stop(self) -> None:
+        if self.home is not None:
+            self.home.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # a running pass ends before the clients it uses are closed
         if self.linking is not None:
@@ -179,8 +187,15 @@ def build(
 
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)
+    release_watchers: list[Callable[[str, str], None]] = []  # the Home tab, built below
+
+    def release_changed(app: str, tag: str, urgent: bool) -> None:
+        queue.touch(("release", app, tag), urgent)
+        for watcher in release_watchers:
+            watcher(app, tag)
+
     # a changed release or notice is something to bring up to date on Slack
-    book = ReleaseBook(store, clock, on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent))
+    book = ReleaseBook(store, clock, on_change=release_changed)
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
         post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
@@ -350,6 +365,22 @@ def build(
         argocd_factory=lambda environment: argo.argocd(environment.name),
         workflows_factory=lambda environment: argo.workflows(environment.name),
     )
+    home = HomeTab(
+        settings=settings,
+        store=store,
+        book=book,
+        approvals=approvals,
+        freezes=safety.freezes,
+        links=deployer.links,
+        signer=signer,
+        chat=chat,
+        pacer=pacer,
+        runs=charts.current_tag,
+        clock=clock,
+        every=intervals.home_every,
+    )
+    release_watchers.append(home.release_changed)
+    digest = WeeklyDigest(settings=settings, store=store, audit=audit, notices=notices, clock=clock)
     stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
     scheduled = [
         (
@@ -371,6 +402,9 @@ def build(
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
+    if settings.digest:
+        # every replica looks; a claim on the ISO week in the store lets one of them post it
+        scheduled.append(("weekly-digest", local("weekly-digest", digest.run), intervals.digest_check_every))
     deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
@@ -407,4 +441,6 @@ def build(
         linking=linking,
         approvals=approvals,
         safety=safety,
+        home=home,
+        digest=digest,
     )

@@ -122,6 +122,12 @@ class ConsoleChat:
     def update(self, channel: str, ts: str, text: str, blocks=None) -> None:
         self._card(f"#{self.channel} — card updated", text, blocks)
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Nobody opens a Home tab in a terminal: `home` prints it instead."""
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        return None  # the console's cards are printed above, not linked
+
     def respond(self, response_url: str, text: str, blocks=None) -> None:
         with self.printing:
             print(f"{_only_visible(response_url)} {plain(text)}", file=self.out)

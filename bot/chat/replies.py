@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
 ATTEMPTS = 5
+DIRECT = "slack-dm:"  # a reply address that is a direct message from the bot, not a response_url
+
+
+def direct_message(user_id: str) -> str:
+    """Where to answer a person who has no response_url (a click in the Home tab): a direct message."""
+    return DIRECT + user_id
 
 
 class Replies:
@@ -71,6 +77,10 @@ class Replies:
     def _deliver(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         for attempt in range(ATTEMPTS):
             try:
+                if response_url.startswith(DIRECT):
+                    user = response_url[len(DIRECT) :]
+                    self.pacer.call("chat.postMessage", lambda user=user: self.chat.post(user, text, blocks))
+                    return
                 respond = (lambda: self.chat.respond(response_url, text, blocks)) if blocks else None
                 self.pacer.call("response_url", respond or (lambda: self.chat.respond(response_url, text)))
                 return
