@@ -38,6 +38,12 @@ def manifest(base_url: str) -> str:
             "background_color": "#1d70b8",
         },
         "features": {
+            # the Home tab (SPEC 16); the Messages tab carries the bot's direct messages, read-only
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
             "slash_commands": [
                 {
@@ -51,6 +57,7 @@ def manifest(base_url: str) -> str:
         },
         "oauth_config": {"scopes": {"bot": SCOPES}},
         "settings": {
+            "event_subscriptions": {"request_url": url, "bot_events": ["app_home_opened"]},
             "interactivity": {"is_enabled": True, "request_url": url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,

@@ -1075,7 +1075,7 @@ def home_window(env: str, always_open: bool, is_open: bool, opens: str | None) -
 
 def home_cut(count: int, noun: str) -> str:
     return (
-        f"…and {_plural(count, noun)} more not shown here: a Home tab holds at most 100 blocks. "
+        f"…and {count} more {noun if count == 1 else noun + 's'} not shown here: a Home tab holds at most 100 blocks. "
         "The alerts channel and `/deploy history` have them all."
     )
 
