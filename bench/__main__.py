@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import ack, ack_record, audit, baseline, burst, deploys, interference, reconcile, repos, startup, status
+from bench import home as home_tab
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status", "reconcile", "ack_record")
+BENCHMARKS += ("home",)
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -397,6 +399,23 @@ def targets(results: dict) -> list[dict[str, str]]:
                 "figure": f"first start {s['ready_first_clone_s']:.2f} s, restart {s['ready_restart_s']:.2f} s",
             }
         )
+    if "home" in results:
+        h = results["home"]
+        out.append(
+            {
+                "target": f"Home view p99 < {h['build']['target_p99_ms']:.0f} ms (1,000 releases, 50 freezes)",
+                "status": "MET" if h["build"]["p99_ms"] < h["build"]["target_p99_ms"] else "MISSED",
+                "figure": f"p99 {h['build']['p99_ms']} ms (p50 {h['build']['p50_ms']}, max {h['build']['max_ms']})",
+            }
+        )
+        gap = h["publish"]["min_gap_s"]
+        out.append(
+            {
+                "target": "Home tab: at most one publish per person per 5 s",
+                "status": "MET" if gap is None or gap >= 5.0 else "MISSED",
+                "figure": f"shortest gap {gap} s; {h['publish']['per_minute']} publishes a minute for 100 people",
+            }
+        )
     return out
 
 
@@ -524,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
                 "9. what recording each request before its ack costs the ack",
                 lambda: ack_record.run(redis_url, quick=args.quick, log=log),
                 ack_record.show,
+            ),
+            "home": (
+                "10. the Home tab: a view from a full store, and publishes while deploys move",
+                lambda: home_tab.run(redis_url, quick=args.quick, log=log),
+                home_tab.show,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

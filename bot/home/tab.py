@@ -336,6 +336,8 @@ class HomeTab:
             log.error("Slack refused the Home tab of %s: %s", user, error)
             self.on_publish("rejected")
             return False
+        # the 5 seconds run from when Slack has it, not from the claim: never two within 5 s, whatever the build took
+        self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)
         self.on_publish("ok")
         return True
 
