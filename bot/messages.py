@@ -1039,7 +1039,6 @@ HOME_FREEZES_HEADING = "Frozen now"
 HOME_NO_FREEZES = "Nothing is frozen."
 HOME_WINDOWS_HEADING = "Deploy windows"
 HOME_NO_ENVIRONMENTS = "No environments are configured."
-HOME_STORE_DOWN = "Your Home tab could not be read from the bot's state store; it will be shown again shortly."
 
 
 def home_intro(user: str, link_words: str) -> str:

@@ -61,8 +61,11 @@ def register(app: App, services: Services) -> None:
     def button(ack, body, action) -> None:
         ack()
         user_id = (body.get("user") or {}).get("id") or ""
-        # a click in the Home tab carries no response_url: the answer goes as a direct message
-        response_url = body.get("response_url") or (direct_message(user_id) if user_id else None)
+        response_url = body.get("response_url")
+        in_a_view = isinstance(body.get("container"), dict) and body["container"].get("type") == "view"
+        if response_url is None and in_a_view and user_id:
+            # a click in the Home tab carries no response_url: the answer goes as a direct message
+            response_url = direct_message(user_id)
         refusal = router.action(action.get("action_id") or "", action.get("value"), user_id, response_url)
         if refusal:
             replies.send(response_url, refusal)

@@ -129,7 +129,11 @@ class HomeTab:
         pipe = self.store.client.pipeline()
         pipe.zadd(self._watchers_key, {user: now})
         pipe.zadd(self._due_key, {user: now}, nx=True)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except StoreError as error:  # the event is answered all the same; the next opening shows it
+            log.warning("Home tab of %s not shown: state store unavailable (%s)", user, error)
+            return
         self._wake.set()
 
     def release_changed(self, app: str, tag: str) -> None:
