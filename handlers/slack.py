@@ -1,4 +1,4 @@
-"""Bolt listeners for `/deploy` and the card's buttons: acknowledge, make one call into the core, reply.
+"""Bolt listeners for `/deploy`, the buttons and `app_home_opened`: acknowledge, make one call into the core, reply.
 
 The listeners run on the request's own thread (`process_before_response`) and never wait for
 git or GitHub: the core answers at once and queues the slow part on its own workers, so

@@ -223,3 +223,42 @@ def test_a_requester_clicking_approve_in_their_own_tab_is_refused_by_direct_mess
     approve = home_button(view, "approve")
     abot.slack(home_click_body("approve", approve["value"], MEMBER))
     assert fake_slack.wait_until(lambda: any("your own request" in t for t in dms_to(fake_slack, MEMBER)), WAIT)
+
+
+def test_a_closed_window_says_when_it_opens(bot_env, tmp_path, fake_slack):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).date()
+    days = [today + timedelta(days=n) for n in range(-1, 3)]  # around midnight either way
+    opens = (today + timedelta(days=3)).strftime("%A")
+    config = tmp_path / "windows.yaml"
+    config.write_text(
+        "environments:\n"
+        "  - {name: integration, team: gov-uk}\n"
+        "  - name: production\n    team: gov-uk-production\n"
+        "    deploy_windows: [{days: [mon, tue, wed, thu, fri, sat, sun], start: '00:00', end: '23:59'}]\n"
+        f"no_deploy_days: [{', '.join(str(d) for d in days)}]\n"
+        "users:\n  U012AB3CD: octocat\n",
+        encoding="utf-8",
+    )
+    harness = BotHarness({**bot_env, "BOT_CONFIG": str(config)})
+    try:
+        text = view_text(open_home(harness, fake_slack, MEMBER))
+    finally:
+        harness.stop()
+    assert "*integration*: always open" in text
+    assert f"*production*: closed; opens {opens} 00:00 Europe/London" in text
+
+
+def test_a_tab_last_opened_over_7_days_ago_is_no_longer_kept_current(bot, fake_slack):
+    open_home(bot, fake_slack, MEMBER)
+    published = fake_slack.count("views.publish")
+    bot.fake_clock.advance(7 * 24 * 3600 + 60)
+    bot.slash("whitehall v9100 integration", user=MEMBER)
+    bot.settle()
+    time.sleep(2)
+    assert fake_slack.count("views.publish") == published
+    # opening it again brings it back, with the deploy
+    open_home(bot, fake_slack, MEMBER)
+    wait_for_view(fake_slack, MEMBER, "`v9100`")
