@@ -183,7 +183,7 @@ def home_button(view: dict, action_id: str) -> dict:
 
 
 def dms_to(fake_slack: FakeSlack, user: str) -> list[str]:
-    return [c["text"] for c in fake_slack.calls_to("chat.postMessage") if c.get("channel") == user]
+    return [m.text for m in fake_slack.direct_messages(user)]
 
 
 def test_an_approval_waits_in_other_members_tabs_and_a_click_there_decides_it_once(abot, fake_slack, charts_remote):

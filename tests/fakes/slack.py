@@ -264,6 +264,17 @@ class FakeSlack:
                 self._channel_ids.add(channel_id)
             return self._names[name]
 
+    def dm_channel(self, user_id: str) -> str:
+        """The ID of the bot's direct-message channel with `user_id` (what chat.postMessage to a user ID answers)."""
+        with self._lock:
+            channel_id = "D" + user_id[1:]
+            self._channel_ids.add(channel_id)
+            return channel_id
+
+    def direct_messages(self, user_id: str) -> list[SlackMessage]:
+        """Messages the bot sent `user_id` directly, oldest first."""
+        return [m for m in self.messages if m.channel == "D" + user_id[1:]]
+
     def channel_name(self, channel_id: str) -> str | None:
         with self._lock:
             return next((name for name, cid in self._names.items() if cid == channel_id), None)
@@ -561,7 +572,9 @@ class FakeSlack:
         return self.channel_id(value) if by_name else None
 
     def _post_message(self, params: dict[str, Any]) -> Reply:
-        channel = self._known_channel(params.get("channel"), by_name=True)
+        raw = str(params.get("channel") or "").strip()
+        # a user ID is a direct message from the bot, in that person's DM channel (`D…`), as Slack does
+        channel = self.dm_channel(raw) if USER_ID.match(raw) else self._known_channel(raw, by_name=True)
         if channel is None:
             return _error("channel_not_found")
         self._channel_ids.add(channel)
