@@ -138,6 +138,11 @@ def test_at_most_one_publish_per_person_every_5_seconds_and_the_last_change_is_s
     assert len(times) >= 2, times
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert all(gap >= 4.9 for gap in gaps), gaps
+    # six cards, each linked, with one chat.getPermalink ever (the workspace's archives URL, kept)
+    bot.settle()
+    view = wait_for_view(fake_slack, MEMBER, "/archives/C0ALERTS/p")
+    assert view_text(view).count("/archives/C0ALERTS/p") == 6
+    assert fake_slack.count("chat.getPermalink") == 1
 
 
 def test_a_freeze_shows_in_every_watchers_tab_with_who_and_why(bot, fake_slack):
@@ -262,3 +267,13 @@ def test_a_tab_last_opened_over_7_days_ago_is_no_longer_kept_current(bot, fake_s
     # opening it again brings it back, with the deploy
     open_home(bot, fake_slack, MEMBER)
     wait_for_view(fake_slack, MEMBER, "`v9100`")
+
+
+def test_a_card_that_reaches_slack_late_is_linked_without_another_change(bot, fake_slack):
+    open_home(bot, fake_slack, MEMBER)
+    fake_slack.fail_next("chat.postMessage", 500, count=4)  # the card goes up only after a few retries
+    bot.slash("whitehall v9200 integration", user=MEMBER)
+    wait_for_view(fake_slack, MEMBER, "`v9200`")
+    bot.settle(timeout=60)
+    [card] = [m for m in fake_slack.roots() if "v9200" in m.text]
+    wait_for_view(fake_slack, MEMBER, f"/archives/{card.channel}/p{card.ts.replace('.', '')}", timeout=30)

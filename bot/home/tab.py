@@ -10,7 +10,8 @@ replicas and changes there are. A change during those 5 seconds leaves the tab d
 published once more when the claim ends: changes are coalesced, never dropped.
 
 Building a view reads only the store (the releases, the approvals, the freezes, the link) and
-the configured windows; a card's permalink is fetched from Slack once, before building, and
+the configured windows. A card's link is its permalink, built from its channel and ts on the
+workspace's archives URL, which is learnt once from Slack (`chat.getPermalink` of one card) and
 kept in the store.
 """
 
@@ -43,8 +44,8 @@ WATCH_SECONDS = 7 * 24 * 3600  # a tab opened in the last 7 days is kept current
 THROTTLE_MS = 5000  # at most one publish per person per 5 seconds
 RECENT_SECONDS = 24 * 3600  # "your deploys of the last 24 hours"
 MAX_RELEASES_READ = 300  # of one person's last 24 hours, the newest (the view shows what fits)
-PERMALINK_TTL = 90 * 24 * 3600  # as long as a release is kept
 DUE_PER_PASS = 500
+CARD_WAIT_SECONDS = 120  # a new release's card is normally on Slack within seconds
 
 # Set each changed field of the hash and return the names of those that changed: one replica
 # sees each change, so a freeze seen by two replicas makes each watcher's tab due once, not twice.
@@ -118,8 +119,9 @@ class HomeTab:
     def _deploys_key(self, user: str) -> str:
         return self.store.key("home", "deploys", user)
 
-    def _permalink_key(self, channel: str, ts: str) -> str:
-        return self.store.key("home", "permalink", channel, ts)
+    @property
+    def _archives_key(self) -> str:
+        return self.store.key("home", "archives")
 
     # -- what makes a tab due --------------------------------------------------------------------------
 
@@ -230,25 +232,14 @@ class HomeTab:
         return [release for _, release in releases]
 
     def _deploys(self, user: str, now: float) -> list[DeployItem]:
-        releases = self._recent_releases(user, now)
-        cards_on_slack = [r.card for r in releases if r.card is not None]
-        links = (
-            dict(
-                zip(
-                    cards_on_slack,
-                    self.store.client.mget([self._permalink_key(c.channel, c.ts) for c in cards_on_slack]),
-                    strict=True,
-                )
-            )
-            if cards_on_slack
-            else {}
-        )
+        archives = self.store.client.get(self._archives_key)
         items = []
-        for release in releases:
+        for release in self._recent_releases(user, now):
             lines = cards.card_view(self.settings, self.signer, release, runs=self.runs).lines
-            items.append(
-                DeployItem(release.app, release.tag, links.get(release.card) if release.card else None, tuple(lines))
-            )
+            card = release.card
+            # a root message's permalink is the workspace's archives, the channel, and `p` + its ts without the dot
+            link = f"{archives}{card.channel}/p{card.ts.replace('.', '')}" if archives and card else None
+            items.append(DeployItem(release.app, release.tag, link, tuple(lines)))
         return items
 
     def _approvals(self, user: str, now: float) -> list[ApprovalItem]:
@@ -286,22 +277,21 @@ class HomeTab:
             return messages.home_not_linked(bool(self.settings.github_oauth_client_id))
         return messages.home_linked(who.login or "?", who.origin or "config")
 
-    def _fetch_permalinks(self, user: str, now: float) -> None:
-        """Before building: a link to each card not yet known, asked of Slack once and kept."""
-        missing = [r.card for r in self._recent_releases(user, now) if r.card is not None]
-        if not missing:
+    def _learn_archives(self, user: str, now: float) -> None:
+        """Before building, once for good: the workspace's archives URL, from Slack's permalink of one card."""
+        if self.store.client.exists(self._archives_key):
             return
-        known = self.store.client.mget([self._permalink_key(c.channel, c.ts) for c in missing])
-        for card, link in zip(missing, known, strict=True):
-            if link:
-                continue
-            try:
-                found = self.pacer.call("chat.getPermalink", lambda c=card: self.chat.permalink(c.channel, c.ts))
-            except (RateLimited, ChatUnavailable, ChatRejected) as error:
-                log.info("no permalink for card %s yet: %s", card.ts, error)
-                continue
-            if found:
-                self.store.client.set(self._permalink_key(card.channel, card.ts), found, ex=PERMALINK_TTL)
+        card = next((r.card for r in self._recent_releases(user, now) if r.card is not None), None)
+        if card is None:
+            return
+        try:
+            found = self.pacer.call("chat.getPermalink", lambda: self.chat.permalink(card.channel, card.ts))
+        except (RateLimited, ChatUnavailable, ChatRejected) as error:
+            log.info("no permalink of a card yet: %s", error)
+            return
+        suffix = f"{card.channel}/p{card.ts.replace('.', '')}"
+        if found and found.endswith(suffix) and "/archives/" in found:
+            self.store.client.set(self._archives_key, found[: -len(suffix)])
 
     # -- publishing ------------------------------------------------------------------------------------
 
@@ -328,7 +318,7 @@ class HomeTab:
         # no longer due from here on: a change from now is shown by this publish or makes it due again
         self.store.client.zrem(self._due_key, user)
         try:
-            self._fetch_permalinks(user, now)
+            self._learn_archives(user, now)
             blocks = home_view.to_blocks(self.build(user))
             self.pacer.call("views.publish", lambda: self.chat.publish_home(user, blocks))
         except (RateLimited, ChatUnavailable) as error:
@@ -342,8 +332,18 @@ class HomeTab:
             return False
         # the 5 seconds run from when Slack has it, not from the claim: never two within 5 s, whatever the build took
         self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)
+        if self._cards_coming(user, now):
+            self.store.client.zadd(self._due_key, {user: now}, nx=True)  # shown again, linked, in 5 s
         self.on_publish("ok")
         return True
+
+    def _cards_coming(self, user: str, now: float) -> bool:
+        """A new release of theirs shown without its card's link yet: posting a card changes no release."""
+        archives_known = bool(self.store.client.exists(self._archives_key))
+        return any(
+            (release.card is None or not archives_known) and release.created > now - CARD_WAIT_SECONDS
+            for release in self._recent_releases(user, now)
+        )
 
     def next_due_in(self) -> float:
         """Seconds until a due tab's 5-second claim ends (or the usual pass interval), for the worker's sleep."""
