@@ -149,17 +149,22 @@ class HomeTab:
             changed, self._changed = self._changed, set()
         if not changed:
             return
-        releases = self.book.get_many(sorted(changed))
-        pipe = self.store.client.pipeline()
-        people: set[str] = set()
-        for release in releases:
-            for user in _requesters(release):
-                people.add(user)
-                pipe.zadd(self._deploys_key(user), {f"{release.app}\n{release.tag}": now})
-                pipe.zremrangebyscore(self._deploys_key(user), "-inf", now - RECENT_SECONDS)
-                pipe.expire(self._deploys_key(user), RECENT_SECONDS + 3600)
-        pipe.execute()
-        self._make_due(sorted(people), now)
+        try:
+            releases = self.book.get_many(sorted(changed))
+            pipe = self.store.client.pipeline()
+            people: set[str] = set()
+            for release in releases:
+                for user in _requesters(release):
+                    people.add(user)
+                    pipe.zadd(self._deploys_key(user), {f"{release.app}\n{release.tag}": now})
+                    pipe.zremrangebyscore(self._deploys_key(user), "-inf", now - RECENT_SECONDS)
+                    pipe.expire(self._deploys_key(user), RECENT_SECONDS + 3600)
+            pipe.execute()
+            self._make_due(sorted(people), now)
+        except StoreError:
+            with self._changed_lock:  # not lost: the next pass notes them again
+                self._changed |= changed
+            raise
 
     def _make_due(self, users: list[str], now: float) -> None:
         """Mark the tabs of those of `users` who watch it as due (the first change's time is kept)."""
