@@ -277,3 +277,22 @@ def test_a_card_that_reaches_slack_late_is_linked_without_another_change(bot, fa
     bot.settle(timeout=60)
     [card] = [m for m in fake_slack.roots() if "v9200" in m.text]
     wait_for_view(fake_slack, MEMBER, f"/archives/{card.channel}/p{card.ts.replace('.', '')}", timeout=30)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "app_home_opened"},
+        {"type": "app_home_opened", "user": 12345, "tab": "home"},
+        {"type": "app_home_opened", "user": "not a user", "tab": "home"},
+        {"type": "app_home_opened", "user": ["U012AB3CD"], "tab": "home"},
+        {"type": "app_home_opened", "user": "U012AB3CD", "tab": 7},
+    ],
+)
+def test_a_malformed_home_event_is_answered_and_publishes_nothing(bot, fake_slack, event):
+    from tests.support.slack_requests import event_body
+
+    response = send_event(bot, event_body(event))
+    assert response.status_code < 500
+    time.sleep(1)
+    assert fake_slack.count("views.publish") == 0

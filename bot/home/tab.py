@@ -28,7 +28,7 @@ from typing import Any
 from bot import cards, messages
 from bot.chat.pacing import Pacer
 from bot.chat.service import Chat, ChatRejected, ChatUnavailable, RateLimited
-from bot.config import Settings
+from bot.config import SLACK_USER_ID, Settings
 from bot.deploys.identity import Refusal, identify
 from bot.home import view as home_view
 from bot.home.view import ApprovalItem, DeployItem, HomeView
@@ -127,6 +127,9 @@ class HomeTab:
 
     def opened(self, user: str) -> None:
         """`app_home_opened`: keep this person's tab current for 7 days, and show it now."""
+        if not isinstance(user, str) or not SLACK_USER_ID.fullmatch(user):
+            log.warning("ignored app_home_opened for something that is not a Slack user ID")
+            return
         now = self.clock()
         pipe = self.store.client.pipeline()
         pipe.zadd(self._watchers_key, {user: now})
