@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         windowed = [env.name for env in settings.environments if env.deploy_windows]
         if windowed:
             print(f"Deploy windows in {', '.join(windowed)} ({settings.timezone}).")
+        if settings.release_url:
+            print(f"Every committed deploy is recorded in the Release app at {settings.release_url}.")
+        if settings.team_channels_url:
+            print(f"Team channels are read from {settings.team_channels_url}.")
         if settings.redis_url.reveal().startswith("memory://"):
             print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
         return 0

@@ -112,6 +112,9 @@ class Settings:
     github_oauth_client_id: str = ""
     timezone: str = "Europe/London"
     no_deploy_days: frozenset[date] = frozenset()
+    team_channels_url: str = ""  # a JSON list of {"app_name", "alerts_team"} (the developer docs' repos.json)
+    release_url: str = ""  # GOV.UK's Release app, told of every committed deploy with release_api_token
+    release_api_token: Secret = field(default_factory=lambda: Secret(""))
     digest_at: str = "mon 09:30"  # the weekly digest: day and time in `timezone`
     digest: bool = True  # `digest: false` in BOT_CONFIG: no weekly digest
 
@@ -178,6 +181,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append(f"{name} must be an http(s) URL, got {_shown(value)}.")
         return value
+
+    def optional_url(name: str) -> str:
+        value = env.get(name, "").strip()
+        return url(name, value) if value else ""
 
     def integer(name: str, default: int, low: int, high: int) -> int:
         raw = env.get(name, "").strip()
@@ -247,6 +254,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         github_oauth_client_id=_oauth_client_id(env, problems),
         timezone=parse_zone(file_config.get("timezone"), problems).key,
         no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
+        team_channels_url=optional_url("TEAM_CHANNELS_URL"),
+        release_url=optional_url("RELEASE_URL").rstrip("/"),
+        release_api_token=_release_api_token(env, problems),
         digest_at=_parse_digest_at(file_config.get("digest_at"), problems),
         digest=_parse_digest(file_config.get("digest"), problems),
     )
@@ -256,6 +266,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
 
 
 LOG_FORMATS = ("text", "json")
+
+
+def _release_api_token(env: Mapping[str, str], problems: list[str]) -> Secret:
+    """RELEASE_API_TOKEN, which only means something beside RELEASE_URL (and RELEASE_URL nothing without it)."""
+    token = env.get("RELEASE_API_TOKEN", "").strip()
+    has_url = bool(env.get("RELEASE_URL", "").strip())
+    if has_url and not token:
+        problems.append("RELEASE_URL is set but RELEASE_API_TOKEN is not: the Release app needs both, or neither.")
+    elif token and not has_url:
+        problems.append("RELEASE_API_TOKEN is set but RELEASE_URL is not: the Release app needs both, or neither.")
+    return Secret(token)
 
 
 def _log_format(env: Mapping[str, str], problems: list[str]) -> str:

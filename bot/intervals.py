@@ -24,6 +24,13 @@ class Intervals:
     stuck_deploys_every: float | None = None  # None: from STUCK_AFTER_MINUTES, see `stuck_every`
     unsent_cards_every: float = 30
     charts_refresh_every: float = 60
+    # telling the Release app (section 10.6): a failed call is tried again after release_app_retry seconds,
+    # then twice as long each time up to release_app_backoff, and given up release_app_give_up after the deploy
+    release_app_every: float = 5
+    release_app_retry: float = 10
+    release_app_backoff: float = 300
+    release_app_give_up: float = 3600
+    team_channels_every: float = 3600  # how often TEAM_CHANNELS_URL is read again
     home_every: float = 0.5  # the Home tab worker's pass (it wakes at once for a change it made itself)
     digest_check_every: float = 20  # whether the weekly digest is due: three looks inside its minute
 
@@ -43,6 +50,11 @@ TUNING_VARIABLES = {
     "stuck_deploys_every": "DEPLOYBOT_STUCK_DEPLOYS_EVERY_SECONDS",
     "unsent_cards_every": "DEPLOYBOT_UNSENT_CARDS_EVERY_SECONDS",
     "charts_refresh_every": "DEPLOYBOT_CHARTS_REFRESH_EVERY_SECONDS",
+    "release_app_every": "DEPLOYBOT_RELEASE_APP_EVERY_SECONDS",
+    "release_app_retry": "DEPLOYBOT_RELEASE_APP_RETRY_SECONDS",
+    "release_app_backoff": "DEPLOYBOT_RELEASE_APP_BACKOFF_SECONDS",
+    "release_app_give_up": "DEPLOYBOT_RELEASE_APP_GIVE_UP_SECONDS",
+    "team_channels_every": "DEPLOYBOT_TEAM_CHANNELS_EVERY_SECONDS",
     "home_every": "DEPLOYBOT_HOME_EVERY_SECONDS",
     "digest_check_every": "DEPLOYBOT_DIGEST_CHECK_EVERY_SECONDS",
 }

@@ -38,13 +38,14 @@ def manifest(base_url: str) -> str:
             "background_color": "#1d70b8",
         },
         "features": {
-            # the Home tab (SPEC 16); the Messages tab carries the bot's direct messages, read-only
+            "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
+            # late replies (after Slack's 30-minute response_url) come as direct messages in the Messages tab;
+            # the Home tab shows each person what is theirs (SPEC 16)
             "app_home": {
                 "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": True,
             },
-            "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
             "slash_commands": [
                 {
                     "command": "/deploy",

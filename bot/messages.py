@@ -1,8 +1,9 @@
 """Every sentence the bot says to a person, in one place.
 
 Slack, the console and the tests all read these words from here. Each function takes plain
-values and returns Slack mrkdwn; text that came from outside (Argo CD, test runs, git) is
-escaped and clipped by the caller's values passing through `escape`/`clip` here, never raw.
+values and returns Slack mrkdwn; text that came from a cluster, a workflow or a webhook passes
+through `outside` here (redacted, escaped, cut to fit), never raw; other outside text (git) is
+escaped and clipped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.chat.mrkdwn import clip, escape, link
+from bot.chat.mrkdwn import clip, escape, link, outside
 from bot.names import shown
 
 USAGE = (
@@ -266,6 +267,9 @@ def degraded(person: str | None, app: str, tag: str, env: str, message: str, arg
     )
 
 
+MAX_FAILURES_SHOWN = 6  # 6 x 300 characters: the reply stays within a section block's 3,000
+
+
 def tests_failed(
     person: str | None,
     suite: str,
@@ -277,10 +281,10 @@ def tests_failed(
     workflow_url: str | None,
     argocd_url: str,
 ) -> str:
-    listed = clip("".join(f"\n• {escape(clip(f, 300))}" for f in failures), 2500)
+    listed = "".join(f"\n• {outside(f, 300)}" for f in failures[:MAX_FAILURES_SHOWN])
     run = f"{link(workflow_url, 'Workflow run')} · " if workflow_url else ""
     return (
-        f":x: {person_prefix(person)}{escape(suite)} tests {status.lower()} for *{app}* "
+        f":x: {person_prefix(person)}{outside(suite, 40)} tests {status.lower()} for *{app}* "
         f"`{tag}` in *{env}*{listed}\n{run}{link(argocd_url, 'Argo CD')}"
     )
 
@@ -301,7 +305,7 @@ def tests_already_retried(app: str, tag: str, env: str, by: str) -> str:
 
 
 def retry_failed(app: str, tag: str, env: str, reason: str) -> str:
-    return f":x: I couldn't resubmit the tests of *{app}* `{tag}` in *{env}*: Argo Workflows {escape(reason)}."
+    return f":x: I couldn't resubmit the tests of *{app}* `{tag}` in *{env}*: Argo Workflows {outside(reason, 300)}."
 
 
 def tests_retried(app: str, tag: str, env: str) -> str:
@@ -325,7 +329,7 @@ def stuck(person: str | None, app: str, tag: str, env: str, minutes: int, argocd
 
 
 def _said(message: str) -> str:
-    return f": {escape(clip(message, 1500))}" if message else ""
+    return f": {outside(message, 1500)}" if message and message.strip() else ""
 
 
 # -- the card ------------------------------------------------------------------------------------------
@@ -440,14 +444,14 @@ def argocd_words(sight: Any, charts_tag: str | None, env: str) -> str:
     if sight.no_token:
         return f"Argo CD: not read (the bot has no `ARGOCD_TOKEN_{env.upper().replace('-', '_')}`)"
     if sight.problem:
-        return f"Argo CD didn't answer: {escape(sight.problem)}"
+        return f"Argo CD didn't answer: {outside(sight.problem, 200)}"
     if not sight.apps:
         return "Argo CD: no application for this app"
     shown_apps = []
     for state in sight.apps[:5]:
-        words = f"{escape(state.name)} {escape(state.phase or 'not synced yet')}, {escape(state.health or 'health unknown')}"
+        words = f"{outside(state.name, 80)} {outside(state.phase or 'not synced yet', 40)}, {outside(state.health or 'health unknown', 40)}"
         if state.image_tag and state.image_tag != charts_tag:
-            words += f" (runs `{escape(clip(state.image_tag, 60))}`)"
+            words += f" (runs `{outside(state.image_tag, 60)}`)"
         shown_apps.append(words)
     more = f" and {len(sight.apps) - 5} more" if len(sight.apps) > 5 else ""
     return "Argo CD: " + "; ".join(shown_apps) + more

@@ -35,6 +35,12 @@ class Metrics:
             ["environment", "source"],
             registry=self.registry,
         )
+        self.release_app_failures = Counter(
+            "deploybot_release_app_failures",
+            "Calls to the Release app that failed, by what happened next (retry, gave_up)",
+            ["next"],
+            registry=self.registry,
+        )
 
         # Delivery figures of every app in the last environment, for the last 7 and 28 days:
         # set when they are computed (a scheduled job, and every `/deploy stats`), NaN when there is no figure.

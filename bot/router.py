@@ -14,11 +14,17 @@ from bot.metrics import Metrics
 
 CommandHandler = Callable[[commands.Command, str, "str | None"], str]  # (command, user, response_url) -> ack text
 ActionHandler = Callable[[object, str, "str | None"], "str | None"]  # (value, user, response_url) -> refusal or None
+Remember = Callable[["str | None", str], None]  # (response_url, user): a request arrived now
+
+
+def _forget(response_url: str | None, user_id: str) -> None:
+    return None
 
 
 class Router:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, remember: Remember = _forget) -> None:
         self.metrics = metrics
+        self.remember = remember  # when each request arrived, so a late answer goes by direct message
         self._commands: dict[type, CommandHandler] = {}
         self._actions: dict[str, ActionHandler] = {}
 
@@ -34,6 +40,7 @@ class Router:
 
     def command(self, text: str, user_id: str, response_url: str | None) -> str:
         """Answer `/deploy <text>` at once (slow work goes on in the background)."""
+        self.remember(response_url, user_id)
         command = commands.parse(text)
         self.metrics.commands.labels(type(command).__name__.lower()).inc()
         if isinstance(command, commands.Help):
@@ -45,6 +52,7 @@ class Router:
 
     def action(self, action_id: str, value: object, user_id: str, response_url: str | None) -> str | None:
         """A button click: a refusal to show the person at once, or None when it goes on in the background."""
+        self.remember(response_url, user_id)
         handler = self._actions.get(action_id)
         if handler is None:
             return messages.BUTTON_NOT_MINE

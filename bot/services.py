@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import httpx
 from bot import cards, commands
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
+from bot.argo.team_channels import TeamChannels
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
@@ -36,6 +38,7 @@ from bot.identity.linking import Linking
 from bot.identity.links import Links
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
+from bot.release_app import ReleaseApp
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
@@ -85,6 +88,8 @@ class Services:
     linking: Linking | None = None
     approvals: Approvals | None = None
     safety: Safety | None = None
+    release_app: ReleaseApp | None = None
+    team_channels: TeamChannels | None = None
     home: HomeTab | None = None
     digest: WeeklyDigest | None = None
 
@@ -104,6 +109,9 @@ class Services:
                 log.warning("could not look for unsent cards at start-up: %s", error)
             self.scheduler = build_scheduler(self.scheduled)
             self.scheduler.start()
+            if self.team_channels is not None and self.team_channels.url:
+                # read at start-up, but never on the way to serving requests
+                threading.Thread(target=self.team_channels.refresh, name="team-channels", daemon=True).start()
             if self.home is not None:
                 self.home.start()
 
@@ -117,6 +125,8 @@ class Services:
         if self.approvals is not None:
             self.approvals.stop()
         self.deployer.stop()
+        if self.release_app is not None:
+            self.release_app.stop()
         self.followups.stop()
         self.argo.close()
         if self.lookups is not None:
@@ -215,7 +225,7 @@ def build(
         render_reply=cards.reply_blocks,
         channel=settings.alerts_channel,
     )
-    replies = Replies(chat, pacer)
+    replies = Replies(chat, pacer, store=store, clock=clock)
     deployer = Deployer(
         settings=settings,
         store=store,
@@ -247,7 +257,7 @@ def build(
         reply=replies.send,
         clock=clock,
     )
-    router = Router(metrics)
+    router = Router(metrics, remember=replies.remember)
     router.on_command(commands.Deploy, deployer.deploy)
     router.on_command(commands.Promote, deployer.promote)
     router.on_action("promote", deployer.click)
@@ -283,6 +293,23 @@ def build(
         reply=replies.send,
     )
     deployer.on_committed.append(rollbacks.committed)
+    release_app = None
+    if settings.release_url and settings.release_api_token:
+        release_app = ReleaseApp(
+            url=settings.release_url,
+            token=settings.release_api_token.reveal(),
+            store=store,
+            http=http,
+            clock=clock,
+            intervals=intervals,
+            metrics=metrics,
+        )
+        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback)
+        deployer.on_committed.append(
+            lambda request, outcome: release_app.committed(
+                request.app, outcome.tag or request.tag, request.env, outcome.commit
+            )
+        )
     router.on_command(commands.Rollback, rollbacks.command)
     router.on_action("rollback", rollbacks.click)
     router.on_command(commands.Link, linking.link)
@@ -330,6 +357,9 @@ def build(
     router.on_command(commands.Stats, lookups.stats)
     environments = argo_environments(settings)
     argo = ArgoClients(environments)
+    team_channels = TeamChannels(
+        configured=settings.team_channels, url=settings.team_channels_url, http=http, store=store
+    )
     followups = FailureFollowUps(
         settings=settings,
         links=deployer.links,
@@ -343,6 +373,7 @@ def build(
         workflows=argo.workflows,
         recorded_channel=lambda env, app: (recorded_application(store, env, app) or {}).get("channel"),
         reply=replies.send,
+        team_channels=team_channels,
     )
     router.on_action("retry_tests", followups.retry_clicked)
     events = ReleaseEvents(
@@ -402,6 +433,18 @@ def build(
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
+    if settings.team_channels_url:
+        scheduled.append(
+            ("team-channels", local("team-channels", team_channels.refresh), intervals.team_channels_every)
+        )
+    if release_app is not None:
+        scheduled.append(
+            (
+                "release-app",
+                exclusive(store, "release-app", release_app.send_due, timeout=55),
+                intervals.release_app_every,
+            )
+        )
     if settings.digest:
         # every replica looks; a claim on the ISO week in the store lets one of them post it
         scheduled.append(("weekly-digest", local("weekly-digest", digest.run), intervals.digest_check_every))
@@ -441,6 +484,8 @@ def build(
         linking=linking,
         approvals=approvals,
         safety=safety,
+        release_app=release_app,
+        team_channels=team_channels,
         home=home,
         digest=digest,
     )

@@ -2,54 +2,30 @@
 
 Three reads for one failure: the resource tree (up to 5 Degraded or Missing resources), the
 Warning events of the first of them, and the last 20 log lines of the first that is a Pod.
-Everything from the cluster is untrusted text: credentials are redacted before anything else,
-then it is cut short, escaped for mrkdwn, and backticks are swapped so no log line can close the
-code block. The whole text stays within `MAX_DIAGNOSIS` characters, so it fits one section
-block (3,000) and a message with room to spare. `diagnose` never raises.
+Everything from the cluster is untrusted text and goes through `bot.chat.mrkdwn.outside`
+(redacted, cut short, escaped), and backticks are swapped so no log line can close the code
+block. The whole text stays within `MAX_DIAGNOSIS` characters, so it fits one section block
+(3,000) and a message with room to spare. `diagnose` never raises.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.argo.models import ArgoUnavailable, KubeEvent, ResourceNode
-from bot.chat.mrkdwn import clip, escape
+from bot.chat.mrkdwn import clip, outside
+from bot.chat.redaction import REDACTED, redact  # noqa: F401 - redact is part of what this module offers
 
 MAX_DIAGNOSIS = 2900
 MAX_NODES = 5
 MAX_EVENTS = 5
 LOG_LINES = 20
 UNHEALTHY = ("Degraded", "Missing")
-REDACTED = "[redacted]"
-NODE_TEXT = 220  # per resource line, before escaping
+NODE_TEXT = 220  # per resource line, escaped
 EVENT_TEXT = 220
 LOG_TEXT = 240
 BACKTICK_STAND_IN = "\u02cb"  # ˋ looks like a backtick but never opens or closes code
-
-_VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s&"',;]+)"""
-_CREDENTIALS = [
-    # a header line, whatever the scheme: `Authorization: Bearer abc`, `authorization=Basic xyz`
-    (
-        re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*)(?:(?:bearer|basic|token|digest)\s+)?" + _VALUE),
-        r"\1" + REDACTED,
-    ),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer " + REDACTED),
-    # key=value and "key": "value" for any key that names a secret (password=, api_token:, "secret": …)
-    (
-        re.compile(
-            r"(?i)(\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*[\"']?\s*[:=]\s*)"
-            + _VALUE
-        ),
-        r"\1" + REDACTED,
-    ),
-    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),  # Slack tokens
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]+|github_pat_[A-Za-z0-9_]+)"), REDACTED),  # GitHub tokens
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{8,}"), REDACTED),  # AWS access key IDs
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + REDACTED + "@"),  # user:password@ in URLs
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*", re.S), REDACTED),
-]
 
 
 class DiagnosisSource(Protocol):
@@ -68,19 +44,9 @@ class Findings:
     logs_error: str | None = None
 
 
-def redact(text: str) -> str:
-    for pattern, replacement in _CREDENTIALS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 def _safe(text: str, limit: int, *, one_line: bool = True) -> str:
-    """Cluster text made harmless: redacted, printable, cut short, escaped, with no backticks."""
-    text = redact(text)
-    if one_line:
-        text = " ".join(text.split())
-    text = "".join(ch if ch.isprintable() or ch == " " else "?" for ch in text)
-    return escape(clip(text, limit)).replace("`", BACKTICK_STAND_IN)
+    """Cluster text made harmless (`outside`), with backticks swapped so it cannot close a code block."""
+    return outside(text, limit, one_line=one_line).replace("`", BACKTICK_STAND_IN)
 
 
 def gather(source: DiagnosisSource, application: str) -> Findings:

@@ -2,8 +2,8 @@
 
 - The diagnosis: Argo CD's resource tree, warning events and pod logs, posted in the card's
   thread once per failure, in the background (reading Argo never delays a webhook or an ack).
-- A word to the app's team channel (the Application's `slackChannel` annotation, or
-  `team_channels` in BOT_CONFIG), once per failure.
+- A word to the app's team channel (`bot.argo.team_channels`: BOT_CONFIG, the Application's
+  `slackChannel` annotation, the developer docs' repos.json), once per failure, linking the card.
 - Retrying the tests: the `retry_tests` button resubmits the post-sync workflow once.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from bot import messages
 from bot.argo.diagnosis import diagnose
 from bot.argo.models import ArgoUnavailable
-from bot.argo.outcomes import team_channel
+from bot.argo.team_channels import TeamChannels
 from bot.audit import Action, AuditTrail
 from bot.buttons import ButtonSigner
 from bot.chat.notices import NoticeBoard
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ONCE_SECONDS = 7 * 24 * 3600
 RETRY_KIND = "retry_tests"
+CARD_WAIT_SECONDS = 15  # a card first heard of with its failure is on Slack within moments: link it
 Reply = Callable[[str | None, str], None]
 
 
@@ -52,6 +54,7 @@ class FailureFollowUps:
         workflows: Callable[[str], Any],
         recorded_channel: Callable[[str, str], str | None],
         reply: Reply,
+        team_channels: TeamChannels,
     ) -> None:
         self.settings = settings
         self.links = links  # accounts linked with `/deploy link`, after the `users` map
@@ -65,6 +68,7 @@ class FailureFollowUps:
         self.workflows = workflows  # env -> its Argo Workflows client, or None without a token
         self.recorded_channel = recorded_channel  # (env, application) -> its slackChannel annotation
         self.reply = reply
+        self.team_channels = team_channels
         self.jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argo-followup")
         self._pending = 0
         self._idle = threading.Condition()
@@ -112,17 +116,23 @@ class FailureFollowUps:
             client = self.argocd(env)
             if client is not None and what != "tests failed":
                 self.book.apply(app, tag, ThreadNote(diagnose(client, application)))
-            channel = team_channel(
-                self.recorded_channel(env, application), self.settings.team_channels, application, app
-            )
+            channel = self.team_channels.channel_for(app, application, self.recorded_channel(env, application))
             if channel:
-                release = self.book.get(app, tag)
-                card = release.card if release else None
+                card = self._card_on_slack(app, tag)
                 self.notices.post(
                     channel, messages.team_failure(app, tag, env, what, self.settings.alerts_channel, card)
                 )
         except Exception:  # a follow-up must never take anything else down with it
             log.exception("could not follow up the failure of %s %s in %s", app, tag, env)
+
+    def _card_on_slack(self, app: str, tag: str):
+        """Where the release's card is on Slack, waiting a little for one that is being posted now."""
+        deadline = time.monotonic() + CARD_WAIT_SECONDS
+        while True:
+            release = self.book.get(app, tag)
+            if (release is not None and release.card is not None) or time.monotonic() >= deadline:
+                return release.card if release is not None else None
+            time.sleep(0.2)
 
     # -- the retry_tests button -----------------------------------------------------------------------
 

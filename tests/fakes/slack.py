@@ -8,7 +8,11 @@ query string, a form-encoded body (with `blocks` as a JSON string, as slack_sdk 
 form calls) or a JSON body, and answers like Slack: HTTP 200 with `"ok": false` and an `error` for
 API errors; HTTP 429 with `Retry-After` when rate limited.
 
-It also serves response URLs (`fake.response_url(name)`) that record what the bot POSTs to them.
+It also serves response URLs (`fake.response_url(name)`) that record what the bot POSTs to them,
+and refuses them as Slack does: after 5 uses (`used_url`) and 30 minutes after they were made
+(`expired_url`, by `fake.clock`, which a test can share with the bot's fake clock). A
+`chat.postMessage` to a user ID is a direct message: it lands in that user's DM channel (`D…`,
+answered as the `channel`), as in the app's Messages tab (`fake.direct_messages(user)`).
 
 Everything it records is guarded by one lock; `wait_until` / `wait_for_response` block on a
 condition variable that is notified on every change, so tests never poll with sleeps.
@@ -34,6 +38,8 @@ from urllib.parse import parse_qsl, quote
 from tests.fakes._http import LocalServer, Reply, Request
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{5,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{5,}$")
+RESPONSE_URL_SECONDS = 30 * 60  # Slack accepts a response_url for 30 minutes
 JSON_FIELDS = ("blocks", "attachments", "metadata", "unfurls", "view")
 BLOCK_TYPES = {
     "actions",
@@ -52,7 +58,6 @@ MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100  # a Home tab or modal view
 MAX_HEADER_TEXT = 150
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass
@@ -151,10 +156,11 @@ class _Fault:
 
 
 class _ResponseUrl:
-    def __init__(self, channel: str | None, message_ts: str | None, limit: int | None) -> None:
+    def __init__(self, channel: str | None, message_ts: str | None, limit: int | None, made_at: float) -> None:
         self.channel = channel
         self.message_ts = message_ts
         self.limit = limit
+        self.made_at = made_at
         self.uses = 0
 
 
@@ -190,7 +196,9 @@ class FakeSlack:
         latency_seconds: float = 0.0,
         response_url_limit: int | None = 5,
         ts_base: int = 1_700_000_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock  # when response URLs expire; share a test's fake clock to age them
         self.token = token  # None: any non-empty token is accepted
         self.team_id = team_id
         self.team_domain = team_domain
@@ -263,17 +271,6 @@ class FakeSlack:
                 self._names[name] = channel_id
                 self._channel_ids.add(channel_id)
             return self._names[name]
-
-    def dm_channel(self, user_id: str) -> str:
-        """The ID of the bot's direct-message channel with `user_id` (what chat.postMessage to a user ID answers)."""
-        with self._lock:
-            channel_id = "D" + user_id[1:]
-            self._channel_ids.add(channel_id)
-            return channel_id
-
-    def direct_messages(self, user_id: str) -> list[SlackMessage]:
-        """Messages the bot sent `user_id` directly, oldest first."""
-        return [m for m in self.messages if m.channel == "D" + user_id[1:]]
 
     def channel_name(self, channel_id: str) -> str | None:
         with self._lock:
@@ -381,7 +378,7 @@ class FakeSlack:
         """
         with self._lock:
             channel_id = self.channel_id(channel) if channel is not None else None
-            self._response_urls[name] = _ResponseUrl(channel_id, message_ts, self.response_url_limit)
+            self._response_urls[name] = _ResponseUrl(channel_id, message_ts, self.response_url_limit, self.clock())
         return f"{self.origin}/respond/{quote(name, safe='')}"
 
     @property
@@ -571,10 +568,24 @@ class FakeSlack:
             return value if value in self._channel_ids or by_name else None
         return self.channel_id(value) if by_name else None
 
+    def dm_channel(self, user_id: str) -> str:
+        """The ID of the bot's direct-message channel with `user_id` (its Messages tab)."""
+        with self._lock:
+            channel_id = "D" + user_id[1:]
+            self._channel_ids.add(channel_id)
+            return channel_id
+
+    def direct_messages(self, user_id: str) -> list[SlackMessage]:
+        """What the bot said to `user_id` in a direct message, oldest first."""
+        channel_id = self.dm_channel(user_id)
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._messages.values() if m.channel == channel_id and not m.deleted]
+
     def _post_message(self, params: dict[str, Any]) -> Reply:
-        raw = str(params.get("channel") or "").strip()
-        # a user ID is a direct message from the bot, in that person's DM channel (`D…`), as Slack does
-        channel = self.dm_channel(raw) if USER_ID.match(raw) else self._known_channel(raw, by_name=True)
+        raw_channel = str(params.get("channel") or "").strip()
+        if USER_ID.match(raw_channel):  # a user ID: the app's direct message with that user
+            params = {**params, "channel": self.dm_channel(raw_channel)}
+        channel = self._known_channel(params.get("channel"), by_name=True)
         if channel is None:
             return _error("channel_not_found")
         self._channel_ids.add(channel)
@@ -810,6 +821,10 @@ class FakeSlack:
             target = self._response_urls.get(name)
             if target is None:
                 return Reply.text("invalid_url", 404)
+            if self.clock() - target.made_at > RESPONSE_URL_SECONDS:
+                self._rejected_responses[name].append(body)
+                self._changed.notify_all()
+                return Reply.text("expired_url", 404)
             if target.limit is not None and target.uses >= target.limit:
                 self._rejected_responses[name].append(body)
                 self._changed.notify_all()

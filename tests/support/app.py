@@ -25,6 +25,7 @@ import httpx
 import redis
 
 from bot.config import load_settings
+from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from handlers.server import Server
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.charts import ChartsRemote, make_charts_remote
@@ -139,11 +140,18 @@ class Client:
 class BotHarness(Client):
     """`Server` in this process: the whole bot, reachable only over HTTP like Slack and Argo CD reach it."""
 
-    def __init__(self, env: dict[str, str], *, clock: FakeClock | None = None, post_interval: float = 0.0) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        clock: FakeClock | None = None,
+        post_interval: float = 0.0,
+        intervals: Intervals = PRODUCTION_INTERVALS,
+    ) -> None:
         self.env = env
         self.fake_clock = clock or FakeClock()
         self.settings = load_settings(env)
-        self.server = Server(self.settings, clock=self.fake_clock, post_interval=post_interval)
+        self.server = Server(self.settings, clock=self.fake_clock, post_interval=post_interval, intervals=intervals)
         self.server.start()
         super().__init__(f"http://127.0.0.1:{self.server.port}", clock=self.fake_clock)
 
