@@ -296,3 +296,22 @@ def test_a_malformed_home_event_is_answered_and_publishes_nothing(bot, fake_slac
     assert response.status_code < 500
     time.sleep(1)
     assert fake_slack.count("views.publish") == 0
+
+
+def test_linking_your_account_shows_in_your_tab(bot_env, fake_slack, fake_github):
+    import re
+
+    fake_github.device_interval = 0.05
+    fake_github.slow_down_step = 0.05
+    env = {**bot_env, "GITHUB_URL": fake_github.url, "GITHUB_OAUTH_CLIENT_ID": fake_github.oauth_client_id}
+    harness = BotHarness(env)
+    try:
+        assert "not linked" in view_text(open_home(harness, fake_slack, UNLINKED))
+        answer = harness.slash("link", user=UNLINKED, response_url=fake_slack.response_url("link"))
+        code = re.search(r"\*([A-Z0-9]{4}-[A-Z0-9]{4})\*", answer.text)
+        assert code, answer.text
+        fake_github.approve("newcomer", code.group(1))
+        fake_slack.wait_for_response("link", timeout=WAIT)
+        wait_for_view(fake_slack, UNLINKED, "You act as GitHub @newcomer")
+    finally:
+        harness.stop()

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,7 @@ THROTTLE_MS = 5000  # at most one publish per person per 5 seconds
 RECENT_SECONDS = 24 * 3600  # "your deploys of the last 24 hours"
 MAX_RELEASES_READ = 300  # of one person's last 24 hours, the newest (the view shows what fits)
 DUE_PER_PASS = 500
+LINK_CHECK_SECONDS = 2.0  # each watcher's GitHub link is read this often (one GET each, for linked people)
 CARD_WAIT_SECONDS = 120  # a new release's card is normally on Slack within seconds
 
 # Set each changed field of the hash and return the names of those that changed: one replica
@@ -98,6 +100,7 @@ class HomeTab:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._links_checked_at = float("-inf")  # time.monotonic() of this replica's last look at the links
 
     # -- keys ----------------------------------------------------------------------------------------
 
@@ -188,8 +191,10 @@ class HomeTab:
     def _note_shared_changes(self, watchers: list[str], now: float) -> None:
         """Freezes, approval requests, windows (everyone's tab) and each watcher's link (their own)."""
         fields = {"*": self._shared_fingerprint(now)}
-        for user in watchers:
-            fields[f"link:{user}"] = self._link_words(user)
+        if time.monotonic() - self._links_checked_at >= LINK_CHECK_SECONDS:
+            self._links_checked_at = time.monotonic()
+            for user in watchers:
+                fields[f"link:{user}"] = self._link_words(user)
         argv = [item for pair in fields.items() for item in pair]
         changed = self.store.client.eval(_CHANGED_FIELDS, 1, self._seen_key, *argv)
         if not changed:
