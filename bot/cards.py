@@ -55,7 +55,7 @@ def next_step(settings: Settings, release: Release, runs: Runs = _unknown) -> Pr
     for env in reversed(settings.environments):
         entry = release.envs.get(env.name) or EnvEntry()
         following = settings.next_environment(env.name)
-        if entry.state is not State.TESTS_PASSED or following is None or entry.promoted:
+        if not entry.ready_to_promote or following is None or entry.promoted:
             continue
         target = release.envs.get(following.name) or EnvEntry()
         if target.state not in (None, State.DEPLOY_FAILED) or runs(following.name, app) == tag:
@@ -69,6 +69,31 @@ def next_step(settings: Settings, release: Release, runs: Runs = _unknown) -> Pr
 def _draft_lines(entry: EnvEntry) -> str:
     """The environment's draft stacks, each on a line of its own under it."""
     return "".join(f"\n      {state.emoji} {draft}: {state.words}" for draft, state in sorted(entry.drafts.items()))
+
+
+def _held_back_by(entry: EnvEntry) -> tuple[str, State] | None:
+    """The draft stack that holds the environment back: a failure of it, else the least advanced of
+    them when behind the deciding Application (SPEC 10.1: the line shows the least advanced)."""
+    if entry.state is None or not entry.drafts:
+        return None
+    failing = sorted((name, s) for name, s in entry.drafts.items() if s.is_failure)
+    if failing and not entry.state.is_failure:
+        return failing[0]
+    behind = sorted(
+        ((name, s) for name, s in entry.drafts.items() if s.rank < min(entry.state.rank, State.SYNCED.rank)),
+        key=lambda found: (found[1].rank, found[0]),
+    )
+    return behind[0] if behind else None
+
+
+def _state_words(entry: EnvEntry) -> str:
+    assert entry.state is not None
+    held = _held_back_by(entry)
+    if held is not None:
+        return f"{held[1].words} ({held[0]})"
+    if entry.state is State.SYNCED and entry.no_tests:
+        return messages.SYNCED_NO_TESTS
+    return entry.state.words
 
 
 def _note(entry: EnvEntry) -> str:
@@ -91,7 +116,7 @@ def _env_line(settings: Settings, release: Release, env_name: str, runs: Runs) -
         else:
             line = f"{NOT_DEPLOYED_EMOJI} *{env_name}*: {messages.NOT_DEPLOYED}"
         return line + _draft_lines(entry) + _note(entry)
-    words = [f"{state.emoji} *{env_name}*: {state.words}"]
+    words = [f"{state.emoji} *{env_name}*: {_state_words(entry)}"]
     if entry.deployed_by_bot:
         words.append(f"deployed by {_who(entry)}")
     if entry.at:

@@ -23,8 +23,8 @@ from bot.tokens import variable_for
 
 DEFAULT_ENVIRONMENTS = (
     ("integration", "gov-uk"),
-    ("staging", "gov-uk-production"),
-    ("production", "gov-uk-production"),
+    ("staging", "gov-uk-production-deploy"),  # GOV.UK's deploy team: its CI gate and Argo CD's read-write team
+    ("production", "gov-uk-production-deploy"),
 )
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -112,6 +112,10 @@ class Settings:
     github_oauth_client_id: str = ""
     timezone: str = "Europe/London"
     no_deploy_days: frozenset[date] = frozenset()
+    argocd_project: str = "govuk"  # the Argo CD project listed (others share the server)
+    tests_workflow_template: str = "post-sync"  # the WorkflowTemplate whose runs are the tests
+    log_container: str = "app"  # the container whose logs the diagnosis shows
+    registry_path: str = "govuk"  # images are <registry>/…/<registry_path>/<tag file>:<tag>
     team_channels_url: str = ""  # a JSON list of {"app_name", "alerts_team"} (the developer docs' repos.json)
     release_url: str = ""  # GOV.UK's Release app, told of every committed deploy with release_api_token
     release_api_token: Secret = field(default_factory=lambda: Secret(""))
@@ -254,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         github_oauth_client_id=_oauth_client_id(env, problems),
         timezone=parse_zone(file_config.get("timezone"), problems).key,
         no_deploy_days=parse_no_deploy_days(file_config.get("no_deploy_days"), problems),
+        **_parse_argo_names(file_config, problems),
         team_channels_url=optional_url("TEAM_CHANNELS_URL"),
         release_url=optional_url("RELEASE_URL").rstrip("/"),
         release_api_token=_release_api_token(env, problems),
@@ -317,11 +322,34 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
         return {}, path
     known = {"github_org", "alerts_channel", "environments", "users", "team_channels", "ci_environments"}
     known |= {"timezone", "no_deploy_days"}
+    known |= set(ARGO_NAMES)
     known |= {"digest_at", "digest"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
     return data, path
+
+
+ARGO_NAMES = {  # BOT_CONFIG key -> (default, what it must be)
+    "argocd_project": ("govuk", "an Argo CD project name"),
+    "tests_workflow_template": ("post-sync", "a WorkflowTemplate name"),
+    "log_container": ("app", "a container name"),
+    "registry_path": ("govuk", "an image path segment"),
+}
+KUBE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def _parse_argo_names(file_config: dict, problems: list[str]) -> dict[str, str]:
+    """The names section 10 reads Argo by; each must be a plain Kubernetes name (it goes into a query)."""
+    names = {}
+    for key, (default, what) in ARGO_NAMES.items():
+        raw = file_config.get(key)
+        value = default if raw is None else str(raw).strip()
+        if not KUBE_NAME.fullmatch(value) or (key == "log_container" and len(value) > 63):
+            problems.append(f"{key} {_shown(value)} is not {what} ([a-z0-9], '-' and '.' inside).")
+            value = default
+        names[key] = value
+    return names
 
 
 def _default_environment(name: str, team: str) -> Environment:

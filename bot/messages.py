@@ -320,6 +320,16 @@ def team_failure(app: str, tag: str, env: str, what: str, alerts_channel: str, c
     return f":rotating_light: *{app}* `{tag}`: {what} in *{env}*. See {where} for why."
 
 
+SYNCED_NO_TESTS = "synced (no tests)"
+
+
+def nobody_follows(app: str, env: str) -> str:
+    return (
+        f"No Argo CD application in *{env}* follows `{app}`, so nothing will report how this release syncs "
+        f"there; it will not be flagged as stuck."
+    )
+
+
 def stuck(person: str | None, app: str, tag: str, env: str, minutes: int, argocd_url: str | None) -> str:
     argocd = f" {link(argocd_url, 'Check Argo CD')}" if argocd_url else ""
     return (

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import cards, commands
+from bot.argo.doorbell import Doorbell
 from bot.argo.followups import FailureFollowUps
 from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recorded_application
 from bot.argo.team_channels import TeamChannels
@@ -88,6 +89,7 @@ class Services:
     linking: Linking | None = None
     approvals: Approvals | None = None
     safety: Safety | None = None
+    doorbell: Doorbell | None = None  # webhooks in environments the bot can read (SPEC 13)
     release_app: ReleaseApp | None = None
     team_channels: TeamChannels | None = None
     home: HomeTab | None = None
@@ -128,6 +130,8 @@ class Services:
         if self.release_app is not None:
             self.release_app.stop()
         self.followups.stop()
+        if self.doorbell is not None:
+            self.doorbell.stop()
         self.argo.close()
         if self.lookups is not None:
             self.lookups.stop()
@@ -395,6 +399,18 @@ def build(
         on_error=lambda env, source, reason: metrics.reconcile_errors.labels(env, source).inc(),
         argocd_factory=lambda environment: argo.argocd(environment.name),
         workflows_factory=lambda environment: argo.workflows(environment.name),
+        releases=lambda env: {
+            app: (tag, charts.since(env, app)) for app in charts.apps(env) if (tag := charts.current_tag(env, app))
+        },
+        follows=events.follows,
+        on_unfollowed=events.nobody_follows,
+        before_pass=charts.catch_up,
+    )
+    doorbell = Doorbell(
+        witness=events,
+        reader=reconciler,
+        reads_argocd=lambda env: argo.argocd(env) is not None,
+        reads_workflows=lambda env: argo.workflows(env) is not None,
     )
     home = HomeTab(
         settings=settings,
@@ -484,6 +500,7 @@ def build(
         linking=linking,
         approvals=approvals,
         safety=safety,
+        doorbell=doorbell,
         release_app=release_app,
         team_channels=team_channels,
         home=home,

@@ -33,6 +33,7 @@ class SyncEvent:
     health: str | None
     message: str
     revision: str
+    no_tests: bool = False  # read from Argo CD: no deciding Application runs post-sync tests (SPEC 10.1)
 
 
 @dataclass(frozen=True)

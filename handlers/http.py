@@ -185,17 +185,17 @@ class HttpApp:
     def argocd(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.sync_event(data, self.services.settings.environment_names)
         refused = self._outcome_refused(grant, event.env, event.app)
-        return refused or _event_answer(self.services.events.sync(event))
+        return refused or _event_answer(self.services.doorbell.sync(event))
 
     def smokey(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.smoke_event(data, self.services.settings.environment_names)
         refused = self._outcome_refused(grant, event.env, event.app)
-        return refused or _event_answer(self.services.events.tests(event))
+        return refused or _event_answer(self.services.doorbell.tests(event))
 
     def tests(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.smoke_event(data, self.services.settings.environment_names, default_suite="e2e")
         refused = self._outcome_refused(grant, event.env, event.app)
-        return refused or _event_answer(self.services.events.tests(event))
+        return refused or _event_answer(self.services.doorbell.tests(event))
 
     def _outcome_refused(self, grant: tokens.Grant, env: str, app: str) -> Response | None:
         """403 for a token that may not report for `env`; 400 for an app with no image-tag file there."""

@@ -37,6 +37,23 @@ def test_applications_are_read_in_one_request_with_the_bearer_token(argocd: Fake
     assert "items.status.health" in request.query["fields"]
 
 
+def test_the_list_asks_for_the_project_and_only_allowlisted_fields(argocd: FakeArgoCD) -> None:
+    from tests.fakes.argocd import FIELDS_ALLOWLIST
+
+    argocd.set_app("router", image_tag="v12", phase="Failed", message="one or more objects failed", health="Degraded")
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk")
+    client = ArgoCD(argocd.url, argocd.token)
+    (router,) = client.applications()  # datagovuk's share the server, never the bot's business
+    assert (router.name, router.phase, router.sync_status, router.message) == ("router", "Failed", "OutOfSync", "")
+    assert router.images[0].endswith("/govuk/router:v12") and router.started_at and router.revision
+    (request,) = argocd.list_requests()
+    assert request.query["projects"] == "govuk"
+    asked = request.query["fields"].split(",")
+    assert all(field.removeprefix("items.") in FIELDS_ALLOWLIST for field in asked), asked
+    detail = client.application("router")  # the message only comes this way
+    assert detail.message == "one or more objects failed" and detail.phase == "Failed"
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
@@ -102,8 +119,13 @@ def test_tree_events_and_logs_of_a_failing_pod(argocd: FakeArgoCD) -> None:
     assert events_request.query == {"resourceName": "router-5c-abc", "resourceNamespace": "apps", "resourceUID": pod["uid"]}  # fmt: skip
     (logs_request,) = argocd.requests_to("/api/v1/applications/router/logs")
     assert logs_request.query["tailLines"] == "20" and logs_request.query["follow"] == "false"
-    with pytest.raises(ArgoUnavailable, match="answered 404"):
+    assert logs_request.query["container"] == "app"  # GOV.UK's pods have two: without it, Kubernetes' refusal
+    with pytest.raises(ArgoUnavailable, match="answered 403"):  # Argo CD's answer for an unknown application
         client.resource_tree("missing-app")
+    with pytest.raises(ArgoUnavailable, match="answered 403"):
+        client.application("missing-app")
+    argocd.set_tree("router", [])
+    assert client.resource_tree("router") == []  # `nodes` left out: no error
     with pytest.raises(ArgoUnavailable, match="invalid name"):
         client.resource_tree("../../settings")
 
@@ -114,7 +136,10 @@ def test_post_sync_workflows_are_listed_once_by_label_and_resubmitted(workflows:
     workflows.add_workflow("post-sync-a1", repo_name="whitehall", image_tag="v3232", phase="Failed")
     (listed,) = client.post_sync_workflows()
     assert (listed.name, listed.phase, listed.image_tag) == ("post-sync-a1", "Failed", "v3232")
-    assert workflows.list_requests()[0].query == {"listOptions.labelSelector": "repoName"}
+    selector = "workflows.argoproj.io/workflow-template=post-sync"
+    assert workflows.list_requests()[0].query == {"listOptions.labelSelector": selector}
+    workflows.add_deploy_image("deploy-image-z9", repo_name="whitehall", image_tag="v3233", environment="staging")
+    assert [w.name for w in client.post_sync_workflows()] == ["post-sync-a1"]  # never a deploy-image run
     new = client.resubmit("post-sync-a1")
     assert new.phase == "Running" and new.repo_name == "whitehall" and new.name != "post-sync-a1"
     assert len(workflows.resubmit_requests()) == 1

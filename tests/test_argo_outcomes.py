@@ -180,8 +180,9 @@ def test_resource_tree_nodes_keep_kind_name_and_health() -> None:
     nodes = parse_tree(fixture("resource-tree.json"))
     assert [(n.kind, n.health) for n in nodes][:2] == [("Service", "Healthy"), ("Deployment", "Degraded")]
     assert nodes[4].health is None  # a ConfigMap has no health
+    assert parse_tree({}) == [] and parse_tree({"hosts": []}) == []  # Argo CD leaves out `nodes` when none
     with pytest.raises(ArgoUnavailable):
-        parse_tree({"hosts": []})
+        parse_tree({"nodes": "junk"})
 
 
 def test_log_lines_are_unwrapped_and_the_closing_entry_dropped() -> None:

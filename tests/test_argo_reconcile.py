@@ -26,6 +26,8 @@ def app(name: str, tag: str, phase: str | None = "Succeeded", health: str | None
         health=health,
         health_message="",
         slack_channel=extra.get("channel"),
+        sync_status="Synced" if phase == "Succeeded" else "OutOfSync",
+        started_at="2026-11-29T10:00:00Z",
     )
 
 
@@ -41,12 +43,19 @@ class Reader:
         self.runs: list[Workflow] = []
         self.failure: str | None = None
         self.calls = 0
+        self.details = 0  # GETs of one application (the message of a failure)
 
     def applications(self) -> list[AppState]:
         self.calls += 1
         if self.failure:
             raise ArgoUnavailable(self.failure)
         return list(self.apps)
+
+    def application(self, name: str) -> AppState:
+        self.details += 1
+        if self.failure:
+            raise ArgoUnavailable(self.failure)
+        return next(a for a in self.apps if a.name == name)
 
     def post_sync_workflows(self) -> list[Workflow]:
         self.calls += 1
@@ -231,7 +240,12 @@ def test_the_slack_channel_annotation_is_recorded_for_the_team_message(world: Wo
     world.argocd["integration"].apps = [app("whitehall-admin", "v1", repo="whitehall", channel="whitehall-team")]
     world.reconciler.run_once()
     recorded = world.reconciler.recorded_application("integration", "whitehall-admin")
-    assert recorded == {"tag": "v1", "outcome": "synced", "channel": "whitehall-team"}
+    assert recorded == {
+        "tag": "v1",
+        "outcome": "synced",
+        "channel": "whitehall-team",
+        "releases": {"whitehall": "v1|synced"},
+    }
     assert world.reconciler.recorded_application("integration", "nope") is None
 
 
@@ -296,10 +310,7 @@ def test_wire_first_pass_silent_then_a_new_tag_is_emitted_once(redis_url: str, r
             workflows.heal()
             reconciler.run_once()
             assert [(e.application, e.tag) for e in syncs[1:]] == [("app-3", "v2")]
-            assert (syncs[1].state, syncs[1].health, syncs[1].message) == (
-                "Succeeded",
-                "Healthy",
-                "successfully synced (all tasks run)",
-            )
+            # fields= drops the message: a synced item costs no second call, and carries none
+            assert (syncs[1].state, syncs[1].health, syncs[1].message) == ("Succeeded", "Healthy", "")
         finally:
             reconciler.close()

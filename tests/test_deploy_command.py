@@ -185,7 +185,7 @@ def test_user_not_in_the_team_is_refused_naming_team_and_login(bot, charts_remot
     assert "integrator" in reply["text"], reply
     assert reply.get("response_type", "ephemeral") == "ephemeral"
     assert_nothing_happened(bot, charts_remote, fake_slack, head, count)
-    assert fake_github.membership_requests("gov-uk-production", "integrator"), fake_github.requests
+    assert fake_github.membership_requests("gov-uk-production-deploy", "integrator"), fake_github.requests
 
 
 def test_the_same_user_may_deploy_where_their_team_allows(bot, charts_remote, fake_slack):

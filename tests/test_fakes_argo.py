@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fakes import FakeArgoCD, FakeArgoWorkflows
+from tests.fakes import FakeArgoCD, FakeArgoWorkflows, govuk_topology
 from tests.fakes.argocd import event, node
 
 
@@ -29,19 +29,65 @@ def get(fake: FakeArgoCD | FakeArgoWorkflows, path: str, token: str | None = Non
     return httpx.get(fake.url + path, params=params, headers=headers, timeout=5)
 
 
-def test_argocd_lists_applications_with_the_fields_the_bot_reads(argocd: FakeArgoCD) -> None:
-    argocd.set_app("whitehall-admin", repo_name="whitehall", image_tag="v3232", slack_channel="whitehall-notifications")
+def test_argocd_keeps_only_allowlisted_fields_as_the_real_server_does(argocd: FakeArgoCD) -> None:
+    argocd.set_app("whitehall-admin", repo_name="whitehall", image_tag="v3232")
     argocd.set_app("router", image_tag="v12", phase="Failed", message="one or more objects failed", health="Degraded")
-
-    answer = get(argocd, "/api/v1/applications", fields="items.metadata.name,items.status.health")
+    fields = ",".join(
+        [
+            "items.metadata.name",
+            "items.metadata.annotations",
+            "items.status.health",
+            "items.status.operationState.phase",
+            "items.status.operationState.message",  # not on Argo CD's list: dropped silently
+            "items.status.operationState.syncResult.revision",  # nor this
+            "items.status.operationState.operation.sync",  # answers the syncResult
+            "items.status.summary",
+        ]
+    )
+    answer = get(argocd, "/api/v1/applications", fields=fields)
     assert answer.status_code == 200
     items = {item["metadata"]["name"]: item for item in answer.json()["items"]}
+    router = items["router"]
+    assert set(router) == {"metadata", "status"} and set(router["metadata"]) == {"name", "annotations"}
+    operation = router["status"]["operationState"]
+    assert operation["phase"] == "Failed" and "message" not in operation and "syncResult" not in operation
+    assert operation["operation"]["sync"]["revision"] and operation["operation"]["sync"]["resources"][0]["kind"]
+    assert router["status"]["health"] == {"status": "Degraded"}
     assert items["whitehall-admin"]["metadata"]["annotations"]["repoName"] == "whitehall"
-    assert items["whitehall-admin"]["metadata"]["annotations"]["slackChannel"] == "whitehall-notifications"
-    assert items["router"]["status"]["operationState"]["phase"] == "Failed"
-    assert items["router"]["status"]["health"]["status"] == "Degraded"
-    assert "repoName" not in items["router"]["metadata"]["annotations"]
-    assert argocd.list_requests()[0].query["fields"].startswith("items.metadata.name")
+    assert items["whitehall-admin"]["status"]["summary"]["images"][0].endswith("/govuk/whitehall:v3232")
+    assert "spec" not in router and "sync" not in router["status"]
+    # without fields=, the whole Application; GET one answers the message
+    assert get(argocd, "/api/v1/applications").json()["items"][0]["spec"]["project"] == "govuk"
+    one = get(argocd, "/api/v1/applications/router").json()
+    assert one["status"]["operationState"]["message"] == "one or more objects failed"
+
+
+def test_argocd_lists_only_the_projects_asked_for(argocd: FakeArgoCD) -> None:
+    argocd.set_app("whitehall-admin", repo_name="whitehall", image_tag="v3232")
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk")
+    names = [i["metadata"]["name"] for i in get(argocd, "/api/v1/applications", projects="govuk").json()["items"]]
+    assert names == ["whitehall-admin"]
+    assert len(get(argocd, "/api/v1/applications").json()["items"]) == 2
+
+
+def test_argocd_app_of_apps_flips_the_annotation_before_the_operation_starts(argocd: FakeArgoCD) -> None:
+    argocd.set_app("router", image_tag="v511", started_at="2024-01-01T00:00:00Z")
+    argocd.flip_image_tag("router", "v512")
+    flipped = get(argocd, "/api/v1/applications/router").json()
+    assert flipped["metadata"]["annotations"]["imageTag"] == "v512"
+    assert (
+        flipped["status"]["operationState"]["phase"] == "Succeeded"
+        and flipped["status"]["health"]["status"] == "Healthy"
+    )
+    assert flipped["status"]["sync"]["status"] == "OutOfSync"
+    assert flipped["status"]["summary"]["images"][0].endswith("/router:v511")
+    argocd.start_operation("router")
+    running = get(argocd, "/api/v1/applications/router").json()
+    assert running["status"]["operationState"]["phase"] == "Running"
+    assert running["status"]["operationState"]["startedAt"] > "2024-01-01T00:00:00Z"
+    argocd.finish_operation("router")
+    done = get(argocd, "/api/v1/applications/router").json()
+    assert done["status"]["sync"]["status"] == "Synced" and done["status"]["summary"]["images"][0].endswith(":v512")
 
 
 def test_argocd_refuses_a_missing_or_wrong_token_and_records_it(argocd: FakeArgoCD) -> None:
@@ -58,6 +104,7 @@ def test_argocd_serves_tree_events_and_logs_for_one_application(argocd: FakeArgo
         "whitehall-admin", pod["name"], [event("Pod", pod["name"], reason="BackOff", message="Back-off restarting")]
     )
     argocd.set_logs("whitehall-admin", pod["name"], [f"line {i}" for i in range(30)])
+    argocd.set_logs("whitehall-admin", pod["name"], ["nginx access line"], container="nginx")
 
     tree = get(argocd, "/api/v1/applications/whitehall-admin/resource-tree").json()
     assert [n["kind"] for n in tree["nodes"]] == ["Service", "Pod"]
@@ -69,11 +116,21 @@ def test_argocd_serves_tree_events_and_logs_for_one_application(argocd: FakeArgo
         resourceUID=pod["uid"],
     ).json()
     assert [(e["type"], e["reason"]) for e in events["items"]] == [("Warning", "BackOff")]
-    logs = get(argocd, "/api/v1/applications/whitehall-admin/logs", podName=pod["name"], tailLines="20", follow="false")
+    path = "/api/v1/applications/whitehall-admin/logs"
+    logs = get(argocd, path, podName=pod["name"], container="app", tailLines="20", follow="false")
     entries = [json.loads(line)["result"] for line in logs.text.splitlines()]
     assert [e["content"] for e in entries if not e["last"]] == [f"line {i}" for i in range(10, 30)]
     assert entries[-1]["last"] is True
-    assert get(argocd, "/api/v1/applications/nope/resource-tree").status_code == 404
+    # two containers and none named: Kubernetes' refusal comes back as if it were the log
+    refused = get(argocd, path, podName=pod["name"], tailLines="20", follow="false")
+    assert refused.status_code == 200
+    (line,) = [json.loads(line)["result"]["content"] for line in refused.text.splitlines()][:-1]
+    assert line.startswith("a container name must be specified for pod")
+    # an unknown application is 403, and an empty tree has no `nodes` at all
+    assert get(argocd, "/api/v1/applications/nope/resource-tree").status_code == 403
+    assert get(argocd, "/api/v1/applications/nope").status_code == 403
+    argocd.set_tree("whitehall-admin", [])
+    assert "nodes" not in get(argocd, "/api/v1/applications/whitehall-admin/resource-tree").json()
 
 
 @pytest.mark.parametrize("status", [401, 403, 500, 503])
@@ -115,6 +172,16 @@ def test_workflows_list_by_label_and_null_items_when_empty(workflows: FakeArgoWo
     messages = [n.get("message") for n in items[0]["status"]["nodes"].values() if n["phase"] == "Failed"]
     assert "2 tests failed" in messages
     assert get(workflows, "/api/v1/workflows/other").json()["items"] is None
+
+
+def test_workflows_hold_deploy_image_runs_beside_the_tests(workflows: FakeArgoWorkflows) -> None:
+    workflows.add_workflow("post-sync-a1", repo_name="whitehall", application="whitehall-admin", image_tag="v3232")
+    workflows.add_deploy_image("deploy-image-x1", repo_name="whitehall", image_tag="v3233", environment="staging")
+    every = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": "repoName"}).json()["items"]
+    assert sorted(i["metadata"]["name"] for i in every) == ["deploy-image-x1", "post-sync-a1"]
+    selector = "workflows.argoproj.io/workflow-template=post-sync"
+    tests = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": selector}).json()["items"]
+    assert [i["metadata"]["name"] for i in tests] == ["post-sync-a1"]
     assert get(workflows, "/api/v1/workflows/apps", token="nope").status_code == 401
 
 
@@ -135,3 +202,20 @@ def test_workflows_resubmit_creates_a_new_running_workflow(workflows: FakeArgoWo
     assert len(workflows.resubmit_requests()) == 1
     workflows.finish(new["metadata"]["name"], "Succeeded")
     assert workflows.workflow(new["metadata"]["name"])["status"]["phase"] == "Succeeded"
+
+
+def test_the_fake_argocd_holds_govuks_real_topology(argocd: FakeArgoCD) -> None:
+    integration = govuk_topology.topology("integration")
+    assert len(integration.applications) == 61 and len(integration.unfollowed) == 7
+    assert [a.name for a in integration.following("router")] == ["router", "draft-router"]
+    govuk_topology.populate(argocd, "integration", {"licensify-feed": "v77", "whitehall": "v3232"})
+    items = get(argocd, "/api/v1/applications", projects="govuk").json()["items"]
+    assert len(items) == 61
+    apps = {i["metadata"]["name"]: i for i in items}
+    licensify = apps["licensify"]
+    assert licensify["metadata"]["annotations"]["imageTag"] == ""
+    assert any(i.endswith("/govuk/licensify-feed:v77") for i in licensify["status"]["summary"]["images"])
+    assert apps["whitehall-admin"]["metadata"]["annotations"]["repoName"] == "whitehall"
+    assert apps["argo-services"]["metadata"]["annotations"]["postSyncWorkflowEnabled"] == "false"
+    assert all(i["metadata"]["annotations"]["slackChannel"] == "" for i in items)
+    assert len(get(argocd, "/api/v1/applications").json()["items"]) == 61 + len(govuk_topology.OTHER_PROJECT_APPS)

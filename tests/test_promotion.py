@@ -40,7 +40,7 @@ TAG = "v512"  # what the seeded integration file runs
 NEWER = "v513"
 STAGING_FILE_BEFORE = "image_tag: v511\nautomatic_deploys_enabled: false\npromote_deployment: false\n"
 STAGING_FILE_AFTER = "image_tag: v512\nautomatic_deploys_enabled: false\npromote_deployment: false\n"
-TEAM = "alphagov/gov-uk-production"
+TEAM = "alphagov/gov-uk-production-deploy"
 CLOCK = re.compile(r"\b\d\d:\d\d UTC\b")
 
 
@@ -277,7 +277,7 @@ def test_promoting_a_file_that_sets_promote_deployment_true_writes_false(
 def test_second_click_says_who_promoted_it_and_when(
     bot: BotHarness, fake_slack: FakeSlack, fake_github: FakeGitHub, charts_remote: ChartsRemote
 ) -> None:
-    fake_github.add_member("gov-uk-production", "integrator")  # a second person allowed to promote
+    fake_github.add_member("gov-uk-production-deploy", "integrator")  # a second person allowed to promote
     pass_tests_in_integration(bot)
     value = value_of(fake_slack)
     before = charts_remote.commit_count()
@@ -305,7 +305,7 @@ def _concurrent_clicks(bot_for, fake_slack: FakeSlack, value: str, users: list[s
 def test_simultaneous_clicks_commit_once(
     bot: BotHarness, fake_slack: FakeSlack, fake_github: FakeGitHub, charts_remote: ChartsRemote, users: str
 ) -> None:
-    fake_github.add_member("gov-uk-production", "integrator")
+    fake_github.add_member("gov-uk-production-deploy", "integrator")
     pass_tests_in_integration(bot)
     value = value_of(fake_slack)
     before = charts_remote.commit_count()

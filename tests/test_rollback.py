@@ -131,7 +131,7 @@ def test_a_linked_person_rolls_back_and_freezes_as_their_linked_login(
 ) -> None:
     """Rollback and freezes know accounts linked with `/deploy link`, as deploys do."""
     linked = "U0LINKED01"
-    fake_github.add_member("gov-uk-production", "linked-dev")
+    fake_github.add_member("gov-uk-production-deploy", "linked-dev")
     bot.services.deployer.links.link(linked, "linked-dev", bot.fake_clock())
     for tag in ("v3235", "v3236"):
         charts_remote.commit_directly("staging", "whitehall", f"image_tag: {tag}\n", f"whitehall {tag}")

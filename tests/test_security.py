@@ -16,7 +16,7 @@ import httpx
 import pytest
 import redis
 
-from tests.fakes import FakeSlack
+from tests.fakes import FakeArgoWorkflows, FakeSlack
 from tests.support.app import OUTSIDER, SIGNING_SECRET, BotHarness
 from tests.support.charts import IMAGE_TAGS_PATH, ChartsRemote, commit_symlink
 from tests.support.payloads import smokey_payload
@@ -251,7 +251,7 @@ def test_a_forged_team_answer_in_redis_does_not_let_a_non_member_deploy_to_produ
 ) -> None:
     prefix = bot_env["REDIS_PREFIX"]
     for login in ("outsider", "Outsider"):
-        redis_client.set(f"{prefix}team:alphagov:gov-uk-production:{login}", "active")
+        redis_client.set(f"{prefix}team:alphagov:gov-uk-production-deploy:{login}", "active")
     head = charts_remote.head()
     answer = bot.slash("whitehall v9999 production", user=OUTSIDER, response_url=fake_slack.response_url("forged"))
     assert answer.status_code == 200, answer.text
@@ -354,10 +354,24 @@ def test_live_buttons_survive_rotating_the_slack_secret_and_the_button_key(
 
 
 def test_where_the_bot_reads_the_tests_a_ci_promotion_needs_them_passed(
-    bot_env: dict[str, str], fake_slack: FakeSlack, charts_remote: ChartsRemote
+    bot_env: dict[str, str], fake_slack: FakeSlack, charts_remote: ChartsRemote, tmp_path: Path
 ) -> None:
+    workflows = FakeArgoWorkflows(token="wf-token-0123456789abcdef0123456789").start()
+    config = tmp_path / "reads-tests.yaml"
+    config.write_text(
+        Path(bot_env["BOT_CONFIG"]).read_text(encoding="utf-8")
+        + f"environments:\n  - name: integration\n    team: gov-uk\n    workflows_url: {workflows.url}\n"
+        + "  - name: staging\n    team: gov-uk-production-deploy\n  - name: production\n    team: gov-uk-production-deploy\n",
+        encoding="utf-8",
+    )
     bot = BotHarness(
-        {**bot_env, **CLUSTER_TOKENS, "ARGO_WORKFLOWS_TOKEN_INTEGRATION": "wf-token", "RECONCILE_SECONDS": "0"}
+        {
+            **bot_env,
+            **CLUSTER_TOKENS,
+            "BOT_CONFIG": str(config),
+            "ARGO_WORKFLOWS_TOKEN_INTEGRATION": workflows.token,
+            "RECONCILE_SECONDS": "0",
+        }
     )
     try:
         head = charts_remote.head()
@@ -366,7 +380,13 @@ def test_where_the_bot_reads_the_tests_a_ci_promotion_needs_them_passed(
         assert_forbidden(refused, "not passed its tests in integration")
         bot.settle()
         assert charts_remote.head() == head
+        # where the bot reads the tests, a webhook saying they passed is only a doorbell (SPEC 13) ...
         tests = {**smokey_payload("whitehall", "integration", "v3232", "Succeeded"), "suite": None}
+        assert bot.webhook("/webhooks/tests", tests, token=INTEGRATION_TOKEN).status_code == 202
+        bot.settle()
+        assert_forbidden(bot.webhook(CI, ci_body("staging", "v3232"), token=INTEGRATION_TOKEN), "not passed its tests")
+        # ... and what Argo Workflows says counts
+        workflows.add_workflow("post-sync-w1", repo_name="whitehall", image_tag="v3232", phase="Succeeded")
         assert bot.webhook("/webhooks/tests", tests, token=INTEGRATION_TOKEN).status_code == 202
         bot.settle()
         accepted = bot.webhook(CI, ci_body("staging", "v3232"), token=INTEGRATION_TOKEN)
@@ -375,6 +395,7 @@ def test_where_the_bot_reads_the_tests_a_ci_promotion_needs_them_passed(
         assert "v3232" in charts_remote.read("staging", "whitehall")
     finally:
         bot.stop()
+        workflows.stop()
 
 
 def test_a_card_slack_refuses_or_whose_release_expired_leaves_the_retry_set(

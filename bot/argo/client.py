@@ -19,6 +19,7 @@ from bot.argo.models import (
     KubeEvent,
     ResourceNode,
     Workflow,
+    parse_application,
     parse_applications,
     parse_events,
     parse_log_lines,
@@ -28,17 +29,22 @@ from bot.argo.models import (
 )
 
 TIMEOUT_SECONDS = 10.0
+# Only keys on Argo CD's `fields=` allowlist survive (argo-cd forwarder_overwrite.go, SPEC 10.0);
+# `status.operationState.operation.sync` answers the syncResult. The message is not on the list:
+# it comes from one GET of the application, for failures only.
 APPLICATION_FIELDS = ",".join(
     (
         "items.metadata.name",
         "items.metadata.annotations",
-        "items.status.operationState.phase",
-        "items.status.operationState.message",
-        "items.status.operationState.syncResult.revision",
+        "items.status.sync.status",
         "items.status.health",
+        "items.status.summary",
+        "items.status.operationState.phase",
+        "items.status.operationState.startedAt",
+        "items.status.operationState.operation.sync",
     )
 )
-POST_SYNC_SELECTOR = "repoName"
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"  # set by the controller on a template's runs
 
 
 class Revealable(Protocol):
@@ -84,9 +90,27 @@ class _Api:
 class ArgoCD(_Api):
     """Argo CD's REST API for one environment (read-only: the bot never changes Argo CD)."""
 
+    def __init__(
+        self,
+        base_url: str,
+        token: str | Revealable,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        project: str = "govuk",
+        log_container: str = "app",
+    ) -> None:
+        super().__init__(base_url, token, timeout=timeout)
+        self.project = project
+        self.log_container = log_container
+
     def applications(self) -> list[AppState]:
-        """Every application, in one request whatever their number."""
-        return parse_applications(self._json("GET", "/api/v1/applications", {"fields": APPLICATION_FIELDS}))
+        """Every application of the project, in one request whatever their number."""
+        params = {"projects": self.project, "fields": APPLICATION_FIELDS}
+        return parse_applications(self._json("GET", "/api/v1/applications", params))
+
+    def application(self, name: str) -> AppState:
+        """One application in full: the only answer that carries the operation's message."""
+        return parse_application(self._json("GET", f"/api/v1/applications/{_segment(name)}"))
 
     def resource_tree(self, application: str) -> list[ResourceNode]:
         return parse_tree(self._json("GET", f"/api/v1/applications/{_segment(application)}/resource-tree"))
@@ -96,7 +120,15 @@ class ArgoCD(_Api):
         return parse_events(self._json("GET", f"/api/v1/applications/{_segment(application)}/events", params))
 
     def logs(self, application: str, pod: str, namespace: str, tail_lines: int = 20) -> list[str]:
-        params = {"podName": pod, "namespace": namespace, "tailLines": str(tail_lines), "follow": "false"}
+        # GOV.UK's pods have two containers: without `container` Kubernetes refuses, and Argo CD
+        # streams that refusal back as if it were the log
+        params = {
+            "podName": pod,
+            "namespace": namespace,
+            "container": self.log_container,
+            "tailLines": str(tail_lines),
+            "follow": "false",
+        }
         response = self._call("GET", f"/api/v1/applications/{_segment(application)}/logs", params)
         try:
             text = response.content.decode("utf-8")
@@ -108,13 +140,22 @@ class ArgoCD(_Api):
 class ArgoWorkflows(_Api):
     """Argo Workflows' REST API for one environment's post-sync workflows."""
 
-    def __init__(self, base_url: str, namespace: str, token: str | Revealable, *, timeout: float = TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str,
+        token: str | Revealable,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        template: str = "post-sync",
+    ):
         super().__init__(base_url, token, timeout=timeout)
         self.namespace = namespace
+        self.template = template
 
     def post_sync_workflows(self) -> list[Workflow]:
-        """Every workflow labelled with a repoName, in one request."""
-        params = {"listOptions.labelSelector": POST_SYNC_SELECTOR}
+        """Every run of the tests' WorkflowTemplate, in one request; `deploy-image` and the rest never."""
+        params = {"listOptions.labelSelector": f"{TEMPLATE_LABEL}={self.template}"}
         return parse_workflows(self._json("GET", f"/api/v1/workflows/{_segment(self.namespace)}", params))
 
     def resubmit(self, name: str) -> Workflow:

@@ -33,6 +33,14 @@ class AppState:
     health: str | None  # status.health.status
     health_message: str
     slack_channel: str | None
+    sync_status: str | None = None  # status.sync.status: Synced once the live state is the spec
+    images: tuple[str, ...] = ()  # status.summary.images
+    started_at: str = ""  # status.operationState.startedAt (RFC 3339, UTC)
+    post_sync: bool = True  # the `postSyncWorkflowEnabled` annotation: "false" runs no tests
+
+    @property
+    def is_draft(self) -> bool:
+        return self.name.startswith("draft-")
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,16 @@ def parse_application(item: Any) -> AppState:
         raise ArgoUnavailable("application lacks status")  # the controller always writes one; junk otherwise
     status = item["status"]
     operation = _object(status.get("operationState"), "operationState")
-    sync_result = _object(operation.get("syncResult"), "syncResult")
+    # a full Application has `syncResult`; the list's allowlist answers it as `operation.sync`
+    sync_result = _object(
+        operation.get("syncResult") or _object(operation.get("operation"), "operation").get("sync"), "syncResult"
+    )
     health = _object(status.get("health"), "health")
+    sync = _object(status.get("sync"), "sync")
+    summary = _object(status.get("summary"), "summary")
+    images = summary.get("images") or []
+    if not isinstance(images, list) or not all(isinstance(image, str) for image in images):
+        raise ArgoUnavailable("malformed images")
 
     def annotation(key: str) -> str | None:
         value = annotations.get(key)
@@ -125,12 +141,19 @@ def parse_application(item: Any) -> AppState:
         health=_string(health.get("status"), "health status") or None,
         health_message=_string(health.get("message"), "health message") or "",
         slack_channel=annotation("slackChannel"),
+        sync_status=_string(sync.get("status"), "sync status") or None,
+        images=tuple(images),
+        started_at=_string(operation.get("startedAt"), "operation start") or "",
+        post_sync=(annotation("postSyncWorkflowEnabled") or "true").lower() != "false",
     )
 
 
 def parse_tree(data: Any) -> list[ResourceNode]:
+    if not isinstance(data, dict):
+        raise ArgoUnavailable("malformed resource tree")
     nodes = []
-    for raw in _items(data, "nodes"):
+    # Argo CD leaves `nodes` out of a tree that has none: that is an empty tree, not an error
+    for raw in _items(data, "nodes") if "nodes" in data else []:
         raw = _object(raw, "resource node")
         health = _object(raw.get("health"), "resource health")
         nodes.append(

@@ -1,7 +1,9 @@
 """Argo CD applications and post-sync workflows read from the APIs, as the webhook events they stand for.
 
-An application item becomes the `SyncEvent` a /webhooks/argocd payload with the same values would,
-and a finished post-sync workflow becomes the `SmokeEvent` of /webhooks/tests.
+`release_event` is what the reconciler uses: which release an Application speaks for (its files,
+`followed_files`) and when its outcome counts for the tag the charts repo holds (SPEC 10.1).
+`sync_event` reads an Application by its own annotation alone, as a webhook would, and a finished
+post-sync workflow becomes the `SmokeEvent` of /webhooks/tests.
 Pure functions, no I/O. Items the bot cannot act on (no `imageTag`, a name or tag that is not
 safe) give None and are skipped.
 
@@ -20,7 +22,8 @@ optional `health` can take it for synced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
+from datetime import datetime
 
 from bot.argo.models import AppState, Workflow
 from bot.names import is_valid_app_name, is_valid_image_tag
@@ -66,6 +69,88 @@ def sync_event(app: AppState, env: str) -> SyncEvent | None:
         app=app.repo_name,
         env=env,
         tag=app.image_tag,
+        state=state,
+        health=health,
+        message=message.strip()[:MAX_TEXT],
+        revision=app.revision[:200],
+    )
+
+
+def image_file(image: str, registry_path: str) -> tuple[str, str] | None:
+    """(tag file, tag) of an image `<registry>/…/<registry_path>/<tag file>:<tag>`, or None for any other."""
+    name = image.split("@", 1)[0]
+    path, sep, tag = name.rpartition(":")
+    if not sep or "/" in tag or not tag:
+        return None
+    parts = path.split("/")
+    if len(parts) < 2 or parts[-2] != registry_path:
+        return None
+    return parts[-1], tag
+
+
+def followed_files(app: AppState, registry_path: str, files: Container[str]) -> list[str]:
+    """The tag files (of `files`) an Application follows: its repoName, and the files its images come from."""
+    found = [app.repo_name] if app.repo_name in files else []
+    for image in app.images:
+        named = image_file(image, registry_path)
+        if named and named[0] in files and named[0] not in found:
+            found.append(named[0])
+    return found
+
+
+def _epoch(stamp: str) -> float | None:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def release_event(
+    app: AppState, env: str, tag_file: str, tag: str, since: float | None, registry_path: str
+) -> SyncEvent | None:
+    """What `app` says of the release (tag_file, tag), the tag the charts repo holds now; None when
+    it says nothing of it yet (SPEC 10.1: an outcome counts only for the spec that produced it).
+
+    - The `imageTag` annotation names another tag: the app-of-apps has not applied this one yet.
+    - `applied`: Argo CD says the live state is the spec (`Synced`) and, where the Application lists
+      images of the file, this tag is the only one of it (mid-rollout both appear).
+    - `started_after`: the operation began once the tag had reached the charts repo.
+    Running counts when it started after; Failed or Error likewise; Succeeded counts when applied or
+    started after, and is synced only when applied and Healthy. A Succeeded, Healthy operation
+    left from before (annotation flipped, OutOfSync, old image) says nothing: the card stays put.
+    """
+    if not is_valid_app_name(app.name) or not is_valid_app_name(tag_file) or not is_valid_image_tag(tag):
+        return None
+    if app.image_tag and app.image_tag != tag and app.repo_name == tag_file:
+        return None
+    tags = {
+        found[1]
+        for found in (image_file(image, registry_path) for image in app.images)
+        if found and found[0] == tag_file
+    }
+    applied = app.sync_status == "Synced" and (not tags or tags == {tag})
+    started = _epoch(app.started_at) if app.started_at else None
+    started_after = started is not None and since is not None and started >= int(since)
+    health = app.health if app.health in HEALTH_STATES else ("Unknown" if app.health else None)
+    phase = app.phase if app.phase in SYNC_STATES else ("Running" if app.phase else None)
+    if phase in ("Running", "Terminating", "Failed", "Error"):
+        if not started_after:
+            return None
+        state = phase
+    elif not (applied or started_after):
+        return None
+    elif health == "Degraded" or (phase == "Succeeded" and health == "Healthy" and applied):
+        state = "Succeeded"  # degraded, or synced
+    elif phase == "Succeeded" or health:
+        state = "Running"  # still on its way: syncing, whatever a webhook would make of it
+    else:
+        return None
+    message = app.message or app.health_message
+    return SyncEvent(
+        application=app.name,
+        app=tag_file,
+        env=env,
+        tag=tag,
         state=state,
         health=health,
         message=message.strip()[:MAX_TEXT],

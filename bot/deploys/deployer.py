@@ -34,7 +34,7 @@ from bot.gitops.writer import Change, Outcome
 from bot.metrics import Metrics
 from bot.names import is_valid_image_tag
 from bot.releases.book import ReleaseBook
-from bot.releases.model import CI, State
+from bot.releases.model import CI
 from bot.releases.transitions import DeployFailed, DeployRequested, Promoted, Refresh
 from bot.store import Store, StoreError
 from bot.teams import Membership
@@ -345,7 +345,7 @@ class Deployer:
         app, tag, env, source_env = request.app, request.tag, request.env, request.source_env
         release = self.book.get(app, tag)
         entry = release.envs.get(source_env) if release else None
-        if request.require_tests and (entry is None or entry.state is not State.TESTS_PASSED):
+        if request.require_tests and (entry is None or not entry.ready_to_promote):
             state = entry.state.code if entry and entry.state else None
             forceable = env if request.requester.is_person else None
             self._refused(request, messages.tests_not_passed(app, tag, source_env, state, forceable))

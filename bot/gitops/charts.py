@@ -98,6 +98,10 @@ class ChartsRepo:
         """The tag `env` runs for `app` as of the last sync or push (no I/O), or None when unknown."""
         return self.snapshot.current_tag(env, app)
 
+    def since(self, env: str, app: str) -> float | None:
+        """When `env`'s file for `app` got its current tag (no I/O; see Snapshot.since), or None."""
+        return self.snapshot.since(env, app)
+
     def read(self, env: str, app: str, *, fresh: bool = False) -> imagetags.ImageTags | None:
         with self.copy.lock:
             if fresh:

@@ -8,7 +8,7 @@ sync of the real repository would otherwise parse ~240 files each time).
 from __future__ import annotations
 
 from bot.gitops import imagetags
-from bot.gitops.workdir import WorkingCopy
+from bot.gitops.workdir import ChartsError, WorkingCopy
 
 
 class Snapshot:
@@ -17,6 +17,11 @@ class Snapshot:
         self.at: str | None = None  # the commit it reflects
         self._apps: dict[str, list[str]] = {}
         self._files: dict[tuple[str, str], imagetags.ImageTags] = {}
+        # when each file's tag reached the charts repo (Unix time): the commit time of the head that
+        # first showed it. The working copy is fetched one commit deep, so that head is the best
+        # bound there is: never earlier than the change itself (SPEC 10.1 counts a failed
+        # operation for a tag only when it started after this).
+        self._since: dict[tuple[str, str], float] = {}
 
     def take(self, copy: WorkingCopy) -> None:
         """Look again at the working tree (call with the copy's lock held, right after a sync or a push)."""
@@ -31,9 +36,16 @@ class Snapshot:
                 env, _, app = path.removeprefix(prefix).partition("/")
                 stale.add((env, app))
         files = {key: value for key, value in self._files.items() if key in listed}
+        since = {key: value for key, value in self._since.items() if key in listed}
+        head_time: float | None = None
         for env, app in stale & listed:
+            before = files.get((env, app))
             files[(env, app)] = copy.read(env, app) or imagetags.ImageTags(None, False, False)
-        self._files, self._apps, self.at = files, apps, copy.head
+            if before is None or before.image_tag != files[(env, app)].image_tag or (env, app) not in since:
+                if head_time is None:
+                    head_time = _commit_time(copy)
+                since[(env, app)] = head_time
+        self._files, self._apps, self._since, self.at = files, apps, since, copy.head
 
     def apps(self, env: str) -> list[str]:
         return self._apps.get(env, [])
@@ -44,3 +56,14 @@ class Snapshot:
     def current_tag(self, env: str, app: str) -> str | None:
         known = self._files.get((env, app))
         return known.image_tag if known else None
+
+    def since(self, env: str, app: str) -> float | None:
+        """When the file's current tag reached the charts repo (Unix time), or None when unknown."""
+        return self._since.get((env, app))
+
+
+def _commit_time(copy: WorkingCopy) -> float:
+    try:
+        return float(copy.git("log", "-1", "--format=%ct", "HEAD").strip())
+    except (ValueError, ChartsError):  # unknown: 0, so every operation counts, as before the bot knew
+        return 0.0

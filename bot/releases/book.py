@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from bot.releases import transitions
-from bot.releases.model import Release, State
+from bot.releases.model import Release
 from bot.releases.transitions import Change, Event, Transition
 from bot.store import Store
 
@@ -62,7 +62,7 @@ class ReleaseBook:
     def passed_tests(self, app: str, tag: str, env: str) -> bool:
         release = self.get(app, tag)
         entry = release.envs.get(env) if release else None
-        return entry is not None and entry.state is State.TESTS_PASSED
+        return entry is not None and entry.ready_to_promote
 
     def apply(self, app: str, tag: str, event: Event) -> Transition:
         """Apply `event` to the release under its lock and save what changed."""

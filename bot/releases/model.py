@@ -156,10 +156,16 @@ class EnvEntry:
     drafts: dict[str, State] = field(default_factory=dict)
     promoted: Promotion | None = None
     note: str | None = None  # a line the card shows under the environment (held, rolled back)
+    no_tests: bool = False  # no Application deciding here runs post-sync tests (SPEC 10.1)
 
     @property
     def deployed_by_bot(self) -> bool:
         return self.requester is not None
+
+    @property
+    def ready_to_promote(self) -> bool:
+        """Its tests passed here, or it synced where no tests run (never promoted automatically)."""
+        return self.state is State.TESTS_PASSED or (self.state is State.SYNCED and self.no_tests)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -180,6 +186,8 @@ class EnvEntry:
         data.update({key: value for key, value in optional.items() if value is not None})
         if self.drafts:
             data["drafts"] = {name: state.code for name, state in self.drafts.items()}
+        if self.no_tests:
+            data["no_tests"] = True
         if self.promoted:
             data["promoted"] = self.promoted.to_json()
         return data
@@ -200,6 +208,7 @@ class EnvEntry:
             drafts={name: State.from_code(code) for name, code in (data.get("drafts") or {}).items()},
             promoted=Promotion.from_json(data.get("promoted")),
             note=data.get("note"),
+            no_tests=bool(data.get("no_tests")),
         )
 
 

@@ -79,6 +79,7 @@ class ReleaseEvents:
             revision=event.revision,
             draft=is_draft_stack(event.application, event.app),
             argocd_url=self.settings.environment(event.env).argocd_app_url(event.application),
+            no_tests=event.no_tests,
         )
         outcome = replace(
             outcome, buttons=self._rollback(event.app, event.env, event.tag, outcome.state, outcome.draft)
@@ -150,6 +151,22 @@ class ReleaseEvents:
             return ()
         button = self.rollback_button(app, env, tag)
         return (button,) if button else ()
+
+    def nobody_follows(self, env: str, releases: list[tuple[str, str]]) -> None:
+        """Tag files no Argo CD Application follows in `env` (a complete pass found none): each release
+        the bot deployed there is told so once in its thread, and never reported stuck there."""
+        unfollowed = set(releases)
+        for app, tag, waiting_env in self.book.awaiting_sync_since(float("inf")):
+            if waiting_env != env or (app, tag) not in unfollowed:
+                continue
+            if self.store.claim(self.store.key("unfollowed", app, tag, env), STUCK_FLAG_SECONDS):
+                self.book.apply(app, tag, ThreadNote(messages.nobody_follows(app, env)))
+            self.book.forget_awaiting_sync(app, tag, env)
+
+    def follows(self, app: str, tag: str, env: str) -> bool:
+        """The bot follows this release in `env`: its card already shows it there."""
+        release = self.book.get(app, tag)
+        return release is not None and env in release.envs
 
     def flag_stuck_deploys(self) -> int:
         """One thread reply for each deploy with no sync outcome after STUCK_AFTER_MINUTES."""

@@ -58,6 +58,7 @@ class SyncOutcome:
     draft: bool = False  # a draft stack: shown beside the environment, never moves it
     argocd_url: str = ""
     buttons: tuple[Button, ...] = ()  # on the failure reply (roll back)
+    no_tests: bool = False  # no deciding Application runs tests: synced is the end of the line
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,13 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
         _reply_to_outcome(release, entry, event, state)
         return Transition(release, Result.APPLIED, Change.CARD)
     if entry.state is not None and state.rank < entry.state.rank:
+        if isinstance(event, SyncOutcome) and entry.application not in (None, event.application):
+            # another Application of this release here (SPEC 10.1): shown by name while it lags
+            # behind, and its failure told, like a draft stack's; it never takes the line back
+            if event.application in entry.drafts or len(entry.drafts) < MAX_DRAFTS:
+                entry.drafts[event.application] = state
+            _reply_to_outcome(release, entry, event, state)
+            return Transition(release, Result.APPLIED, Change.CARD)
         return Transition(release, Result.STALE, Change.QUIET)
     if entry.state is State.TESTS_RUNNING and isinstance(event, SyncOutcome):
         return Transition(release, Result.STALE, Change.QUIET)  # the tests run again on what has synced
@@ -225,6 +233,7 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
     if isinstance(event, SyncOutcome):
         entry.message = event.message or entry.message
         entry.revision = event.revision or entry.revision
+        entry.no_tests = event.no_tests
     else:
         entry.workflow_url = event.workflow_url or entry.workflow_url
     _reply_to_outcome(release, entry, event, state)

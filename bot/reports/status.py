@@ -27,6 +27,7 @@ import httpx
 
 from bot.argo.client import ArgoCD
 from bot.argo.models import AppState, ArgoUnavailable
+from bot.argo.outcomes import followed_files
 from bot.config import Settings
 from bot.names import is_valid_app_name, is_valid_image_tag
 from bot.releases.model import EnvEntry
@@ -123,7 +124,13 @@ def argocd_clients(settings: Settings, timeout: float = CALL_SECONDS) -> ArgoFac
         environment = settings.environment(env)
         if not token or environment is None:
             return None
-        return ArgoCD(environment.argocd_url, token, timeout=timeout)
+        return ArgoCD(
+            environment.argocd_url,
+            token,
+            timeout=timeout,
+            project=settings.argocd_project,
+            log_container=settings.log_container,
+        )
 
     return client
 
@@ -226,7 +233,7 @@ class StatusBuilder:
         wait_for([*argo_calls.values(), *compare_calls.values()], timeout=remaining)
         for status in envs:
             if status.env in argo_calls:
-                _argo_result(app, status.argocd, argo_calls[status.env], self.budget)
+                _argo_result(app, status.argocd, argo_calls[status.env], self.budget, self.settings.registry_path)
         for number, future in compare_calls.items():
             gap = gaps[number]
             try:
@@ -291,7 +298,7 @@ def _result(future: Future, budget: float) -> Any:
     return future.result()
 
 
-def _argo_result(app: str, sight: ArgoSight, future: Future, budget: float) -> None:
+def _argo_result(app: str, sight: ArgoSight, future: Future, budget: float, registry_path: str = "govuk") -> None:
     try:
         every = _result(future, budget)
     except SourceUnavailable as unavailable:
@@ -300,5 +307,6 @@ def _argo_result(app: str, sight: ArgoSight, future: Future, budget: float) -> N
     sight.apps = [
         state
         for state in every
-        if state.repo_name == app and not (state.name.startswith("draft-") and state.name != app)
+        # whitehall-admin follows whitehall by its repoName; licensify runs licensify-feed by its images
+        if followed_files(state, registry_path, {app}) and not (state.name.startswith("draft-") and state.name != app)
     ]

@@ -24,7 +24,7 @@ from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
 from bot.names import is_valid_app_name
 from bot.releases.book import ReleaseBook
-from bot.releases.model import CI, Button, Requester, State
+from bot.releases.model import CI, Button, Requester
 from bot.releases.transitions import ThreadNote
 from bot.safety.freezes import ALL, Freeze, Freezes
 from bot.safety.holds import Hold, Holds
@@ -144,7 +144,7 @@ class Safety:
             return None
         release = self.book.get(request.app, request.tag)
         entry = release.envs.get(request.source_env) if release else None
-        if entry is not None and entry.state is State.TESTS_PASSED:
+        if entry is not None and entry.ready_to_promote:
             return None
         return messages.not_ready_words(request.source_env, entry.state.code if entry and entry.state else None)
 

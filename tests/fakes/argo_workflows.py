@@ -1,4 +1,9 @@
-"""A fake Argo Workflows 3.x REST API on 127.0.0.1: listing and resubmitting post-sync workflows.
+"""A fake Argo Workflows 4.x REST API on 127.0.0.1: listing and resubmitting GOV.UK's workflows.
+
+GOV.UK's `apps` namespace holds more than tests (SPEC 10.0): `deploy-image` workflows (labels
+`repoName`, `imageTag`, `environment`, `promoteDeployment`; govuk-helm-charts
+`charts/argo-services/templates/workflows/`) sit beside the post-sync test runs, which the
+controller labels `workflows.argoproj.io/workflow-template=post-sync` (made from that template).
 
 Serves, behind `Authorization: Bearer <token>` (401 otherwise):
 - `GET /api/v1/workflows/{namespace}?listOptions.labelSelector=...` -> `{"metadata": {...}, "items": [...]}`,
@@ -24,6 +29,7 @@ DEFAULT_TOKEN = "argo-workflows-test-token"
 BASE = "/api/v1/workflows"
 FINISHED = {"Succeeded", "Failed", "Error"}
 _EPOCH = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
 
 
 def workflow(
@@ -71,11 +77,55 @@ def workflow(
                 "imageTag": image_tag,
                 "promoteDeployment": "false",
                 "automaticDeploysEnabled": "true",
+                TEMPLATE_LABEL: "post-sync",  # the controller's label for a workflow made from a template
                 "workflows.argoproj.io/phase": phase,
                 **({"workflows.argoproj.io/completed": "true"} if phase in FINISHED else {}),
             },
         },
         "spec": {"workflowTemplateRef": {"name": "post-sync"}, "arguments": {"parameters": []}},
+        "status": status,
+    }
+
+
+def deploy_image_workflow(
+    name: str, *, repo_name: str, image_tag: str, environment: str, phase: str = "Failed", created: str | None = None
+) -> dict[str, Any]:
+    """GOV.UK's CI deploy (the `deploy-image` workflow): it runs in production's `apps` namespace for
+    every environment, carries `repoName` and `imageTag` like a test run, and is never one."""
+    created = created or "2026-11-29T10:04:00Z"
+    failed = phase in ("Failed", "Error")
+    nodes = {
+        name: {"id": name, "name": name, "displayName": name, "type": "Steps", "phase": phase, "startedAt": created},
+        f"{name}-1": {
+            "id": f"{name}-1",
+            "name": f"{name}[0].update-image-tag",
+            "displayName": "update-image-tag",
+            "type": "Pod",
+            "phase": phase,
+            **({"message": "Error (exit code 1): failed to push to govuk-helm-charts"} if failed else {}),
+            "startedAt": created,
+        },
+    }
+    status: dict[str, Any] = {"phase": phase, "startedAt": created, "nodes": nodes}
+    if phase in FINISHED:
+        status["finishedAt"] = created
+    return {
+        "metadata": {
+            "name": name,
+            "generateName": "deploy-image-",
+            "namespace": "apps",
+            "uid": f"uid-{name}",
+            "creationTimestamp": created,
+            "labels": {
+                "repoName": repo_name,
+                "imageTag": image_tag,
+                "environment": environment,
+                "promoteDeployment": "false",
+                "workflows.argoproj.io/phase": phase,
+                **({"workflows.argoproj.io/completed": "true"} if phase in FINISHED else {}),
+            },
+        },
+        "spec": {"entrypoint": "deploy-image", "arguments": {"parameters": []}},
         "status": status,
     }
 
@@ -111,6 +161,12 @@ class FakeArgoWorkflows(ArgoServer):
         item = workflow(name, **fields)
         with self._lock:
             self._workflows[(item["metadata"]["namespace"], name)] = item
+        return copy.deepcopy(item)
+
+    def add_deploy_image(self, name: str, **fields: Any) -> dict[str, Any]:
+        item = deploy_image_workflow(name, **fields)
+        with self._lock:
+            self._workflows[("apps", name)] = item
         return copy.deepcopy(item)
 
     def put_raw_workflow(self, namespace: str, name: str, item: dict[str, Any]) -> None:

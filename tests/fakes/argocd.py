@@ -1,15 +1,24 @@
-"""A fake Argo CD 3.x REST API on 127.0.0.1: applications, resource trees, events and pod logs.
+"""A fake Argo CD 3.x REST API on 127.0.0.1 that answers as the real server does (SPEC 10.0).
 
 Serves, behind `Authorization: Bearer <token>` (401 otherwise):
-- `GET /api/v1/applications` -> `{"metadata": {...}, "items": [Application, ...]}`; `fields=` is
-  accepted and ignored (the real server trims the answer with it);
-- `GET /api/v1/applications/{name}` -> one Application;
-- `GET /api/v1/applications/{name}/resource-tree` -> `{"nodes": [{kind, name, namespace, uid, health}]}`;
-- `GET /api/v1/applications/{name}/events?resourceName=&resourceNamespace=&resourceUID=` -> a
-  Kubernetes EventList of the events recorded for that resource;
-- `GET /api/v1/applications/{name}/logs?podName=&namespace=&tailLines=&follow=false` -> one JSON
-  object per line, `{"result": {"content", "timeStampStr", "podName", "last"}}`, ending with `last: true`.
-Unknown applications answer 404 with the gateway's error body. Faults: see `_argo_common`.
+- `GET /api/v1/applications?projects=&fields=` -> `{"metadata": {...}, "items": [...]}`. `projects=`
+  keeps that project's applications. `fields=` keeps only keys on Argo CD's fixed allowlist
+  (argo-cd `pkg/apiclient/application/forwarder_overwrite.go`, `appFields`) and silently drops the
+  rest, `status.operationState.message` included; `status.operationState.operation.sync` answers the
+  operation's *syncResult*; a key whose value is absent is left out. A leading `-` excludes instead;
+- `GET /api/v1/applications/{name}` -> the whole Application;
+- `GET /api/v1/applications/{name}/resource-tree` -> `{"nodes": [...]}`, with `nodes` left out when empty;
+- `GET /api/v1/applications/{name}/events?resourceName=&resourceNamespace=&resourceUID=` -> an EventList;
+- `GET /api/v1/applications/{name}/logs?podName=&namespace=&container=&tailLines=&follow=false` -> one
+  JSON object per line, `{"result": {"content", "timeStampStr", "podName", "last"}}`, ending with
+  `last: true`. GOV.UK's pods have two containers (`app`, `nginx`): without `container=` Kubernetes
+  refuses and Argo CD streams the refusal back as a log line, as the real server does.
+An unknown application is `403` (Argo CD answers "permission denied" rather than say whether it
+exists; argo-cd `server/application/application.go`). Faults: see `_argo_common`.
+
+The app-of-apps step (SPEC 10.0, "Stale outcomes"): `flip_image_tag` changes an Application's
+`imageTag` annotation and spec only; the previous operation (Succeeded, Healthy) and the old image
+stay, with `status.sync.status` OutOfSync, until `start_operation` and `finish_operation`.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes._argo_common import ArgoRequest, ArgoServer, grpc_error
@@ -24,6 +34,45 @@ from tests.fakes._http import Reply, Request
 
 DEFAULT_TOKEN = "argocd-test-token"
 APPS = "/api/v1/applications"
+REGISTRY = "172025368201.dkr.ecr.eu-west-1.amazonaws.com/github/alphagov/govuk"
+NGINX_IMAGE = "public.ecr.aws/nginx/nginx:1.27-alpine"
+CONTAINERS = ("app", "nginx")
+# Argo CD's `fields=` allowlist (SPEC 10.0), each asked for as `items.<key>`; nothing else survives.
+FIELDS_ALLOWLIST = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.annotations",
+    "metadata.labels",
+    "metadata.creationTimestamp",
+    "metadata.deletionTimestamp",
+    "spec",
+    "spec.destination",
+    "spec.project",
+    "spec.source",
+    "spec.sources",
+    "spec.syncPolicy",
+    "spec.sourceHydrator",
+    "status.summary",
+    "status.sync.status",
+    "status.sync.revision",
+    "status.health",
+    "status.operationState.startedAt",
+    "status.operationState.finishedAt",
+    "status.operationState.phase",
+    "status.operationState.operation.sync",
+    "status.resources",
+    "status.sourceHydrator",
+    "operation.sync",
+)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image(tag_file: str, tag: str) -> str:
+    """An image of GOV.UK's registry, as `status.summary.images` lists it."""
+    return f"{REGISTRY}/{tag_file}:{tag}"
 
 
 def application(
@@ -36,24 +85,49 @@ def application(
     revision: str = "0123456789abcdef0123456789abcdef01234567",
     health: str | None = "Healthy",
     health_message: str = "",
-    slack_channel: str | None = None,
+    slack_channel: str | None = "",
     namespace: str = "cluster-services",
+    project: str = "govuk",
+    images: list[str] | None = None,
+    sync_status: str | None = None,
+    started_at: str | None = None,
+    post_sync: str = "true",
+    image_values: list[str] | None = None,
 ) -> dict[str, Any]:
-    """An Application as Argo CD 3.x lists it (the fields the bot reads, plus some it does not)."""
-    annotations: dict[str, str] = {"promoteDeployment": "false", "automaticDeploysEnabled": "true"}
-    if image_tag is not None:
-        annotations["imageTag"] = image_tag
-    if repo_name is not None:
-        annotations["repoName"] = repo_name
-    if slack_channel is not None:
-        annotations["slackChannel"] = slack_channel
+    """An Application as Argo CD 3.x holds it, with the annotations GOV.UK's app-config chart sets
+    (govuk-helm-charts `charts/app-config/templates/govuk-application.yaml`).
+
+    `images` defaults to the app's image of its tag file plus nginx (GOV.UK's second container);
+    an Application with `image_values` has an empty `imageTag` annotation and runs one image per file.
+    `started_at` defaults to now: the operation is as new as the call that sets it.
+    """
+    tag_file = repo_name or name
+    annotations: dict[str, str] = {
+        "repoName": tag_file,
+        "imageTag": "" if image_values else (image_tag or ""),
+        "promoteDeployment": "false",
+        "automaticDeploysEnabled": "true",
+        "postSyncWorkflowEnabled": post_sync,
+        "slackChannel": slack_channel or "",
+    }
+    if image_tag is None and not image_values:
+        del annotations["imageTag"]
+    if repo_name is None:
+        del annotations["repoName"]  # defaults to the name, as GOV.UK's chart does
+    if images is None:
+        files = image_values or ([tag_file] if image_tag else [])
+        images = [image(file, image_tag or "") for file in files] + ([NGINX_IMAGE] if files else [])
+    if sync_status is None:
+        sync_status = "Synced" if phase == "Succeeded" else "OutOfSync"
     status: dict[str, Any] = {
-        "sync": {"status": "Synced" if phase == "Succeeded" else "OutOfSync", "revision": revision},
-        "summary": {"images": [f"ghcr.io/alphagov/{repo_name or name}:{image_tag}"]},
+        "sync": {"status": sync_status, "revision": revision},
+        "summary": {"images": list(images), "externalURLs": [f"https://{name}.integration.publishing.service.gov.uk"]},
+        "reconciledAt": now_rfc3339(),
     }
     if health is not None:
         status["health"] = {"status": health, **({"message": health_message} if health_message else {})}
     if phase is not None:
+        started = started_at or now_rfc3339()
         status["operationState"] = {
             "operation": {"sync": {"revision": revision}, "initiatedBy": {"automated": True}},
             "phase": phase,
@@ -61,21 +135,85 @@ def application(
             "syncResult": {
                 "revision": revision,
                 "source": {"repoURL": "https://github.com/alphagov/govuk-helm-charts"},
+                "resources": [
+                    {
+                        "group": "apps",
+                        "version": "v1",
+                        "kind": "Deployment",
+                        "namespace": "apps",
+                        "name": name,
+                        "status": "Synced" if phase == "Succeeded" else "SyncFailed",
+                        "message": "deployment.apps/" + name + " configured",
+                        "syncPhase": "Sync",
+                    }
+                ],
             },
-            "startedAt": "2026-11-29T10:00:00Z",
-            **({"finishedAt": "2026-11-29T10:01:00Z"} if phase != "Running" else {}),
+            "startedAt": started,
+            **({"finishedAt": started} if phase not in ("Running", "Terminating") else {}),
         }
+    parameters = [{"name": "appImage.tag", "value": image_tag or ""}]
     return {
         "metadata": {
             "name": name,
             "namespace": namespace,
             "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
+            "creationTimestamp": "2024-01-01T00:00:00Z",
             "annotations": annotations,
             "labels": {"argocd.argoproj.io/instance": "app-of-apps"},
         },
-        "spec": {"project": "govuk", "destination": {"namespace": "apps"}},
+        "spec": {
+            "project": project,
+            "destination": {"namespace": "apps", "server": "https://kubernetes.default.svc"},
+            "source": {
+                "repoURL": "https://github.com/alphagov/govuk-helm-charts",
+                "path": "charts/generic-govuk-app",
+                "helm": {"parameters": parameters},
+            },
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
         "status": status,
     }
+
+
+def _pick(item: dict[str, Any], key: str) -> Any:
+    """The value Argo CD's allowlist gives for `key`, or None when it leaves the key out."""
+    status = item.get("status") or {}
+    operation = status.get("operationState")
+    if key == "status.operationState.operation.sync":
+        return (operation or {}).get("syncResult") if operation else None  # the syncResult, as the real server
+    if key.startswith("status.operationState."):
+        return (operation or {}).get(key.rsplit(".", 1)[1]) if operation else None
+    if key == "status.resources":
+        return status.get("resources") or None
+    value: Any = item
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def trim(item: dict[str, Any], fields: str) -> dict[str, Any]:
+    """One list item as `fields=` leaves it: only allowlisted keys asked for (or, with `-`, not asked for)."""
+    exclude = fields.startswith("-")
+    asked = set((fields[1:] if exclude else fields).split(","))
+    trimmed: dict[str, Any] = {}
+    for key in FIELDS_ALLOWLIST:
+        if (f"items.{key}" in asked) == exclude:
+            continue
+        value = _pick(item, key)
+        if value is None:
+            continue
+        parts = key.split(".")
+        into = trimmed
+        for part in parts[:-1]:
+            into = into.setdefault(part, {})
+            if not isinstance(into, dict):
+                break
+        else:
+            if parts[-1] not in into:
+                into[parts[-1]] = copy.deepcopy(value)
+    return trimmed
 
 
 def node(kind: str, name: str, *, health: str | None, message: str = "", namespace: str = "apps") -> dict[str, Any]:
@@ -117,7 +255,7 @@ class FakeArgoCD(ArgoServer):
         self._apps: dict[str, dict[str, Any]] = {}
         self._trees: dict[str, list[dict[str, Any]]] = {}
         self._events: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (application, resource name)
-        self._logs: dict[tuple[str, str], list[str]] = {}  # (application, pod name)
+        self._logs: dict[tuple[str, str, str], list[str]] = {}  # (application, pod name, container)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -134,6 +272,67 @@ class FakeArgoCD(ArgoServer):
         with self._lock:
             self._apps[str(name) if name else uuid.uuid4().hex] = copy.deepcopy(item)
 
+    def app(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._apps.get(name)
+            return copy.deepcopy(found) if found else None
+
+    def flip_image_tag(self, name: str, tag: str) -> None:
+        """The app-of-apps sync: the `imageTag` annotation and the spec change, nothing else yet.
+
+        The previous operation (its phase, health and start) and the old image stay, and
+        `status.sync.status` turns OutOfSync, until Argo CD starts the operation for the new spec.
+        """
+        with self._lock:
+            item = self._apps[name]
+            item["metadata"]["annotations"]["imageTag"] = tag
+            item["spec"]["source"]["helm"]["parameters"] = [{"name": "appImage.tag", "value": tag}]
+            item["status"]["sync"]["status"] = "OutOfSync"
+
+    def start_operation(self, name: str, *, images: list[str] | None = None) -> None:
+        """Argo CD starts syncing the new spec: phase Running, started now, health Progressing."""
+        with self._lock:
+            item = self._apps[name]
+            status = item["status"]
+            status["operationState"] = {
+                "operation": {"sync": {"revision": status["sync"].get("revision", "")}},
+                "phase": "Running",
+                "message": "waiting for healthy state of apps/Deployment/" + name,
+                "startedAt": now_rfc3339(),
+                "syncResult": {"revision": status["sync"].get("revision", ""), "resources": []},
+            }
+            status["health"] = {"status": "Progressing"}
+            if images is not None:
+                status["summary"]["images"] = list(images)
+
+    def finish_operation(
+        self,
+        name: str,
+        *,
+        phase: str = "Succeeded",
+        health: str = "Healthy",
+        message: str = "",
+        images: list[str] | None = None,
+    ) -> None:
+        """The operation started by `start_operation` ends; the new image runs (Synced) unless told otherwise."""
+        with self._lock:
+            item = self._apps[name]
+            status = item["status"]
+            operation = status["operationState"]
+            operation["phase"] = phase
+            operation["message"] = message or ("successfully synced (all tasks run)" if phase == "Succeeded" else "")
+            operation["finishedAt"] = now_rfc3339()
+            status["health"] = {"status": health}
+            status["sync"]["status"] = "Synced" if phase == "Succeeded" else "OutOfSync"
+            if images is None and phase == "Succeeded":
+                tag = item["metadata"]["annotations"].get("imageTag") or ""
+                files = [
+                    i.rsplit("/", 1)[1].split(":")[0] for i in status["summary"]["images"] if i.startswith(REGISTRY)
+                ]
+                images = [image(file, tag) for file in dict.fromkeys(files)] + [NGINX_IMAGE]
+            if images is not None:
+                status["summary"]["images"] = list(images)
+
     def remove_app(self, name: str) -> None:
         with self._lock:
             self._apps.pop(name, None)
@@ -146,9 +345,9 @@ class FakeArgoCD(ArgoServer):
         with self._lock:
             self._events[(application, resource_name)] = copy.deepcopy(events)
 
-    def set_logs(self, application: str, pod: str, lines: list[str]) -> None:
+    def set_logs(self, application: str, pod: str, lines: list[str], container: str = "app") -> None:
         with self._lock:
-            self._logs[(application, pod)] = list(lines)
+            self._logs[(application, pod, container)] = list(lines)
 
     def list_requests(self) -> list[ArgoRequest]:
         return self.requests_to(APPS)
@@ -159,15 +358,17 @@ class FakeArgoCD(ArgoServer):
         if request.method != "GET" or not (request.path == APPS or request.path.startswith(APPS + "/")):
             return grpc_error(404, "Not Found")
         if request.path == APPS:
-            return Reply.json({"metadata": {"resourceVersion": "98765"}, "items": list(self._apps.values())})
+            return self._list(request.query)
         parts = request.path[len(APPS) + 1 :].split("/")
         name, rest = parts[0], parts[1:]
         if name not in self._apps:
-            return grpc_error(404, f'applications.argoproj.io "{name}" not found')
+            # Argo CD answers "permission denied" for an application that does not exist
+            return grpc_error(403, "permission denied")
         if not rest:
             return Reply.json(self._apps[name])
         if rest == ["resource-tree"]:
-            return Reply.json({"nodes": self._trees.get(name, []), "hosts": []})
+            nodes = self._trees.get(name, [])
+            return Reply.json({"nodes": nodes} if nodes else {})  # `nodes` is omitempty
         if rest == ["events"]:
             resource = request.query.get("resourceName", "")
             items = self._events.get((name, resource), []) if resource else []
@@ -176,16 +377,35 @@ class FakeArgoCD(ArgoServer):
             return self._log_lines(name, request.query)
         return grpc_error(404, "Not Found")
 
+    def _list(self, query: dict[str, str]) -> Reply:
+        projects = [p for p in query.get("projects", "").split(",") if p]
+        items = [item for item in self._apps.values() if not projects or _project(item) in projects]
+        fields = query.get("fields", "")
+        if fields:
+            items = [trim(item, fields) for item in items]
+        return Reply.json({"metadata": {"resourceVersion": "98765"}, "items": items or None})
+
     def _log_lines(self, application: str, query: dict[str, str]) -> Reply:
         pod = query.get("podName", "")
-        lines = self._logs.get((application, pod), [])
-        tail = query.get("tailLines", "")
-        if tail.isdigit():
-            lines = lines[-int(tail) :] if int(tail) else []
+        container = query.get("container", "")
         stamp = "2026-11-29T10:00:40.123456789Z"
+        if not container:
+            # Kubernetes refuses; Argo CD streams the refusal back as if it were the log
+            refusal = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(CONTAINERS)}]"
+            lines = [refusal]
+        else:
+            lines = self._logs.get((application, pod, container), [])
+            tail = query.get("tailLines", "")
+            if tail.isdigit():
+                lines = lines[-int(tail) :] if int(tail) else []
         entries = [
             {"result": {"content": line, "timeStampStr": stamp, "podName": pod, "last": False}} for line in lines
         ]
         entries.append({"result": {"content": "", "timeStampStr": stamp, "podName": pod, "last": True}})
         body = "".join(json.dumps(entry) + "\n" for entry in entries)
         return Reply(status=200, body=body.encode("utf-8"), headers={"Content-Type": "application/json"})
+
+
+def _project(item: dict[str, Any]) -> str | None:
+    spec = item.get("spec")
+    return spec.get("project") if isinstance(spec, dict) else None

@@ -75,6 +75,7 @@ def write_bot_config(folder: Path, users: dict[str, str] | None = None) -> Path:
 def add_standard_members(fake_github: Any) -> None:
     fake_github.add_member("gov-uk", "octocat")
     fake_github.add_member("gov-uk-production", "octocat")
+    fake_github.add_member("gov-uk-production-deploy", "octocat")  # the default team of staging and production
     fake_github.add_member("gov-uk", "integrator")
 
 
@@ -165,6 +166,8 @@ class BotHarness(Client):
         while time.monotonic() < deadline:
             self.services.deployer.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             self.services.followups.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+            if getattr(self.services, "doorbell", None) is not None:
+                self.services.doorbell.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
             if (
                 self.services.outbox.drain(timeout=max(0.0, deadline - time.monotonic()))
                 and self.services.replies.wait(timeout=max(0.0, deadline - time.monotonic()))

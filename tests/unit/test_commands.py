@@ -81,8 +81,7 @@ def test_usage_mentions_every_form() -> None:
 @given(st.text(max_size=commands.MAX_TEXT + 50))
 def test_parse_never_raises_and_returns_a_command(text: str) -> None:
     result = commands.parse(text)
-    new_forms = commands.Rollback | commands.Freeze | commands.Unfreeze
-    assert isinstance(result, Deploy | Promote | Help | Unparsed | new_forms)
+    assert isinstance(result, commands.Command)
     if isinstance(result, Deploy) and result.force_reason is None:
         assert text.split() == [result.app, result.tag, result.env]
     if isinstance(result, Deploy | Promote):

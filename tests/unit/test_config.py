@@ -80,10 +80,10 @@ def problems_for(env: dict[str, str], *, require_serve: bool = False) -> list[st
 def test_defaults(tmp_path: Path) -> None:
     settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, require_serve=False)  # the user's cache dir
     assert settings.environment_names == ["integration", "staging", "production"]
-    assert [e.team for e in settings.environments] == ["gov-uk", "gov-uk-production", "gov-uk-production"]
+    assert [e.team for e in settings.environments] == ["gov-uk", "gov-uk-production-deploy", "gov-uk-production-deploy"]
     assert settings.environment("staging") == Environment(
         "staging",
-        "gov-uk-production",
+        "gov-uk-production-deploy",
         "https://argo.eks.staging.govuk.digital",
         "https://argo-workflows.eks.staging.govuk.digital",
     )

@@ -74,3 +74,26 @@ team_channels:
 def test_team_channels_must_be_a_mapping(tmp_path: Path) -> None:
     (problem,) = problems_for({"BOT_CONFIG": config_file(tmp_path, "team_channels: [whitehall]\n")})
     assert problem == "team_channels must map app names to Slack channels."
+
+
+def test_the_names_argo_is_read_by_default_to_govuks(tmp_path: Path) -> None:
+    settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, require_serve=False)
+    assert settings.argocd_project == "govuk"
+    assert settings.tests_workflow_template == "post-sync"
+    assert settings.log_container == "app"
+    assert settings.registry_path == "govuk"
+    # GOV.UK's deploy team for staging and production: its CI gate and Argo CD's read-write team
+    assert [e.team for e in settings.environments] == ["gov-uk", "gov-uk-production-deploy", "gov-uk-production-deploy"]
+
+
+def test_the_names_argo_is_read_by_come_from_bot_config(tmp_path: Path) -> None:
+    text = "argocd_project: govuk-apps\ntests_workflow_template: smoke-tests\nlog_container: web\nregistry_path: alphagov\n"
+    settings = load_settings({"BOT_CONFIG": config_file(tmp_path, text)}, require_serve=False)
+    assert (settings.argocd_project, settings.tests_workflow_template) == ("govuk-apps", "smoke-tests")
+    assert (settings.log_container, settings.registry_path) == ("web", "alphagov")
+
+
+@pytest.mark.parametrize("key", ["argocd_project", "tests_workflow_template", "log_container", "registry_path"])
+def test_a_name_that_could_bend_a_query_is_refused(tmp_path: Path, key: str) -> None:
+    found = problems_for({"BOT_CONFIG": config_file(tmp_path, f"{key}: 'govuk&projects=*'\n")})
+    assert len(found) == 1 and found[0].startswith(key), found

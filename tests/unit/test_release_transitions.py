@@ -203,3 +203,20 @@ def test_tests_restarted_count_the_next_outcome_afresh() -> None:
 def test_a_sync_outcome_does_not_undo_tests_running_again() -> None:
     r = apply(release(integration=State.TESTS_FAILED), TestsRestarted("integration", PERSON, "wf"), NOW).release
     assert apply(r, sync(State.SYNCED, outcome="whitehall:other"), NOW).result is Result.STALE
+
+
+def test_another_application_of_the_release_lagging_or_failing_is_shown_by_name_and_told() -> None:
+    """SPEC 10.1: several Applications for one release; the line names the one that holds it back,
+    and a failure of any of them is a failure, told once per Application."""
+    r = apply(release(), sync(State.SYNCED, application="whitehall-admin"), NOW).release
+    r = apply(r, outcome_of_tests("Succeeded", application="whitehall-admin"), NOW).release
+    t = apply(r, sync(State.SYNCING, outcome="whitehall-frontend:syncing", application="whitehall-frontend"), NOW)
+    assert t.result is Result.APPLIED and t.change is Change.CARD
+    entry = t.release.envs["integration"]
+    assert entry.state is State.TESTS_PASSED and entry.drafts == {"whitehall-frontend": State.SYNCING}
+    t = apply(t.release, sync(State.SYNC_FAILED, outcome="whitehall-frontend:sync_failed", application="whitehall-frontend"), NOW)  # fmt: skip
+    assert t.result is Result.APPLIED and t.release.replies[-1].broadcast
+    assert t.release.envs["integration"].drafts == {"whitehall-frontend": State.SYNC_FAILED}
+    # the deciding Application's own late outcome is still stale
+    t = apply(t.release, sync(State.SYNCING, outcome="whitehall-admin:syncing", application="whitehall-admin"), NOW)
+    assert t.result is Result.STALE
