@@ -25,13 +25,37 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack, ack_record, audit, baseline, burst, deploys, interference, reconcile, repos, startup, status
+from bench import (
+    ack,
+    ack_record,
+    audit,
+    baseline,
+    burst,
+    deploys,
+    flood,
+    interference,
+    reconcile,
+    repos,
+    startup,
+    status,
+)
 from bench import home as home_tab
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("deploys", "ack", "burst", "startup", "interference", "audit", "status", "reconcile", "ack_record")
-BENCHMARKS += ("home",)
+BENCHMARKS = (
+    "deploys",
+    "ack",
+    "burst",
+    "startup",
+    "interference",
+    "audit",
+    "status",
+    "reconcile",
+    "ack_record",
+    "flood",
+    "home",
+)
 SIZES = {
     "full": {
         "deploy_n": (10, 20, 50),
@@ -399,6 +423,16 @@ def targets(results: dict) -> list[dict[str, str]]:
                 "figure": f"first start {s['ready_first_clone_s']:.2f} s, restart {s['ready_restart_s']:.2f} s",
             }
         )
+    if "flood" in results:
+        f = results["flood"]
+        out.append(
+            {
+                "target": f"a flood adds ≤ {f['goal_s']:g} s to a real deploy's card and failure reply",
+                "status": "MET" if f["met"] else "MISSED",
+                "figure": f"+{f['added_card_s']:.2f} s card, +{f['added_reply_s']:.2f} s failure reply "
+                f"({f['flood']['webhooks']} webhooks, {f['flood']['answers'].get('429', 0)} answered 429)",
+            }
+        )
     if "home" in results:
         h = results["home"]
         out.append(
@@ -544,8 +578,13 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: ack_record.run(redis_url, quick=args.quick, log=log),
                 ack_record.show,
             ),
+            "flood": (
+                "10. a flood of webhooks for made-up releases while 10 real deploys run",
+                lambda: flood.run(redis_url, quick=args.quick, log=log),
+                flood.show,
+            ),
             "home": (
-                "10. the Home tab: a view from a full store, and publishes while deploys move",
+                "11. the Home tab: a view from a full store, and publishes while deploys move",
                 lambda: home_tab.run(redis_url, quick=args.quick, log=log),
                 home_tab.show,
             ),

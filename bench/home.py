@@ -1,4 +1,4 @@
-"""Benchmark 10: the App Home tab: building a view from a full store, and publishes while deploys move.
+"""Benchmark 11: the App Home tab: building a view from a full store, and publishes while deploys move.
 
 Both parts use the bot's own objects (`bot.services.build`, never started: no git, no Slack
 outbox) on a real Redis, with a chat service that records `views.publish` instead of calling Slack.
@@ -246,7 +246,7 @@ def show(result: dict[str, Any]) -> str:
 
     b, p = result["build"], result["publish"]
     first = table(
-        "10. Home tab: one person's view built from a store of 1,000 releases and 50 freezes",
+        "11. Home tab: one person's view built from a store of 1,000 releases and 50 freezes",
         ["builds", "p50", "p99", "max", "blocks", "goal (p99)"],
         [
             [

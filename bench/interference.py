@@ -49,7 +49,12 @@ def run(big_source: Path, redis_url: str, *, releases: int, log) -> dict[str, An
         remote = fresh_copy(big_source, scratch / "remote.git")
         wrapper, calls = _git_wrapper(scratch / "git-wrapper")
         bot = start_bot(
-            scratch / "bot", remote.url, redis_url, label="interference", PATH=f"{wrapper}:{os.environ.get('PATH', '')}"
+            scratch / "bot",
+            remote.url,
+            redis_url,
+            label="interference",
+            PATH=f"{wrapper}:{os.environ.get('PATH', '')}",
+            **burst.CLUSTER_SETTINGS,
         )
 
         def deploy(app: str, tag: str) -> float:

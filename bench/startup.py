@@ -57,7 +57,9 @@ def run(
         finally:
             cold.stop()
         log(f"    ready in {cold.ready_seconds:.2f} s; restart with the kept working copy ...")
-        warm = start_bot(scratch / "warm", remote.url, redis_url, workdir=workdir, label="startup-restart")
+        warm = start_bot(
+            scratch / "warm", remote.url, redis_url, workdir=workdir, label="startup-restart", **burst.CLUSTER_SETTINGS
+        )
         try:
             time.sleep(IDLE_SETTLE)
             rss_warm = warm.rss_mb()

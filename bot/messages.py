@@ -185,6 +185,23 @@ def tests_not_passed(app: str, tag: str, source_env: str, state: str | None = No
     return f"{app} {tag} can't be promoted: {why}. Nothing was done.{hint}"
 
 
+def too_many_new_cards(token_name: str, limit: int, window: float) -> str:
+    """A webhook's 429: its token opened as many new cards as it may for now."""
+    return (
+        f"{token_name} has opened {limit} new cards in the last {window:.0f} seconds, as many as it may; "
+        "nothing was done: retry later"
+    )
+
+
+def ci_promotion_tests_failed(tag: str, source_env: str, to_env: str) -> str:
+    """A CI promotion (`/update-image-tag` beyond the token's own environment) of a release whose tests failed."""
+    return f"{tag} failed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
+def ci_promotion_untested(tag: str, source_env: str, to_env: str) -> str:
+    return f"{tag} has not passed its tests in {source_env}, so it may not be promoted to {to_env}"
+
+
 def not_ready_words(source_env: str, state: str | None) -> str:
     """What a forced promotion overrode, for the card's thread."""
     return {

@@ -22,6 +22,7 @@ from bot.argo.reconcile import ArgoClients, Reconciler, argo_environments, recor
 from bot.argo.team_channels import TeamChannels
 from bot.audit import AuditTrail
 from bot.buttons import ButtonSigner
+from bot.card_quota import CardQuota
 from bot.chat.notices import NoticeBoard
 from bot.chat.outbox import Outbox
 from bot.chat.pacing import Pacer
@@ -92,6 +93,7 @@ class Services:
     doorbell: Doorbell | None = None  # webhooks in environments the bot can read (SPEC 13)
     release_app: ReleaseApp | None = None
     team_channels: TeamChannels | None = None
+    card_quota: CardQuota | None = None  # new cards a webhook token may open (section 13)
     home: HomeTab | None = None
     digest: WeeklyDigest | None = None
 
@@ -203,13 +205,18 @@ def build(
     metrics.outbox_pending.set_function(queue.__len__)
     release_watchers: list[Callable[[str, str], None]] = []  # the Home tab, built below
 
-    def release_changed(app: str, tag: str, urgent: bool) -> None:
-        queue.touch(("release", app, tag), urgent)
+    def release_changed(app: str, tag: str, urgent: bool, *, background: bool) -> None:
+        queue.touch(("release", app, tag), urgent, background=background)
         for watcher in release_watchers:
             watcher(app, tag)
 
     # a changed release or notice is something to bring up to date on Slack
-    book = ReleaseBook(store, clock, on_change=release_changed)
+    book = ReleaseBook(
+        store,
+        clock,
+        on_change=lambda app, tag, urgent: release_changed(app, tag, urgent, background=False),
+        on_heard_change=lambda app, tag, urgent: release_changed(app, tag, urgent, background=True),
+    )
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
         post_interval=post_interval, on_call=lambda method, outcome: metrics.slack_calls.labels(method, outcome).inc()
@@ -503,6 +510,7 @@ def build(
         doorbell=doorbell,
         release_app=release_app,
         team_channels=team_channels,
+        card_quota=CardQuota(store, book, clock),
         home=home,
         digest=digest,
     )

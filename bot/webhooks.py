@@ -47,6 +47,7 @@ class SmokeEvent:
     workflow_name: str
     workflow_url: str | None
     failures: list[str] = field(default_factory=list)
+    created: str = ""  # the run's creationTimestamp, where Argo Workflows told it (never a webhook)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -36,6 +37,7 @@ STATUS_TEXT = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 REPLAY_WINDOW_SECONDS = 600
@@ -184,25 +186,34 @@ class HttpApp:
 
     def argocd(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.sync_event(data, self.services.settings.environment_names)
-        refused = self._outcome_refused(grant, event.env, event.app)
+        refused = self._outcome_refused(grant, event.env, event.app, event.tag)
         return refused or _event_answer(self.services.doorbell.sync(event))
 
     def smokey(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.smoke_event(data, self.services.settings.environment_names)
-        refused = self._outcome_refused(grant, event.env, event.app)
+        refused = self._outcome_refused(grant, event.env, event.app, event.tag)
         return refused or _event_answer(self.services.doorbell.tests(event))
 
     def tests(self, data: dict[str, Any], grant: tokens.Grant) -> Response:
         event = webhooks.smoke_event(data, self.services.settings.environment_names, default_suite="e2e")
-        refused = self._outcome_refused(grant, event.env, event.app)
+        refused = self._outcome_refused(grant, event.env, event.app, event.tag)
         return refused or _event_answer(self.services.doorbell.tests(event))
 
-    def _outcome_refused(self, grant: tokens.Grant, env: str, app: str) -> Response | None:
-        """403 for a token that may not report for `env`; 400 for an app with no image-tag file there."""
+    def _outcome_refused(self, grant: tokens.Grant, env: str, app: str, tag: str) -> Response | None:
+        """403 for a token that may not report for `env`; 400 for an app with no image-tag file there;
+        429 for a release new to the bot once the token has opened its share of new cards."""
         refusal = tokens.may_report(grant, env)
         if refusal:
             return _error(403, refusal)
-        return self._unknown_app(env, app)
+        return self._unknown_app(env, app) or self._over_quota(grant, app, tag)
+
+    def _over_quota(self, grant: tokens.Grant, app: str, tag: str) -> Response | None:
+        quota = self.services.card_quota
+        wait = quota.admit(grant.name, app, tag) if quota else 0.0
+        if wait <= 0:
+            return None
+        status, headers, body = _error(429, messages.too_many_new_cards(grant.name, quota.limit, quota.window))
+        return status, {**headers, "Retry-After": str(max(1, math.ceil(wait)))}, body
 
     def _unknown_app(self, env: str, app: str) -> Response | None:
         charts = self.services.charts
@@ -268,12 +279,15 @@ class HttpApp:
         ) or self._untested(deploy, source_env)
 
     def _untested(self, deploy: webhooks.CiDeploy, source_env: str) -> str | None:
-        """Where the bot reads an environment's tests itself, only a release whose tests passed there moves on."""
-        if source_env not in self.services.settings.workflows_tokens:
-            return None
-        if self.services.book.passed_tests(deploy.app, deploy.tag, source_env):
-            return None
-        return f"{deploy.tag} has not passed its tests in {source_env}, so it may not be promoted to {deploy.env}"
+        """A release whose tests failed there never moves on; where the bot reads an environment's tests
+        itself, only one whose tests passed there does."""
+        return self.services.book.promotion_blocked_by_tests(
+            deploy.app,
+            deploy.tag,
+            source_env,
+            deploy.env,
+            must_pass=source_env in self.services.settings.workflows_tokens,
+        )
 
 
 def _event_answer(result: str) -> Response:

@@ -148,6 +148,7 @@ def test_finished_workflows_are_the_tests_webhook_events() -> None:
         workflow_name="post-sync-r7m4q",
         workflow_url="https://wf.example/workflows/apps/post-sync-r7m4q",
         failures=[],
+        created="2026-11-29T10:20:00Z",  # which run is newer (issue 19): a webhook never says
     )
     assert events["content-store"].status == "Error"
     assert events["content-store"].failures == ["child 'post-sync-z9y8x-2861' failed", "pod deleted"]

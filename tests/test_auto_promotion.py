@@ -200,8 +200,12 @@ def test_no_automatic_promotion_after_failed_or_errored_tests(
     assert new_commits(charts_remote, before) == []
     assert card(fake_slack, "frontend", "v1810").buttons() == []
     assert card(fake_slack, "whitehall", "v3232").buttons() == []
-    # a re-run that passes is a pass
+    # the run that failed, said to have passed, is no pass (issue 19): a re-run is a workflow of its own
     smokey(bot, "frontend", "integration", "v1810", "Succeeded")
+    assert new_commits(charts_remote, before) == []
+    rerun = {**smokey_payload("frontend", "integration", "v1810", "Succeeded"), "workflowName": "post-sync-rerun1"}
+    assert bot.webhook("/webhooks/smokey", rerun).status_code == 202
+    bot.settle()
     assert [c[1] for c in new_commits(charts_remote, before)] == ["Update frontend image tag to v1810 for staging"]
 
 

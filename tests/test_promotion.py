@@ -291,6 +291,38 @@ def test_second_click_says_who_promoted_it_and_when(
     assert charts_remote.commit_count() == before + 1
 
 
+@pytest.mark.parametrize("how", ["typed-deploy", "someone-else's-commit"])
+def test_a_used_button_promotes_once_ever_even_after_the_next_environment_moved_on(
+    bot: BotHarness,
+    fake_slack: FakeSlack,
+    fake_github: FakeGitHub,
+    charts_remote: ChartsRemote,
+    how: str,
+) -> None:
+    """Issue 19, finding 6: going back is a rollback or a typed deploy, never an old button."""
+    fake_github.add_member("gov-uk-production-deploy", "integrator")
+    pass_tests_in_integration(bot)
+    value = value_of(fake_slack)
+    assert "Committed" in click(bot, fake_slack, "first", value)
+    if how == "typed-deploy":
+        slash(bot, fake_slack, "moved-on", f"{APP} {NEWER} staging")
+    else:
+        charts_remote.commit_directly(
+            "staging",
+            APP,
+            f"image_tag: {NEWER}\nautomatic_deploys_enabled: false\npromote_deployment: false\n",
+            f"Update {APP} image tag to {NEWER} for staging",
+        )
+    assert charts_remote.read("staging", APP).startswith(f"image_tag: {NEWER}\n")
+    before = charts_remote.commit_count()
+    for name, user in (("again-same", MEMBER), ("again-other", INTEGRATION_ONLY)):
+        reply = click(bot, fake_slack, name, value, user=user)
+        assert "already" in reply.lower() and f"<@{MEMBER}>" in reply and CLOCK.search(reply), reply
+        assert "Committed" not in reply
+    assert charts_remote.commit_count() == before
+    assert charts_remote.read("staging", APP).startswith(f"image_tag: {NEWER}\n")
+
+
 def _concurrent_clicks(bot_for, fake_slack: FakeSlack, value: str, users: list[str]) -> list[str]:
     names = [f"simultaneous-{i}" for i in range(len(users))]
     urls = [fake_slack.response_url(name) for name in names]

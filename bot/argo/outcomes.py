@@ -206,6 +206,7 @@ def smoke_event(workflow: Workflow, env: str, workflows_url: str, namespace: str
         workflow_name=workflow.name,
         workflow_url=workflow_url(workflows_url, namespace, workflow.name),
         failures=[failure[:MAX_TEXT] for failure in workflow.failures[:MAX_FAILURES]],
+        created=workflow.created,
     )
 
 

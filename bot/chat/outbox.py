@@ -84,11 +84,14 @@ class Outbox:
 
     def recover(self) -> int:
         """Queue every card and notice the store still marks as not yet on Slack (start-up, other replicas)."""
-        pending = [("release", app, tag) for app, tag in self.book.not_on_slack()]
-        pending += [("notice", notice_id) for notice_id in self.notices.not_on_slack()]
-        for key in pending:
-            self.queue.touch(key)
-        return len(pending)
+        releases = self.book.not_on_slack()
+        heard = self.book.heard_only(releases)  # after a restart mid-flood, real cards still go first
+        for app, tag in releases:
+            self.queue.touch(("release", app, tag), background=(app, tag) in heard)
+        notices = self.notices.not_on_slack()
+        for notice_id in notices:
+            self.queue.touch(("notice", notice_id))
+        return len(releases) + len(notices)
 
     def idle(self) -> bool:
         with self.queue.changed:

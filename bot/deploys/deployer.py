@@ -160,6 +160,7 @@ class Deployer:
             response_url=response_url,
             source_env=step.from_env,
             require_tests=True,
+            from_button=True,
         )
         return self.accept(request)
 
@@ -353,7 +354,7 @@ class Deployer:
         taken = self.promotions.claim(app, tag, env, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier) and taken.deploy_id == request.deploy_id:
             taken = Claim(self.promotions.key(app, tag, env), taken.raw)  # ours, from before a restart
-        elif isinstance(taken, Earlier) and taken.done and self._moved_off(request):
+        elif isinstance(taken, Earlier) and taken.done and self._may_promote_again(request):
             # the earlier promotion no longer stands (the environment was moved off the tag since)
             taken = self.promotions.take_over(app, tag, env, taken, request.requester, self.clock(), request.deploy_id)
         if isinstance(taken, Earlier):
@@ -372,6 +373,11 @@ class Deployer:
             self._release_claim(taken)  # another replica owns this request now; it claims for itself
             return
         self._submit(request, taken)
+
+    def _may_promote_again(self, request: DeployRequest) -> bool:
+        """Only a typed `/deploy promote` or CI may promote a release again once the next environment moved
+        off it; a button, or the bot by itself, promotes once, ever: going back is a rollback or a typed deploy."""
+        return not (request.from_button or request.automatic) and self._moved_off(request)
 
     def _moved_off(self, request: DeployRequest) -> bool:
         current = self.charts.read(request.env, request.app, fresh=True)

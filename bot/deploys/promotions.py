@@ -1,10 +1,11 @@
 """One promotion per release and environment, however many people click at once.
 
 Before a promotion is committed its claim is taken in the store (SET NX); the claim says who
-and when, and is marked done once the commit lands. A claim whose promotion was undone (the
-environment has since moved off that tag) may be taken again, but only by replacing exactly
-the record that was read, so two people clicking together can never both win, nor can one
-delete the other's claim.
+and when, and is marked done once the commit lands. A promote button, and the bot's automatic
+promotion, use a release's promotion once, ever. A typed `/deploy promote` (or CI) may take a claim
+whose promotion was undone (the environment has since moved off that tag) again, but only by
+replacing exactly the record that was read, so two people together can never both win, nor can
+one delete the other's claim.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from bot.releases.model import Requester
 from bot.store import Store
 
-RECORD_SECONDS = 30 * 24 * 3600
+RECORD_SECONDS = 90 * 24 * 3600  # as long as a release is kept: its buttons promote once, ever
 
 _REPLACE_IF_SAME = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -24,6 +24,7 @@ class DeployRequest:
     approved_by: Requester | None = None  # the team member who approved it; their team check stands in
     force_reason: str | None = None  # `--force <reason…>`: past a freeze or a closed window, announced
     rollback_of: str | None = None  # a rollback: the tag it replaces (never blocked by a freeze or window)
+    from_button: bool = False  # a promote button's click: it promotes once, ever (SPEC 7)
 
     @property
     def is_promotion(self) -> bool:

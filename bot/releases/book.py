@@ -12,23 +12,35 @@ import json
 import logging
 from collections.abc import Callable
 
+from bot import messages
 from bot.releases import transitions
-from bot.releases.model import Release
+from bot.releases.model import Release, State
 from bot.releases.transitions import Change, Event, Transition
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 RELEASE_TTL_SECONDS = 90 * 24 * 3600
+# a release the bot only heard of (webhooks, the APIs) is kept a week, so that whoever holds a
+# webhook token cannot fill the store for 90 days; one the bot deploys anywhere is kept 90 days
+HEARD_ONLY_TTL_SECONDS = 7 * 24 * 3600
 LOCK_TIMEOUT = 10
 OnChange = Callable[[str, str, bool], None]  # (app, tag, urgent): a card to bring up to date
 
 
 class ReleaseBook:
-    def __init__(self, store: Store, clock: Callable[[], float], on_change: OnChange) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float], on_change: OnChange, on_heard_change: OnChange | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self.on_change = on_change
+        # a change to a release only heard of: its card may wait behind real deploys' cards and replies
+        self.on_heard_change = on_heard_change or on_change
+
+    def knows(self, app: str, tag: str) -> bool:
+        """Whether the bot has this release already (its card exists or is on its way)."""
+        return bool(self.store.client.exists(self._key(app, tag)))
 
     def _key(self, app: str, tag: str) -> str:
         return self.store.key("release", app, tag)
@@ -59,10 +71,18 @@ class ReleaseBook:
         raws = self.store.client.mget([self._key(app, tag) for app, tag in pairs])
         return [Release.from_json(json.loads(raw)) for raw in raws if raw]
 
-    def passed_tests(self, app: str, tag: str, env: str) -> bool:
+    def promotion_blocked_by_tests(self, app: str, tag: str, env: str, to_env: str, *, must_pass: bool) -> str | None:
+        """Why CI may not promote `tag` from `env` to `to_env` for its tests, or None.
+
+        Failed tests there always stop it; with `must_pass` (the bot reads `env`'s tests itself)
+        so does anything but passed tests (or synced where no tests run)."""
         release = self.get(app, tag)
         entry = release.envs.get(env) if release else None
-        return entry is not None and entry.ready_to_promote
+        if entry is not None and entry.state is State.TESTS_FAILED:
+            return messages.ci_promotion_tests_failed(tag, env, to_env)
+        if must_pass and not (entry is not None and entry.ready_to_promote):
+            return messages.ci_promotion_untested(tag, env, to_env)
+        return None
 
     def apply(self, app: str, tag: str, event: Event) -> Transition:
         """Apply `event` to the release under its lock and save what changed."""
@@ -76,7 +96,7 @@ class ReleaseBook:
             if transition.change is Change.CARD:
                 changed.version += 1
                 pipe.zadd(self._dirty_key, {f"{app}\n{tag}": self.clock()})
-            pipe.set(self._key(app, tag), _dump(changed), ex=RELEASE_TTL_SECONDS)
+            pipe.set(self._key(app, tag), _dump(changed), ex=_kept_for(changed))
             if transition.watch_sync:
                 env = event.env  # type: ignore[union-attr]  # only deploys start a watch
                 # one watch per app and environment: a newer deploy there replaces an older one's
@@ -84,7 +104,8 @@ class ReleaseBook:
                 pipe.hset(self._awaiting_tags_key, f"{app}\n{env}", tag)
             pipe.execute()
         if transition.change is Change.CARD:
-            self.on_change(app, tag, changed.urgent)
+            notify = self.on_heard_change if changed.heard_only else self.on_change
+            notify(app, tag, changed.urgent)
         return transition
 
     def save_slack_view(self, app: str, tag: str, update: Callable[[Release], None]) -> Release | None:
@@ -95,7 +116,7 @@ class ReleaseBook:
                 return None
             update(release)
             pipe = self.store.client.pipeline()
-            pipe.set(self._key(app, tag), _dump(release), ex=RELEASE_TTL_SECONDS)
+            pipe.set(self._key(app, tag), _dump(release), ex=_kept_for(release))
             if not release.needs_slack:
                 pipe.zrem(self._dirty_key, f"{app}\n{tag}")
             pipe.execute()
@@ -105,6 +126,17 @@ class ReleaseBook:
         """Releases whose card Slack does not show as stored yet (start-up, other replicas)."""
         members = self.store.client.zrange(self._dirty_key, 0, limit - 1)
         return [tuple(m.split("\n", 1)) for m in members]  # type: ignore[misc]
+
+    def heard_only(self, releases: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these releases the bot only heard of (one round trip): their cards wait behind real ones."""
+        if not releases:
+            return set()
+        raws = self.store.client.mget([self._key(app, tag) for app, tag in releases])
+        return {
+            pair
+            for pair, raw in zip(releases, raws, strict=True)
+            if raw and Release.from_json(json.loads(raw)).heard_only
+        }
 
     def give_up_on_slack(self, app: str, tag: str) -> None:
         """Stop retrying this card (Slack refused it, or the release expired); a new change marks it again."""
@@ -139,6 +171,10 @@ if tag == false or tag == ARGV[2] then
 end
 return 0
 """
+
+
+def _kept_for(release: Release) -> int:
+    return HEARD_ONLY_TTL_SECONDS if release.heard_only else RELEASE_TTL_SECONDS
 
 
 def _dump(release: Release) -> str:

@@ -15,6 +15,22 @@ MAX_SEEN = 32  # outcomes remembered per environment, to spot duplicates
 MAX_DRAFTS = 10  # draft stacks shown per environment
 MAX_POSTED_REPLIES = 20  # replies already on Slack kept (their ids only matter while unposted)
 MAX_UNPOSTED_REPLIES = 50
+MAX_TEST_RUNS = 10  # applications whose deciding test run is remembered per environment
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The test run that decided an application's verdict in one environment.
+
+    `name` is the workflow's name ("" when the sender gave none); `created` its creationTimestamp
+    (RFC 3339, UTC, so it sorts as text; "" when only a webhook told it, which says nothing of when).
+    """
+
+    __test__ = False  # a record, not a test class
+
+    name: str
+    created: str
+    passed: bool
 
 
 class State(Enum):
@@ -157,6 +173,7 @@ class EnvEntry:
     promoted: Promotion | None = None
     note: str | None = None  # a line the card shows under the environment (held, rolled back)
     no_tests: bool = False  # no Application deciding here runs post-sync tests (SPEC 10.1)
+    test_runs: dict[str, TestRun] = field(default_factory=dict)  # application -> the run that decided it
 
     @property
     def deployed_by_bot(self) -> bool:
@@ -190,6 +207,8 @@ class EnvEntry:
             data["no_tests"] = True
         if self.promoted:
             data["promoted"] = self.promoted.to_json()
+        if self.test_runs:
+            data["test_runs"] = {app: [run.name, run.created, run.passed] for app, run in self.test_runs.items()}
         return data
 
     @classmethod
@@ -209,6 +228,11 @@ class EnvEntry:
             promoted=Promotion.from_json(data.get("promoted")),
             note=data.get("note"),
             no_tests=bool(data.get("no_tests")),
+            test_runs={
+                str(app): TestRun(str(run[0]), str(run[1]), bool(run[2]))
+                for app, run in list((data.get("test_runs") or {}).items())[-MAX_TEST_RUNS:]
+                if isinstance(run, list) and len(run) == 3
+            },
         )
 
 
@@ -262,6 +286,13 @@ class Release:
     @property
     def needs_slack(self) -> bool:
         return self.card is None or self.rendered < self.version or bool(self.unposted_replies)
+
+    @property
+    def heard_only(self) -> bool:
+        """Known only from webhooks or the APIs: nobody asked the bot to deploy, hold or roll it back.
+
+        Its card waits behind those of real deploys, and it is kept for a shorter time."""
+        return not any(entry.deployed_by_bot or entry.note for entry in self.envs.values())
 
     @property
     def urgent(self) -> bool:

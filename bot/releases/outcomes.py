@@ -118,6 +118,8 @@ class ReleaseEvents:
             workflow_url=event.workflow_url,
             draft=draft,
             argocd_url=environment.argocd_app_url(event.application),
+            run=event.workflow_name,
+            run_created=event.created,
         )
         if not passed:
             retry = self.test_failure_buttons(event.app, event.tag, event.env, event.workflow_name)

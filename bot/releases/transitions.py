@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bot import messages
-from bot.releases.model import MAX_DRAFTS, MAX_SEEN, Button, EnvEntry, Promotion, Release, Requester, State
+from bot.releases.model import (
+    MAX_DRAFTS,
+    MAX_SEEN,
+    MAX_TEST_RUNS,
+    Button,
+    EnvEntry,
+    Promotion,
+    Release,
+    Requester,
+    State,
+    TestRun,
+)
 
 
 class Result(Enum):
@@ -75,6 +86,8 @@ class TestOutcome:
     draft: bool = False
     argocd_url: str = ""
     buttons: tuple[Button, ...] = ()  # on the failure reply (retry the tests, roll back)
+    run: str = ""  # the workflow's name, "" when the sender gave none
+    run_created: str = ""  # its creationTimestamp where Argo Workflows told it; a webhook never does
 
     @property
     def passed(self) -> bool:
@@ -148,6 +161,80 @@ def sync_state(phase: str, health: str | None) -> State:
     return State.SYNCING
 
 
+def is_newer_run(decided: tuple[str, str], candidate: tuple[str, str]) -> bool:
+    """Whether `candidate` (name, creationTimestamp) is a later run of the tests than `decided`.
+
+    Where both creation times are known (read from Argo Workflows), the later one is newer. A run
+    whose creation time the bot read itself is overtaken only by one it read later: a webhook says
+    nothing of when its run was made, so it cannot be shown newer. Where nobody said when either
+    was made (webhooks alone), only a run with a name, and another name than the one that decided,
+    is a newer run: the same run reported again, or a run with no name, never is.
+    """
+    name, created = decided
+    candidate_name, candidate_created = candidate
+    if created and candidate_created:
+        return (candidate_created, candidate_name) > (created, name)
+    if created:
+        return False
+    return bool(candidate_name) and candidate_name != name
+
+
+def _run_mark(event: TestOutcome) -> str:
+    """What `seen` keeps of a named run, so that it is never taken for a newer one again."""
+    return f"run:{event.application}:{event.run}"
+
+
+def _a_new_run(entry: EnvEntry, event: TestOutcome) -> bool:
+    """A named run the bot has not heard of, newer than the run that decided this application's tests."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None or not event.run or _run_mark(event) in entry.seen:
+        return False
+    return is_newer_run((decided.name, decided.created), (event.run, event.run_created))
+
+
+def _turns_the_verdict(entry: EnvEntry, event: TestOutcome) -> bool:
+    decided = entry.test_runs.get(event.application)
+    return decided is not None and decided.passed != event.passed and _a_new_run(entry, event)
+
+
+def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
+    """A test outcome that may not overwrite what decided this application's tests here.
+
+    `tests failed` stays until a newer run passes; any other verdict gives way unless it is shown
+    to come from an older run than the one that decided."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None:
+        return False
+    if not decided.passed and event.passed:
+        return not _a_new_run(entry, event)
+    both_timed = bool(decided.created and event.run_created)
+    return both_timed and (event.run_created, event.run) < (decided.created, decided.name)
+
+
+def _learned_creation_time(entry: EnvEntry, event: TestOutcome) -> bool:
+    """The API read the very run a webhook told of: keep when it was made, so that from now on only a
+    run made later can overtake it."""
+    decided = entry.test_runs.get(event.application)
+    if decided is None or not event.run or decided.name != event.run or decided.created or not event.run_created:
+        return False
+    entry.test_runs[event.application] = TestRun(decided.name, event.run_created, decided.passed)
+    return True
+
+
+def _record_test_run(entry: EnvEntry, event: TestOutcome) -> State:
+    """Remember the run that now decides this application's tests; the environment's verdict after it.
+
+    Several applications can follow one release (whitehall-admin, whitehall-frontend): one's pass
+    does not hide another's failure."""
+    if event.application in entry.test_runs or len(entry.test_runs) < MAX_TEST_RUNS:
+        entry.test_runs[event.application] = TestRun(event.run, event.run_created, event.passed)
+    if event.run:
+        entry.seen = [*entry.seen, _run_mark(event)][-MAX_SEEN:]
+    if not event.passed or any(not run.passed for run in entry.test_runs.values()):
+        return State.TESTS_FAILED
+    return State.TESTS_PASSED
+
+
 def apply(release: Release, event: Event, now: float) -> Transition:
     """`release` after `event`, as a new object; `release` itself is left as it was."""
     release = copy.deepcopy(release)
@@ -209,8 +296,15 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
     entry = release.entry(event.env)
     kind = "sync" if isinstance(event, SyncOutcome) else "tests"
     fingerprint = f"{kind}:{event.outcome}"
-    if fingerprint in entry.seen:
+    deciding_tests = isinstance(event, TestOutcome) and not event.draft
+    # a newer run turning the verdict again (failing after a retry passed) is no duplicate of the first
+    if fingerprint in entry.seen and not (deciding_tests and _turns_the_verdict(entry, event)):
+        if deciding_tests and _learned_creation_time(entry, event):
+            return Transition(release, Result.DUPLICATE, Change.QUIET)
         return Transition(release, Result.DUPLICATE, Change.NONE)
+    if deciding_tests and _refused_test_outcome(entry, event):
+        # not remembered as seen either: the genuine newer outcome must still count when it comes
+        return Transition(release, Result.STALE, Change.NONE)
     entry.seen = [*entry.seen, fingerprint][-MAX_SEEN:]
     state = _state_of(event)
     if event.draft:
@@ -229,7 +323,10 @@ def _outcome(release: Release, event: SyncOutcome | TestOutcome, now: float) -> 
         return Transition(release, Result.STALE, Change.QUIET)
     if entry.state is State.TESTS_RUNNING and isinstance(event, SyncOutcome):
         return Transition(release, Result.STALE, Change.QUIET)  # the tests run again on what has synced
-    entry.state, entry.at, entry.application = state, now, event.application
+    verdict = state
+    if isinstance(event, TestOutcome):
+        verdict = _record_test_run(entry, event)
+    entry.state, entry.at, entry.application = verdict, now, event.application
     if isinstance(event, SyncOutcome):
         entry.message = event.message or entry.message
         entry.revision = event.revision or entry.revision

@@ -59,3 +59,30 @@ def test_an_urgent_card_stays_urgent_through_a_retry_until_settled() -> None:
     queue.touch(("app", "failed"))
     clock.now += 1.0
     assert take(queue)[0] == ("app", "routine")
+
+
+def test_cards_only_heard_of_wait_behind_every_real_deploys_card_even_an_urgent_one() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    for n in range(30):
+        queue.touch(("release", "made-up", f"v{n}"), urgent=n % 2 == 0, background=True)
+        clock.now += 0.01
+    queue.touch(("release", "whitehall", "real"))
+    queue.touch(("release", "router", "real-failure"), urgent=True)
+    assert take(queue)[0] == ("release", "router", "real-failure")
+    assert take(queue)[0] == ("release", "whitehall", "real")
+    assert take(queue)[0] == ("release", "made-up", "v0")  # then the heard-of ones, urgent first
+    assert take(queue)[0] == ("release", "made-up", "v2")
+
+
+def test_a_card_heard_of_stays_behind_through_retries_until_the_bot_deploys_it() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    queue.touch(("release", "made-up", "v1"), background=True)
+    queue.touch(("release", "made-up", "v1"), delay=0.0)  # a retry says nothing of it: still behind
+    queue.touch(("release", "whitehall", "real"))
+    assert take(queue)[0] == ("release", "whitehall", "real")
+    queue.touch(("release", "made-up", "v1"), background=False)  # the bot deployed it: a real card now
+    queue.touch(("release", "whitehall", "later"))
+    clock.now += 1.0
+    assert take(queue)[0] == ("release", "made-up", "v1")
