@@ -39,6 +39,7 @@ from bench import (
     startup,
     status,
 )
+from bench import home as home_tab
 from bench.harness import redis_server
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +54,7 @@ BENCHMARKS = (
     "reconcile",
     "ack_record",
     "flood",
+    "home",
 )
 SIZES = {
     "full": {
@@ -432,6 +434,23 @@ def targets(results: dict) -> list[dict[str, str]]:
                 f"({f['flood']['webhooks']} webhooks, {f['flood']['answers'].get('429', 0)} answered 429)",
             }
         )
+    if "home" in results:
+        h = results["home"]
+        out.append(
+            {
+                "target": f"Home view p99 < {h['build']['target_p99_ms']:.0f} ms (1,000 releases, 50 freezes)",
+                "status": "MET" if h["build"]["p99_ms"] < h["build"]["target_p99_ms"] else "MISSED",
+                "figure": f"p99 {h['build']['p99_ms']} ms (p50 {h['build']['p50_ms']}, max {h['build']['max_ms']})",
+            }
+        )
+        gap = h["publish"]["min_gap_s"]
+        out.append(
+            {
+                "target": "Home tab: at most one publish per person per 5 s",
+                "status": "MET" if gap is None or gap >= 5.0 else "MISSED",
+                "figure": f"shortest gap {gap} s; {h['publish']['per_minute']} publishes a minute for 100 people",
+            }
+        )
     return out
 
 
@@ -564,6 +583,11 @@ def main(argv: list[str] | None = None) -> int:
                 "10. a flood of webhooks for made-up releases while 10 real deploys run",
                 lambda: flood.run(redis_url, quick=args.quick, log=log),
                 flood.show,
+            ),
+            "home": (
+                "11. the Home tab: a view from a full store, and publishes while deploys move",
+                lambda: home_tab.run(redis_url, quick=args.quick, log=log),
+                home_tab.show,
             ),
         }
         for name, (title, run, show) in steps.items():  # in this order: startup reads the burst's RSS

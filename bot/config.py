@@ -120,6 +120,8 @@ class Settings:
     release_url: str = ""  # GOV.UK's Release app, told of every committed deploy with release_api_token
     release_api_token: Secret = field(default_factory=lambda: Secret(""))
     slack_app_token: Secret = field(default_factory=lambda: Secret(""))  # xapp-...: Socket Mode beside HTTP
+    digest_at: str = "mon 09:30"  # the weekly digest: day and time in `timezone`
+    digest: bool = True  # `digest: false` in BOT_CONFIG: no weekly digest
 
     @property
     def environment_names(self) -> list[str]:
@@ -262,6 +264,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         release_url=optional_url("RELEASE_URL").rstrip("/"),
         release_api_token=_release_api_token(env, problems),
         slack_app_token=_slack_app_token(env, problems),
+        digest_at=_parse_digest_at(file_config.get("digest_at"), problems),
+        digest=_parse_digest(file_config.get("digest"), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -331,6 +335,7 @@ def _read_config_file(path: str | None, problems: list[str]) -> tuple[dict, str 
     known = {"github_org", "alerts_channel", "environments", "users", "team_channels", "ci_environments"}
     known |= {"timezone", "no_deploy_days"}
     known |= set(ARGO_NAMES)
+    known |= {"digest_at", "digest"}
     for key in data:
         if key not in known:
             problems.append(f"BOT_CONFIG {path}: unknown setting {key!r} (known: {', '.join(sorted(known))}).")
@@ -557,3 +562,37 @@ def _button_key(env: Mapping[str, str], name: str, problems: list[str]) -> Secre
     value = env.get(name, "").strip()
     _long_enough(name, value, problems)
     return Secret(value)
+
+
+DIGEST_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DIGEST_AT = re.compile(r"^([a-z]+) +([0-9]{1,2}):([0-9]{2})$")
+
+
+def _parse_digest_at(raw: object, problems: list[str]) -> str:
+    """`digest_at`: a day and a 24-hour time, like "mon 09:30" (the default), kept as exactly that."""
+    if raw is None:
+        return "mon 09:30"
+    text = str(raw).strip().lower()
+    found = DIGEST_AT.fullmatch(text)
+    day = found.group(1) if found else ""
+    if (
+        found is None
+        or not any(day in (name, name[:3]) for name in DIGEST_DAYS)
+        or int(found.group(2)) > 23
+        or int(found.group(3)) > 59
+    ):
+        problems.append(
+            f'digest_at must be a day and a time of day like "mon 09:30" (24-hour clock, in timezone), '
+            f"got {_shown(str(raw))}."
+        )
+        return "mon 09:30"
+    return f"{day[:3]} {int(found.group(2)):02d}:{found.group(3)}"
+
+
+def _parse_digest(raw: object, problems: list[str]) -> bool:
+    if raw is None:
+        return True
+    if not isinstance(raw, bool):
+        problems.append(f"digest must be true or false, got {_shown(str(raw))}.")
+        return True
+    return raw

@@ -37,6 +37,8 @@ class Intervals:
     release_app_backoff: float = 300
     release_app_give_up: float = 3600
     team_channels_every: float = 3600  # how often TEAM_CHANNELS_URL is read again
+    home_every: float = 0.5  # the Home tab worker's pass (it wakes at once for a change it made itself)
+    digest_check_every: float = 20  # whether the weekly digest is due: three looks inside its minute
 
     def stuck_every(self, stuck_after_minutes: int) -> float:
         if self.stuck_deploys_every is not None:
@@ -62,6 +64,8 @@ TUNING_VARIABLES = {
     "release_app_backoff": "DEPLOYBOT_RELEASE_APP_BACKOFF_SECONDS",
     "release_app_give_up": "DEPLOYBOT_RELEASE_APP_GIVE_UP_SECONDS",
     "team_channels_every": "DEPLOYBOT_TEAM_CHANNELS_EVERY_SECONDS",
+    "home_every": "DEPLOYBOT_HOME_EVERY_SECONDS",
+    "digest_check_every": "DEPLOYBOT_DIGEST_CHECK_EVERY_SECONDS",
 }
 
 

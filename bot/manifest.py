@@ -42,8 +42,13 @@ def manifest(base_url: str | None, *, socket_mode: bool = False) -> str:
         },
         "features": {
             "bot_user": {"display_name": "govuk-deploy-bot", "always_online": True},
-            # late replies (after Slack's 30-minute response_url) come as direct messages in the Messages tab
-            "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": True},
+            # late replies (after Slack's 30-minute response_url) come as direct messages in the Messages tab;
+            # the Home tab shows each person what is theirs (SPEC 16)
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "slash_commands": [
                 {
                     "command": "/deploy",
@@ -56,6 +61,7 @@ def manifest(base_url: str | None, *, socket_mode: bool = False) -> str:
         },
         "oauth_config": {"scopes": {"bot": SCOPES}},
         "settings": {
+            "event_subscriptions": {"request_url": url, "bot_events": ["app_home_opened"]},
             "interactivity": {"is_enabled": True, "request_url": url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,

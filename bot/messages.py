@@ -1053,3 +1053,118 @@ def status_frozen(scope: str, words: str) -> str:
 
 def status_window_closed(opens: str | None) -> str:
     return f"Deploy window: closed; it opens {opens}" if opens else "Deploy window: closed, and no window opens soon"
+
+
+# -- the Home tab and the weekly digest -------------------------------------------------
+
+HOME_DEPLOYS_HEADING = "Your deploys of the last 24 hours"
+HOME_NO_DEPLOYS = "You have asked for no deploys in the last 24 hours."
+HOME_APPROVALS_HEADING = "Waiting for a second pair of eyes"
+HOME_NO_APPROVALS = "No approval request is waiting for someone other than you."
+HOME_FREEZES_HEADING = "Frozen now"
+HOME_NO_FREEZES = "Nothing is frozen."
+HOME_WINDOWS_HEADING = "Deploy windows"
+HOME_NO_ENVIRONMENTS = "No environments are configured."
+
+
+def home_intro(user: str, link_words: str) -> str:
+    return f":wave: Hello <@{user}>. {link_words}"
+
+
+def home_linked(login: str, origin: str) -> str:
+    where = "your link made with `/deploy link`" if origin == "link" else "the bot's `users` map"
+    return f"You act as GitHub @{login} (from {where})."
+
+
+def home_not_linked(can_link: bool) -> str:
+    how = "Say `/deploy link` to link your GitHub account." if can_link else "Ask a platform engineer to add you."
+    return f"Your Slack account is not linked to a GitHub account, so you cannot deploy yet. {how}"
+
+
+def home_deploy_heading(app: str, tag: str, card_link: str | None) -> str:
+    card = f" · {link(card_link, 'the card')}" if card_link else ""
+    return f":rocket: *{app}* `{tag}`{card}"
+
+
+def home_freeze(app: str, env: str, words: str) -> str:
+    return f":snowflake: {scope_words(app, env)}, frozen by {words}"
+
+
+def home_window(env: str, always_open: bool, is_open: bool, opens: str | None) -> str:
+    if always_open:
+        return f"*{env}*: always open (no deploy windows)"
+    if is_open:
+        return f"*{env}*: open now"
+    return f"*{env}*: closed; opens {opens}" if opens else f"*{env}*: closed, and no window opens soon"
+
+
+def home_cut(count: int, noun: str) -> str:
+    return (
+        f"…and {count} more {noun if count == 1 else noun + 's'} not shown here: a Home tab holds at most 100 blocks. "
+        "The alerts channel and `/deploy history` have them all."
+    )
+
+
+def home_footer(built_at: float) -> str:
+    return (
+        f"Updated {day_and_time(built_at)}. This tab changes by itself within seconds of a card, a freeze, "
+        "an approval request or a deploy window changing."
+    )
+
+
+def digest_heading(start: float, end: float, last_env: str) -> str:
+    return (
+        f":bar_chart: *Weekly delivery digest*: deploys to *{last_env}*, {day_and_time(start)} to {day_and_time(end)}"
+    )
+
+
+def _trend(now: float | None, before: float | None, shown_now: str, shown_before: str) -> str:
+    if now is None:
+        return f"{shown_now} (the week before: {shown_before})"
+    if before is None:
+        return f"{shown_now} (nothing to compare with the week before)"
+    if now > before:
+        return f"{shown_now} (up from {shown_before})"
+    if now < before:
+        return f"{shown_now} (down from {shown_before})"
+    return f"{shown_now} (the same as the week before)"
+
+
+def _rate(period: Any) -> str:
+    return (
+        "—"
+        if period.failure_rate is None
+        else f"{round(period.failure_rate * 100)}% ({period.failures} of {period.deploys})"
+    )
+
+
+def digest_report(last: Any, before: Any, last_env: str) -> str:
+    """The weekly digest: last week against the week before, the busiest apps, the slowest release."""
+    lines = [digest_heading(last.start, last.end, last_env)]
+    lines.append("• Deploys: " + _trend(last.deploys, before.deploys, str(last.deploys), str(before.deploys)))
+    lines.append(
+        "• Median lead time: "
+        + _trend(last.lead_time, before.lead_time, duration(last.lead_time), duration(before.lead_time))
+    )
+    lines.append("• Change failure rate: " + _trend(last.failure_rate, before.failure_rate, _rate(last), _rate(before)))
+    restore = duration(last.time_to_restore)
+    if last.not_restored:
+        restore += f", {last.not_restored} not restored yet"
+    lines.append(
+        "• Median time to restore: "
+        + _trend(last.time_to_restore, before.time_to_restore, restore, duration(before.time_to_restore))
+    )
+    if last.by_app:
+        busiest = ", ".join(f"{app} ({count})" for app, count in last.by_app[:5])
+        lines.append(f"• Most deploys: {busiest}")
+    else:
+        lines.append(f"• Most deploys: no app was deployed to {last_env}")
+    if last.slowest is not None:
+        app, tag, seconds = last.slowest
+        lines.append(f"• Slowest to reach {last_env}: *{app}* `{tag}`, {duration(seconds)} from its first deploy")
+    lines.append(
+        f"_Lead time: from a release's first deploy anywhere to its arrival in {last_env}. Change failure rate: "
+        f"deploys to {last_env} whose sync failed, turned Degraded, failed tests or were rolled back. "
+        "Time to restore: from such a failure to the next healthy release there. `/deploy stats` has 4 weeks._"
+    )
+    return "\n".join(lines)

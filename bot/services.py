@@ -35,6 +35,7 @@ from bot.deploys.journal import DeployJournal
 from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
 from bot.gitops.charts import ChartsRepo
 from bot.gitops.workdir import GitLimits
+from bot.home.tab import HomeTab
 from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
@@ -46,6 +47,7 @@ from bot.release_app import ReleaseApp
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release
 from bot.releases.outcomes import ReleaseEvents
+from bot.reports.digest import WeeklyDigest
 from bot.reports.lookups import Lookups
 from bot.reports.status import GitHubCompare, StatusBuilder, argocd_clients
 from bot.router import Router
@@ -95,6 +97,8 @@ class Services:
     release_app: ReleaseApp | None = None
     team_channels: TeamChannels | None = None
     card_quota: CardQuota | None = None  # new cards a webhook token may open (section 13)
+    home: HomeTab | None = None
+    digest: WeeklyDigest | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Get the working copy ready and start the writer, the outbox and (with `background`) the scheduler."""
@@ -115,8 +119,12 @@ class Services:
             if self.team_channels is not None and self.team_channels.url:
                 # read at start-up, but never on the way to serving requests
                 threading.Thread(target=self.team_channels.refresh, name="team-channels", daemon=True).start()
+            if self.home is not None:
+                self.home.start()
 
     def stop(self) -> None:
+        if self.home is not None:
+            self.home.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # a running pass ends before the clients it uses are closed
         if self.linking is not None:
@@ -207,12 +215,19 @@ def build(
 
     queue = CardQueue()
     metrics.outbox_pending.set_function(queue.__len__)
+    release_watchers: list[Callable[[str, str], None]] = []  # the Home tab, built below
+
+    def release_changed(app: str, tag: str, urgent: bool, *, background: bool) -> None:
+        queue.touch(("release", app, tag), urgent, background=background)
+        for watcher in release_watchers:
+            watcher(app, tag)
+
     # a changed release or notice is something to bring up to date on Slack
     book = ReleaseBook(
         store,
         clock,
-        on_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=False),
-        on_heard_change=lambda app, tag, urgent: queue.touch(("release", app, tag), urgent, background=True),
+        on_change=lambda app, tag, urgent: release_changed(app, tag, urgent, background=False),
+        on_heard_change=lambda app, tag, urgent: release_changed(app, tag, urgent, background=True),
     )
     notices = NoticeBoard(store, clock, on_change=lambda notice_id, urgent: queue.touch(("notice", notice_id), urgent))
     pacer = Pacer(
@@ -423,6 +438,22 @@ def build(
         reads_argocd=lambda env: argo.argocd(env) is not None,
         reads_workflows=lambda env: argo.workflows(env) is not None,
     )
+    home = HomeTab(
+        settings=settings,
+        store=store,
+        book=book,
+        approvals=approvals,
+        freezes=safety.freezes,
+        links=deployer.links,
+        signer=signer,
+        chat=chat,
+        pacer=pacer,
+        runs=charts.current_tag,
+        clock=clock,
+        every=intervals.home_every,
+    )
+    release_watchers.append(home.release_changed)
+    digest = WeeklyDigest(settings=settings, store=store, audit=audit, notices=notices, clock=clock)
     stuck_every = intervals.stuck_every(settings.stuck_after_minutes)
     scheduled = [
         (
@@ -460,6 +491,9 @@ def build(
                 intervals.release_app_every,
             )
         )
+    if settings.digest:
+        # every replica looks; a claim on the ISO week in the store lets one of them post it
+        scheduled.append(("weekly-digest", local("weekly-digest", digest.run), intervals.digest_check_every))
     deployer.gates.append(approvals.gate)  # the last gate: only a request every other gate let through waits
     if settings.reconcile_seconds:
         # a pass reads each environment once; it must end before the next is due
@@ -500,6 +534,8 @@ def build(
         release_app=release_app,
         team_channels=team_channels,
         card_quota=CardQuota(store, book, clock),
+        home=home,
+        digest=digest,
     )
     # evaluated on every scrape of /metrics, like a probe of /readyz
     metrics.ready.set_function(lambda: 1.0 if services.readiness() is None else 0.0)

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from bot import webhooks
 from bot.chat.service import Posted
 from bot.config import load_settings
+from bot.home import view as home_view
 from bot.sandbox import SANDBOX_LOGIN, SANDBOX_PEOPLE, SANDBOX_USER, SandboxDeviceFlow, SandboxTeams, seed_charts_repo
 from bot.services import Services, build
 
@@ -33,6 +34,8 @@ HELP = """Type what you would type in Slack, or pretend to be Argo CD:
   argocd <app> <env> <state> [health]  a sync outcome: Running, Succeeded, Failed, Error (health e.g. Degraded)
   smokey <app> <env> <status>          a test outcome: Succeeded, Failed, Error
   click <n>                            click the n-th button shown
+  home                                 your Slack Home tab: your deploys, approvals waiting, freezes, windows
+  digest                               the weekly delivery digest, as it would be posted now
   /deploy link, /deploy whoami         link to the sandbox GitHub (it approves at once); who you act as
   as reviewer <line>                   type a line as a second person, @sandbox-reviewer, e.g.
                                        `as reviewer /deploy link`, then `as reviewer click <n>` to approve
@@ -60,6 +63,8 @@ EMOJI = {
     ":fast_forward:": "⏩",
     ":arrow_forward:": "▶️",
     ":rewind:": "⏪",
+    ":wave:": "👋",
+    ":bar_chart:": "📊",
 }
 
 
@@ -121,6 +126,12 @@ class ConsoleChat:
 
     def update(self, channel: str, ts: str, text: str, blocks=None) -> None:
         self._card(f"#{self.channel} — card updated", text, blocks)
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Nobody opens a Home tab in a terminal: `home` prints it instead."""
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        return None  # the console's cards are printed above, not linked
 
     def respond(self, response_url: str, text: str, blocks=None) -> None:
         with self.printing:
@@ -213,6 +224,10 @@ class Console:
             self._webhook(verb, words[1:])
         elif verb == "click":
             self._click(words[1:])
+        elif verb == "home":
+            self._home()
+        elif verb == "digest":
+            self.say(self.services.digest.text())
         else:
             self.say(f"I don't know `{words[0]}`. Type `help` for what I understand.")
         self.settle()
@@ -284,6 +299,17 @@ class Console:
         refusal = self.services.router.action(action_id, value, self.acting, self._response_url())
         if refusal:
             print(f"{_only_visible(self._response_url())} {plain(refusal)}", file=self.out)
+
+    def _home(self) -> None:
+        """The Home tab the person typing would see in Slack, its buttons numbered like a card's."""
+        home = self.services.home
+        home.run_once()  # the console has no background worker: note the deploys just made
+        view = home.build(self.acting)
+        print(f"\nYour Home tab ({_only_visible(self._response_url())[1:-1]})", file=self.out)
+        for line in plain(home_view.to_text(view)).splitlines():
+            print(f"│ {line}", file=self.out)
+        for line in self.chat._button_lines(home_view.to_blocks(view)["blocks"]):
+            print(line, file=self.out)
 
     def close(self) -> None:
         self.services.stop()

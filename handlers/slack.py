@@ -1,4 +1,4 @@
-"""Bolt listeners for `/deploy` and the card's buttons: acknowledge, make one call into the core, reply.
+"""Bolt listeners for `/deploy`, the buttons and `app_home_opened`: acknowledge, make one call into the core, reply.
 
 The listeners run on the request's own thread (`process_before_response`) and never wait for
 git or GitHub: the core answers at once and queues the slow part on its own workers, so
@@ -12,6 +12,7 @@ import logging
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
+from bot.chat.replies import direct_message
 from bot.services import Services
 
 
@@ -59,11 +60,21 @@ def register(app: App, services: Services) -> None:
 
     def button(ack, body, action) -> None:
         ack()
-        response_url = body.get("response_url")
         user_id = (body.get("user") or {}).get("id") or ""
+        response_url = body.get("response_url")
+        in_a_view = isinstance(body.get("container"), dict) and body["container"].get("type") == "view"
+        if response_url is None and in_a_view and user_id:
+            # a click in the Home tab carries no response_url: the answer goes as a direct message
+            response_url = direct_message(user_id)
         refusal = router.action(action.get("action_id") or "", action.get("value"), user_id, response_url)
         if refusal:
             replies.send(response_url, refusal)
 
     for action_id in router.action_ids:
         app.action(action_id)(button)
+
+    @app.event("app_home_opened")
+    def home_opened(event) -> None:
+        # the Messages tab sends this event too; only the Home tab is published
+        if services.home is not None and event.get("tab", "home") == "home" and event.get("user"):
+            services.home.opened(event["user"])

@@ -93,6 +93,13 @@ class SlackChat:
         if response.status_code >= 400:
             raise ChatRejected(f"HTTP {response.status_code}: {response.body[:200]}")
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        _call(lambda: self.client.views_publish(user_id=user_id, view=view))
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        response = _call(lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts))
+        return response.get("permalink") or None
+
 
 def _retry_after(headers: Any) -> float:
     for name in ("Retry-After", "retry-after"):

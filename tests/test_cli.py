@@ -224,3 +224,28 @@ def test_check_config_refuses_a_short_webhook_token_and_one_login_mapped_twice_o
     assert len([line for line in lines if "WEBHOOK_TOKEN must be at least 32 characters" in line]) == 1, lines
     assert len([line for line in lines if "WEBHOOK_TOKEN_STAGING must be at least 32 characters" in line]) == 1
     assert len([line for line in lines if "prod-dev" in line and "U0ABCDEF2" in line]) == 1
+
+
+# -- the Home tab and the weekly digest (SPEC 16) ----------------------------------------------
+
+
+def test_manifest_subscribes_to_app_home_opened_and_enables_the_home_tab(tmp_path):
+    result = bot("manifest", "--url", "https://x.example", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # the bot's direct messages
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"] == "https://x.example/slack/events"
+    assert "app_home_opened" in events["bot_events"]
+
+
+def test_check_config_names_a_bad_digest_at_and_digest(tmp_path):
+    config = tmp_path / "digest.yaml"
+    config.write_text('digest_at: "every monday"\ndigest: maybe\n', encoding="utf-8")
+    result = bot("check-config", env={**valid_settings(tmp_path), "BOT_CONFIG": str(config)})
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    assert 'digest_at must be a day and a time of day like "mon 09:30"' in output
+    assert "digest must be true or false" in output

@@ -283,3 +283,32 @@ def test_concurrent_posts_get_distinct_timestamps(fake_slack: FakeSlack) -> None
         stamps = list(pool.map(lambda i: web.chat_postMessage(channel="C0ALERTS", text=str(i))["ts"], range(30)))
     assert len(set(stamps)) == 30
     assert len(fake_slack.messages) == 30
+
+
+# -- views.publish and direct messages (the Home tab) ----------------------------------------
+
+
+def test_views_publish_keeps_every_home_view_and_refuses_what_slack_refuses(fake_slack: FakeSlack) -> None:
+    slack = client(fake_slack)
+    view = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}]}
+    answer = slack.views_publish(user_id="U012AB3CD", view=view)
+    assert answer["ok"] and answer["view"]["type"] == "home"
+    slack.views_publish(user_id="U012AB3CD", view={**view, "blocks": view["blocks"] * 2})
+    assert len(fake_slack.home_views("U012AB3CD")) == 2
+    assert len(fake_slack.home_view("U012AB3CD")["blocks"]) == 2
+
+    too_many = {"type": "home", "blocks": view["blocks"] * 101}
+    long_header = {"type": "home", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]}
+    for bad in (too_many, long_header, {"type": "modal", "blocks": []}):
+        with pytest.raises(SlackApiError) as refused:
+            slack.views_publish(user_id="U012AB3CD", view=bad)
+        assert refused.value.response["error"] == "invalid_arguments"
+    with pytest.raises(SlackApiError):
+        slack.views_publish(user_id="not-a-user", view=view)
+    assert len(fake_slack.home_views("U012AB3CD")) == 2  # a refused view changes nothing
+
+
+def test_a_post_to_a_user_id_is_a_direct_message(fake_slack: FakeSlack) -> None:
+    answer = client(fake_slack).chat_postMessage(channel="U0MEMBER2", text="You approved it")
+    assert answer["channel"] == "D0MEMBER2"
+    assert [m.text for m in fake_slack.direct_messages("U0MEMBER2")] == ["You approved it"]

@@ -30,6 +30,12 @@ MAX_BACKOFF = 30.0
 ATTEMPTS = 5
 LATE_AFTER_SECONDS = 25 * 60  # Slack's 30 minutes, with room for a slow reply
 ORIGIN_TTL_SECONDS = 8 * 24 * 3600  # longer than anything waits: a hold over a long weekend, a journal's retry
+DIRECT = "slack-dm:"  # a reply address that is a direct message from the bot, not a response_url
+
+
+def direct_message(user_id: str) -> str:
+    """Where to answer a person who has no response_url (a click in the Home tab): a direct message."""
+    return DIRECT + user_id
 
 
 class Replies:
@@ -119,6 +125,9 @@ class Replies:
                 self._idle.notify_all()
 
     def _deliver(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        if response_url.startswith(DIRECT):  # no response_url to begin with (a click in the Home tab)
+            self._direct(response_url[len(DIRECT) :], text, blocks)
+            return
         origin = self._origin(response_url)
         if origin is not None and self.clock() - origin[1] > LATE_AFTER_SECONDS:
             self._direct(origin[0], text, blocks)

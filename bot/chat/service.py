@@ -58,3 +58,11 @@ class Chat(Protocol):
     def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """An ephemeral reply to the person who asked (Slack's response_url), with buttons in `blocks`."""
         ...
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Show `view` (`{"type": "home", "blocks": […]}`) as this person's Home tab (Slack's views.publish)."""
+        ...
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to the message `ts` in `channel` (Slack's chat.getPermalink), or None where there is none."""
+        ...

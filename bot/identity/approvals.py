@@ -431,3 +431,30 @@ class Approvals:
                 continue
             expired += self._expire(approval)
         return expired
+
+    # -- read by the Home tab -------------------------------------------------------------------------
+
+    def pending(self, limit: int = 200) -> list[Approval]:
+        """Requests not decided yet, oldest first (an expired one may linger until `expire_old` runs)."""
+        ids = self.store.client.zrange(self._pending_key, 0, limit - 1)
+        if not ids:
+            return []
+        found = []
+        for approval_id, raw in zip(ids, self.store.client.mget([self._key(i) for i in ids]), strict=True):
+            data = self.seal.open(SEALED_APPROVAL, approval_id, raw)  # one the bot did not write is not shown
+            if data:
+                approval = Approval.from_json(data)
+                if approval.state == PENDING:
+                    found.append(approval)
+        return found
+
+    def pending_since(self) -> list[tuple[str, float]]:
+        """(id, when it was asked for) of every request not decided yet."""
+        return self.store.client.zrange(self._pending_key, 0, -1, withscores=True)
+
+    def decision_buttons(self, approval: Approval) -> list[Button]:
+        """The request's own `approve` and `deny` buttons, for showing it elsewhere (the Home tab)."""
+        return self._buttons(approval)
+
+    def notice_text(self, approval: Approval) -> str:
+        return self._notice_text(approval)

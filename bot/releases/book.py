@@ -64,6 +64,13 @@ class ReleaseBook:
         raw = self.store.get_json(self._key(app, tag))
         return Release.from_json(raw) if raw else None
 
+    def get_many(self, pairs: list[tuple[str, str]]) -> list[Release]:
+        """The stored releases among `(app, tag)` pairs, in one round trip; missing ones left out."""
+        if not pairs:
+            return []
+        raws = self.store.client.mget([self._key(app, tag) for app, tag in pairs])
+        return [Release.from_json(json.loads(raw)) for raw in raws if raw]
+
     def promotion_blocked_by_tests(self, app: str, tag: str, env: str, to_env: str, *, must_pass: bool) -> str | None:
         """Why CI may not promote `tag` from `env` to `to_env` for its tests, or None.
 

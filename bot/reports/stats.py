@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +47,8 @@ class Period:
     lead_times: tuple[float, ...] = ()
     restore_times: tuple[float, ...] = ()
     not_restored: int = 0
+    by_app: tuple[tuple[str, int], ...] = ()  # deploys per app, most first (the weekly digest)
+    slowest: tuple[str, str, float] | None = None  # (app, tag, lead time) of the slowest arrival
 
     @property
     def lead_time(self) -> float | None:
@@ -145,11 +147,14 @@ def _period(index: _Index, start: float, end: float, closed: bool) -> Period:
     for ds in index.last_env_deploys.values():
         for d in ds:
             arrivals.setdefault((d.app, d.tag), d.at)  # the release's first arrival there
-    lead_times = tuple(
-        at - index.first_deploy[release]
+    leads = {
+        release: at - index.first_deploy[release]
         for release, at in arrivals.items()
         if inside(at) and release in index.first_deploy
-    )
+    }
+    lead_times = tuple(leads.values())
+    slowest = max(leads.items(), key=lambda item: (item[1], item[0]), default=None)
+    per_app = Counter(d.app for d in deploys)
     restored = tuple(d.restored_at - d.failed_at for d in failed if d.restored_at is not None)  # type: ignore[operator]
     return Period(
         start=start,
@@ -159,6 +164,8 @@ def _period(index: _Index, start: float, end: float, closed: bool) -> Period:
         lead_times=lead_times,
         restore_times=restored,
         not_restored=len(failed) - len(restored),
+        by_app=tuple(sorted(per_app.items(), key=lambda item: (-item[1], item[0]))),
+        slowest=(slowest[0][0], slowest[0][1], slowest[1]) if slowest else None,
     )
 
 

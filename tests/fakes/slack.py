@@ -2,7 +2,8 @@
 
 Point slack_sdk at it with `WebClient(base_url=fake.url)` (or SLACK_API_URL=fake.url). It serves
 `auth.test`, `chat.postMessage`, `chat.update`, `chat.delete`, `chat.postEphemeral`,
-`chat.getPermalink`, `conversations.history` and `conversations.replies`, accepts parameters as a
+`chat.getPermalink`, `conversations.history`, `conversations.replies` and `views.publish` (each
+person's Home tab, every version kept), accepts parameters as a
 query string, a form-encoded body (with `blocks` as a JSON string, as slack_sdk sends them for
 form calls) or a JSON body, and answers like Slack: HTTP 200 with `"ok": false` and an `error` for
 API errors; HTTP 429 with `Retry-After` when rate limited.
@@ -39,7 +40,7 @@ from tests.fakes._http import LocalServer, Reply, Request
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{5,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{5,}$")
 RESPONSE_URL_SECONDS = 30 * 60  # Slack accepts a response_url for 30 minutes
-JSON_FIELDS = ("blocks", "attachments", "metadata", "unfurls")
+JSON_FIELDS = ("blocks", "attachments", "metadata", "unfurls", "view")
 BLOCK_TYPES = {
     "actions",
     "context",
@@ -55,6 +56,8 @@ BLOCK_TYPES = {
 }
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a Home tab or modal view
+MAX_HEADER_TEXT = 150
 
 
 @dataclass
@@ -224,6 +227,7 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._responses: dict[str, list[dict]] = defaultdict(list)
         self._rejected_responses: dict[str, list[dict]] = defaultdict(list)
+        self._home_views: dict[str, list[dict]] = defaultdict(list)  # user -> every view published, oldest first
         self._server = LocalServer(self._handle, name="fake-slack")
         # set by a FakeSocketMode: `apps.connections.open` hands out its URLs (tests/fakes/socket_mode.py)
         self.socket_mode_url: Callable[[], str] | None = None
@@ -343,6 +347,16 @@ class FakeSlack:
     def ratelimited_by_method(self) -> dict[str, int]:
         with self._lock:
             return dict(self._ratelimited)
+
+    def home_views(self, user: str) -> list[dict]:
+        """Every Home tab view published for `user` with views.publish, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._home_views.get(user, []))
+
+    def home_view(self, user: str) -> dict | None:
+        """The Home tab `user` sees now (the last view published), or None."""
+        views = self.home_views(user)
+        return views[-1] if views else None
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -473,6 +487,7 @@ class FakeSlack:
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "conversations.list": self._list_channels,
+            "views.publish": self._publish_view,
         }
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -676,6 +691,33 @@ class FakeSlack:
         if not message.is_root:
             link += f"?thread_ts={message.thread_ts}&cid={channel}"
         return _ok(channel=channel, permalink=link)
+
+    def _publish_view(self, params: dict[str, Any]) -> Reply:
+        """views.publish: a Home tab for one user; Slack's own checks on the view, as `invalid_arguments`."""
+        user = str(params.get("user_id") or "")
+        view = params.get("view")
+        if not USER_ID.match(user):
+            return _error("invalid_arguments", response_metadata={"messages": ["[ERROR] invalid user_id"]})
+        if not isinstance(view, dict):
+            return _error(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] must provide an object [json-pointer:/view]"]},
+            )
+        blocks = view.get("blocks")
+        problem = None
+        if view.get("type") != "home":
+            problem = "[ERROR] view type must be home [json-pointer:/view/type]"
+        elif not isinstance(blocks, list):
+            problem = "[ERROR] must provide an array [json-pointer:/view/blocks]"
+        elif len(blocks) > MAX_VIEW_BLOCKS:
+            problem = f"[ERROR] no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        elif _blocks_problem(blocks, limit=MAX_VIEW_BLOCKS):
+            problem = "[ERROR] invalid blocks [json-pointer:/view/blocks]"
+        if problem:
+            return _error("invalid_arguments", response_metadata={"messages": [problem]})
+        self._home_views[user].append(copy.deepcopy(view))
+        view_id = f"V{len(self._home_views[user]):08d}"
+        return _ok(view={**copy.deepcopy(view), "id": view_id, "team_id": self.team_id, "app_id": self.app_id})
 
     def _list_channels(self, params: dict[str, Any]) -> Reply:
         with self._lock:
@@ -892,8 +934,8 @@ def _content_problem(params: dict[str, Any], *, require: bool) -> str | None:
     return _blocks_problem(blocks)
 
 
-def _blocks_problem(blocks: list[Any]) -> str | None:
-    if len(blocks) > MAX_BLOCKS:
+def _blocks_problem(blocks: list[Any], limit: int = MAX_BLOCKS) -> str | None:
+    if len(blocks) > limit:
         return "invalid_blocks"
     block_ids: set[str] = set()
     for block in blocks:
@@ -924,5 +966,12 @@ def _blocks_problem(blocks: list[Any]) -> str | None:
                     return "invalid_blocks"
         text = block.get("text")
         if isinstance(text, dict) and len(str(text.get("text") or "")) > 3000:
+            return "invalid_blocks"
+        if block.get("type") == "header" and (
+            not isinstance(text, dict)
+            or text.get("type") != "plain_text"
+            or not str(text.get("text") or "")
+            or len(str(text.get("text"))) > MAX_HEADER_TEXT
+        ):
             return "invalid_blocks"
     return None

@@ -203,3 +203,65 @@ def socket_mode_payload(body: bytes) -> dict[str, Any]:
     a click's `payload` JSON, or a slash command's fields."""
     fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     return json.loads(fields["payload"]) if "payload" in fields else fields
+
+
+JSON = "application/json"
+
+
+def event_body(event: dict[str, Any], *, team_id: str = TEAM_ID, api_app_id: str = API_APP_ID) -> bytes:
+    """An Events API request (`event_callback`), JSON as Slack sends it to the request URL."""
+    envelope = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev" + hashlib.sha1(str(time.time_ns()).encode()).hexdigest()[:10].upper(),
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team_id, "user_id": "U0DEPLOYBOT", "is_bot": True}],
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
+
+
+def home_opened_body(user_id: str, *, tab: str = "home") -> bytes:
+    """`app_home_opened`: the person opened the app's Home tab (or, with tab="messages", its Messages tab)."""
+    return event_body(
+        {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": "D0" + user_id[1:],
+            "tab": tab,
+            "event_ts": f"{time.time():.6f}",
+        }
+    )
+
+
+def url_verification_body(challenge: str) -> bytes:
+    return json.dumps({"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}).encode()
+
+
+def home_click_body(action_id: str, value: str, user_id: str, *, view_id: str = "V00000001") -> bytes:
+    """A button click in the Home tab: a `block_actions` from a view, with no response_url (Slack sends none)."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": _trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": view_id, "type": "home", "team_id": TEAM_ID, "app_id": API_APP_ID, "blocks": []},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "home",
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
