@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bot.store import StoreError
 from tests.fakes import FakeSlack
 from tests.support.app import INTEGRATION_ONLY, MEMBER, SIGNING_SECRET, UNLINKED, BotHarness
 from tests.support.slack_requests import (
@@ -315,3 +316,47 @@ def test_linking_your_account_shows_in_your_tab(bot_env, fake_slack, fake_github
         wait_for_view(fake_slack, UNLINKED, "You act as GitHub @newcomer")
     finally:
         harness.stop()
+
+
+class BookOnAFlakyStore:
+    """The release book of a replica whose store connection drops once, in the middle of building a tab."""
+
+    def __init__(self, book) -> None:
+        self.book = book
+        self.failures = 1
+
+    def get_many(self, pairs):
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("Connection reset by peer")
+        return self.book.get_many(pairs)
+
+
+def test_a_tab_whose_build_fails_on_a_store_error_is_published_once_the_store_answers(bot, fake_slack):
+    from bot.home.tab import HomeTab
+
+    home = bot.services.home
+    home.stop()  # only this test's replica publishes
+    bot.slash("whitehall v9200 integration", user=MEMBER)
+    bot.settle()
+    replica = HomeTab(
+        settings=home.settings,
+        store=home.store,
+        book=BookOnAFlakyStore(home.book),
+        approvals=home.approvals,
+        freezes=home.freezes,
+        links=home.links,
+        signer=home.signer,
+        chat=home.chat,
+        pacer=home.pacer,
+        runs=home.runs,
+        clock=home.clock,
+    )
+    replica.opened(MEMBER)
+    with pytest.raises(StoreError):
+        replica.run_once()  # the worker logs it and tries again at its next pass
+    deadline = time.monotonic() + WAIT
+    while not fake_slack.home_views(MEMBER) and time.monotonic() < deadline:
+        replica.run_once()
+        time.sleep(0.5)
+    assert "`v9200`" in view_text(fake_slack.home_view(MEMBER))
