@@ -336,9 +336,10 @@ def test_a_tab_whose_build_fails_on_a_store_error_is_published_once_the_store_an
     from bot.home.tab import HomeTab
 
     home = bot.services.home
-    home.stop()  # only this test's replica publishes
     bot.slash("whitehall v9200 integration", user=MEMBER)
     bot.settle()
+    home.stop()  # only this test's replica publishes
+    home.run_once()  # the deploy noted as theirs (nobody watches yet: nothing published)
     replica = HomeTab(
         settings=home.settings,
         store=home.store,
