@@ -343,12 +343,22 @@ class HomeTab:
             log.error("Slack refused the Home tab of %s: %s", user, error)
             self.on_publish("rejected")
             return False
+        except Exception:
+            # a store error (or any fault) while building: due again, shown once the claim ends and the store answers
+            self._due_again(user, now)
+            raise
         # the 5 seconds run from when Slack has it, not from the claim: never two within 5 s, whatever the build took
         self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)
         if self._cards_coming(user, now):
             self.store.client.zadd(self._due_key, {user: now}, nx=True)  # shown again, linked, in 5 s
         self.on_publish("ok")
         return True
+
+    def _due_again(self, user: str, now: float) -> None:
+        try:
+            self.store.client.zadd(self._due_key, {user: now}, nx=True)
+        except StoreError as error:
+            log.warning("Home tab of %s may stay out of date until its next change: %s", user, error)
 
     def _cards_coming(self, user: str, now: float) -> bool:
         """A new release of theirs shown without its card's link yet: posting a card changes no release."""
