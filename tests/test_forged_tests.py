@@ -182,3 +182,27 @@ def test_without_a_workflows_token_a_pass_for_the_run_that_failed_changes_nothin
     bot.settle()
     assert "*integration*: tests passed" in fake_slack.roots()[0].all_text()
     assert TAG in charts_remote.read("staging", APP)  # promoted automatically, as GOV.UK's post-sync would
+
+
+def test_the_failed_run_retried_in_place_in_argo_workflows_passes_and_promotes(
+    bot_env, tmp_path, argocd, workflows, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """`argo retry` (the UI's Retry button) re-runs the failed workflow itself: same name, same
+    creationTimestamp. Read from Argo Workflows, its pass is a genuine retry and must count."""
+    bot = BotHarness(
+        {
+            **bot_env,
+            "BOT_CONFIG": str(_config(tmp_path, argocd, workflows)),
+            "ARGOCD_TOKEN_INTEGRATION": ARGOCD_TOKEN,
+            "ARGO_WORKFLOWS_TOKEN_INTEGRATION": WORKFLOWS_TOKEN,
+            "RECONCILE_SECONDS": "0",
+        }
+    )
+    try:
+        _tests_failed_in_integration(bot, fake_slack, argocd, workflows)
+        workflows.finish("post-sync-abc12", "Succeeded")  # retried in place, and now it passes
+        _pass(bot)
+        assert "*integration*: tests passed" in fake_slack.roots()[0].all_text()
+        assert TAG in charts_remote.read("staging", APP)  # promoted automatically
+    finally:
+        bot.stop()
