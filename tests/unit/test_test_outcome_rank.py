@@ -179,3 +179,10 @@ def test_a_run_argo_workflows_itself_shows_retried_in_place_and_passing_clears_t
 def test_a_webhook_naming_the_failed_run_still_cannot_pass_it_even_once_read_with_its_time() -> None:
     r = failed("post-sync-a", T1)
     assert state(apply(r, outcome("Succeeded", "post-sync-a", ""), NOW + 60).release) is State.TESTS_FAILED
+
+
+def test_a_newer_run_failing_after_a_pass_then_retried_in_place_and_passing_clears_it() -> None:
+    r = apply(Release(app="whitehall", tag="v1", created=NOW), outcome("Succeeded", "post-sync-a", T1), NOW).release
+    r = apply(r, outcome("Failed", "post-sync-b", T2), NOW + 1).release
+    assert state(r) is State.TESTS_FAILED
+    assert state(apply(r, outcome("Succeeded", "post-sync-b", T2), NOW + 2).release) is State.TESTS_PASSED
