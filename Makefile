@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU: four at a time keep two cores busy. loadgroup hands out one test at a time, longest first (tests/conftest.py).
 TEST_WORKERS ?= 4
 
-.PHONY: demo test check lint format bench serve clean
+.PHONY: demo test check lint format bench serve clean image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,7 @@ check: $(STAMP) lint  ## ruff, then the unit tests only (tests/unit: no Redis, n
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers tests bench
 	$(BIN)/ruff format --check bot handlers tests bench
+	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix bot handlers tests bench
@@ -34,6 +35,9 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks against GOV.UK's clone-per-deploy baseline and Slack's limits
 	$(BIN)/python -m bench
+
+image-test: $(STAMP)  ## build the Dockerfile (on a Debian base made here) and check the bot answers inside it; root, buildah, mmdebstrap
+	bash .ci/image-test
 
 serve: $(STAMP)
 	$(BIN)/python -m bot serve

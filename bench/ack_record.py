@@ -47,7 +47,7 @@ from bot.deploys.journal import DeployJournal
 from bot.deploys.request import DeployRequest
 from bot.releases.model import Requester
 from bot.store import Store, connect
-from handlers.server import THREADS
+from handlers.http_server import THREADS
 from tests.fakes import FakeGitHub, FakeSlack
 from tests.support.app import (
     MEMBER,

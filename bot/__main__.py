@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("console", help="local sandbox on embedded defaults: no Slack, no network, no Redis")
     commands.add_parser("check-config", help="load and validate configuration; exit 0 when it is usable")
     manifest = commands.add_parser("manifest", help="print the Slack app manifest")
-    manifest.add_argument("--url", required=True, help="the bot's public base URL")
+    manifest.add_argument("--url", help="the bot's public base URL (not needed with --socket-mode)")
+    manifest.add_argument(
+        "--socket-mode", action="store_true", help="Slack's requests over Socket Mode (SLACK_APP_TOKEN): no URLs"
+    )
     commands.add_parser("audit", help="print audit records: [--app APP] [--env ENV] [--since ISO8601] [--limit N]")
     args = parser.parse_args(argv)
 
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.manifest import manifest as build_manifest
 
         try:
-            print(build_manifest(args.url), end="")
+            print(build_manifest(args.url, socket_mode=args.socket_mode), end="")
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Every committed deploy is recorded in the Release app at {settings.release_url}.")
         if settings.team_channels_url:
             print(f"Team channels are read from {settings.team_channels_url}.")
+        if settings.slack_app_token:
+            print("Socket Mode is on (SLACK_APP_TOKEN): Slack's requests also arrive over a WebSocket per replica.")
         if settings.redis_url.reveal().startswith("memory://"):
             print("warning: REDIS_URL is memory:// (one replica only, state lost on restart)")
         return 0

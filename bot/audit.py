@@ -1,9 +1,19 @@
-"""The audit trail: one record per decision, kept in a capped Redis stream and logged.
+"""The audit trail: one record per decision, kept in capped Redis streams and logged.
 
-A record is appended with `XADD … MAXLEN = N`: exact trimming, so the stream holds exactly the
-newest AUDIT_MAX_ENTRIES records. (`MAXLEN ~` would trim only whole stream nodes of 100 entries,
-keeping up to ~100 more than asked; exact trimming costs about 2 µs more per append on Redis 7.)
-XADD is one atomic command, so any number of replicas can write the same trail.
+Two streams, each trimmed exactly (`XADD … MAXLEN =`) to the newest AUDIT_MAX_ENTRIES records:
+`audit` holds the decisions that changed something (a commit, promotion, hold, freeze, override,
+rollback, link, approval…), `audit:other` what anyone may cause without changing anything
+(requests, refusals, failures, outcomes). So no number of refusals pushes a decision out of the
+trail (SPEC 12). One Slack user's refusals are recorded at most REFUSALS_A_MINUTE a minute; the
+rest are counted, and each minute's count becomes one record once the minute is over.
+
+Reads of one app (`/deploy history`, `python -m bot audit --app`) go through its indexes,
+`audit:app:<app>` and `audit:app:<app>:other`: streams holding the IDs of the app's entries in each
+stream (entries of their own with the same IDs, no data). An app's last 10 records cost a short
+read of each and one pipelined lookup, however rare the app and however long the trail; IDs older
+than a stream's oldest entry (trimmed away) are never looked up. Every record is appended, with its
+index entry and its count, by one Lua script: one atomic step, so any number of replicas can write
+the same trail.
 
 Writing a record never blocks a decision: with the store down, the record is still logged, with
 a warning that says it was not stored, and the caller goes on.
@@ -12,6 +22,7 @@ a warning that says it was not stored, and the caller goes on.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import logging
 import os
@@ -28,7 +39,15 @@ from bot.store import Store, StoreError
 
 log = logging.getLogger("bot.audit")
 
-STREAM = "audit"
+STREAM = "audit"  # decisions that changed something
+OTHER_STREAM = "audit:other"  # requests, refusals, failures and outcomes
+INDEX = "audit:app"  # audit:app:<app> and audit:app:<app>:other: the IDs of an app's entries in each stream
+LAST_ID = "audit:last-id"  # the last entry ID given, in either stream
+EARLIER_INDEXED = "audit:earlier-indexed"  # set once the records from before the index have an index too
+REFUSALS_COUNTED = "audit:refused"  # audit:refused:<slack user>:<minute>: that minute's refusals so far
+REFUSALS_TO_SUM_UP = "audit:refused:due"  # "<slack user>|<minute>" scored by the minute's end
+REFUSALS_A_MINUTE = 10
+COUNT_KEPT_SECONDS = 3600  # a minute's count outlives the minute long enough to be summed up
 FIELD = "record"
 FIRST_PAGE = 50
 READ_PAGE = 1000
@@ -58,6 +77,62 @@ class Action(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+
+
+# The decisions that changed something: refusals and the like can never push these out (SPEC 12)
+CHANGED_SOMETHING = frozenset(
+    {
+        Action.DEPLOY_COMMITTED,
+        Action.DEPLOY_HELD,
+        Action.HOLD_RELEASED,
+        Action.PROMOTED,
+        Action.FREEZE,
+        Action.UNFREEZE,
+        Action.OVERRIDE,
+        Action.ROLLBACK,
+        Action.LINKED,
+        Action.UNLINKED,
+        Action.APPROVAL_REQUESTED,
+        Action.APPROVED,
+        Action.DENIED,
+        Action.EXPIRED,
+    }
+)
+
+# KEYS: stream, its app index or "", refusal count or "", refusals to sum up, the last entry ID given
+# ARGV: max entries, refusals a minute, count TTL, due member, due at, fields…
+# Entry IDs come from one sequence for both streams (the server's time in ms, then a counter), so
+# records of the two streams merge back into the one order in which they were written.
+_APPEND = """
+if KEYS[3] ~= "" then
+  local count = redis.call("INCR", KEYS[3])
+  if count == 1 then redis.call("EXPIRE", KEYS[3], ARGV[3]) end
+  if count > tonumber(ARGV[2]) then
+    if count == tonumber(ARGV[2]) + 1 then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[4]) end
+    return false
+  end
+end
+local now = redis.call("TIME")
+local millis = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local sequence = 0
+local newest = redis.call("XREVRANGE", KEYS[1], "+", "-", "COUNT", 1)
+for _, last in ipairs({redis.call("GET", KEYS[5]), newest[1] and newest[1][1]}) do
+  local last_millis, last_sequence = string.match(last or "", "^(%d+)-(%d+)$")
+  if last_millis then
+    last_millis, last_sequence = tonumber(last_millis), tonumber(last_sequence)
+    if millis < last_millis or (millis == last_millis and sequence <= last_sequence) then
+      millis, sequence = last_millis, last_sequence + 1
+    end
+  end
+end
+local id = string.format("%d-%d", millis, sequence)
+redis.call("SET", KEYS[5], id)
+redis.call("XADD", KEYS[1], "MAXLEN", "=", ARGV[1], id, unpack(ARGV, 6))
+if KEYS[2] ~= "" then
+  redis.call("XADD", KEYS[2], "MAXLEN", "=", ARGV[1], id, "p", "")
+end
+return id
+"""
 
 
 def actor_of(who: Any) -> str | dict[str, str | None]:
@@ -96,6 +171,8 @@ class AuditTrail:
         self.max_entries = max_entries
         self.clock = clock
         self.key = store.key(STREAM)
+        self.other_key = store.key(OTHER_STREAM)
+        self._append_script = store.client.register_script(_APPEND)
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._unwritten = 0
         self._idle = threading.Condition()
@@ -203,14 +280,115 @@ class AuditTrail:
         return doc
 
     def _append(self, doc: dict[str, Any]) -> None:
-        """One XADD, then one log line that says whether the record was stored; never raises for the store."""
+        """One script (stream, index, count), then one log line that says what became of the record;
+        never raises for the store."""
         encoded = json.dumps(doc, separators=(",", ":"), default=str)
+        changed = doc["action"] in CHANGED_SOMETHING
+        app = doc["app"] if isinstance(doc["app"], str) else None
+        counted_person = _refusing_person(doc)
+        minute = int(self.clock() // 60)
+        fields = _entry(doc, encoded)
         try:
-            self.store.client.xadd(self.key, _entry(doc, encoded), maxlen=self.max_entries, approximate=False)
+            entry_id = self._append_script(
+                keys=[
+                    self.key if changed else self.other_key,
+                    self._index_key(app, changed) if app else "",
+                    self.store.key(REFUSALS_COUNTED, counted_person, str(minute)) if counted_person else "",
+                    self.store.key(REFUSALS_TO_SUM_UP),
+                    self.store.key(LAST_ID),
+                ],
+                args=[
+                    self.max_entries,
+                    REFUSALS_A_MINUTE,
+                    COUNT_KEPT_SECONDS,
+                    f"{counted_person}|{minute}",
+                    (minute + 1) * 60,
+                    *(part for pair in fields.items() for part in pair),
+                ],
+            )
         except (StoreError, OSError) as error:
             log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
+            return
+        if entry_id is None:  # counted, to be summed up with the rest of the minute's
+            log.debug("audit record counted, not stored (over %s a minute): %s", REFUSALS_A_MINUTE, summary(doc))
         else:
             log.info("audit %s", summary(doc), extra=doc)
+        if counted_person:  # a minute that is over is summed up at the next refusal (and by a job)
+            try:
+                self.summarise()
+            except (StoreError, OSError) as error:
+                log.warning("counted refusals not summed up yet (state store unavailable: %s)", error)
+
+    def _index_key(self, app: str, changed: bool) -> str:
+        return self.store.key(INDEX, app) if changed else self.store.key(INDEX, app, "other")
+
+    def _earlier_index_key(self, app: str) -> str:
+        return self.store.key(INDEX, app, "earlier")
+
+    def index_earlier_records(self) -> int:
+        """Once per trail, on any one replica: index the records written before per-app indexes existed.
+
+        They are the entries of the `audit` stream (which then held every record) that its app's index
+        does not list; each gets an entry with the same ID in `audit:app:<app>:earlier`. How many.
+        """
+        client = self.store.client
+        marker = self.store.key(EARLIER_INDEXED)
+        if not client.set(marker, "running", nx=True, ex=600):
+            return 0
+        indexed = 0
+        for page in _pages_of(self._forwards(self.key), READ_PAGE):
+            entries = [(order, fields["app"]) for order, fields in page if fields.get("app")]
+            with client.pipeline(transaction=False) as pipe:
+                for (millis, sequence), app in entries:
+                    pipe.xrange(self._index_key(app, True), min=f"{millis}-{sequence}", max=f"{millis}-{sequence}")
+                listed = pipe.execute()
+            with client.pipeline(transaction=False) as pipe:
+                for ((millis, sequence), app), found in zip(entries, listed, strict=True):
+                    if not found:
+                        pipe.xadd(self._earlier_index_key(app), {"p": ""}, id=f"{millis}-{sequence}")
+                        indexed += 1
+                pipe.execute(raise_on_error=False)  # an ID already there (a second run cut short) is no harm
+            client.expire(marker, 600)
+        client.set(marker, "done")
+        if indexed:
+            log.info("indexed %s audit records written before per-app indexes existed", indexed)
+        return indexed
+
+    def summarise(self) -> int:
+        """One record for each person's refusals counted and not recorded in a minute that is over; how many.
+
+        Any replica may run it at any time: the first to take a minute off the list writes its record.
+        """
+        client = self.store.client
+        due_key = self.store.key(REFUSALS_TO_SUM_UP)
+        written = 0
+        for member in client.zrangebyscore(due_key, "-inf", self.clock(), start=0, num=100):
+            if not client.zrem(due_key, member):
+                continue  # another replica took it
+            person, _, minute = member.rpartition("|")
+            counted_key = self.store.key(REFUSALS_COUNTED, person, minute)
+            extra = int(client.get(counted_key) or 0) - REFUSALS_A_MINUTE
+            client.delete(counted_key)
+            if extra <= 0:
+                continue
+            begun = int(minute) * 60
+            doc = self._build(
+                Action.DEPLOY_REFUSED,
+                {"slack": person, "github": None},
+                None,
+                None,
+                None,
+                "rate_limited",
+                f"{extra} more refusals in the minute from {iso_utc(begun)}, counted but not recorded one by one "
+                f"(at most {REFUSALS_A_MINUTE} a minute are)",
+                None,
+                None,
+                {"refusals": extra},
+            )
+            doc["at"] = iso_utc(begun + 60)
+            self._append(doc)
+            written += 1
+        return written
 
     def read(
         self,
@@ -221,8 +399,8 @@ class AuditTrail:
     ) -> list[dict[str, Any]]:
         """Matching records, oldest first; with `limit`, the newest `limit` of them.
 
-        The stream is read backwards a page at a time and only matches are kept, so the last few
-        records of one app cost pages up to the oldest of them, never the whole trail.
+        Read newest first and only matches kept: through the app's index when there is an app (its
+        last few records cost a few lookups, never the trail), else both streams a page at a time.
         """
         if limit is not None and limit < 0:
             raise ValueError("limit must not be negative")
@@ -230,7 +408,8 @@ class AuditTrail:
         found: list[dict[str, Any]] = []
         if limit == 0:
             return found
-        for fields in self._newest_first():
+        entries = self._app_newest_first(app) if app is not None else self._newest_first()
+        for fields in entries:
             doc = _matching(fields, app, env, start)
             if doc is None:
                 continue
@@ -245,30 +424,107 @@ class AuditTrail:
     ) -> Iterator[dict[str, Any]]:
         """Matching records, oldest first, read forwards a page at a time: a whole trail without holding it."""
         start = None if since is None else parse_since(since)
+        if app is not None:  # one app's records are few enough to hold (at most twice AUDIT_MAX_ENTRIES pointers)
+            yield from self.read(app=app, env=env, since=start)
+            return
+        forwards = [self._forwards(key) for key in (self.key, self.other_key)]
+        for _, fields in heapq.merge(*forwards, key=lambda entry: entry[0]):
+            doc = _matching(fields, app, env, start)
+            if doc is not None:
+                yield doc
+
+    def _forwards(self, key: str) -> Iterator[tuple[tuple[int, int], dict[str, str]]]:
         lower = "-"
         while True:
-            page = self.store.client.xrange(self.key, min=lower, max="+", count=READ_PAGE)
-            for _, fields in page:
-                doc = _matching(fields, app, env, start)
-                if doc is not None:
-                    yield doc
+            page = self.store.client.xrange(key, min=lower, max="+", count=READ_PAGE)
+            for entry_id, fields in page:
+                yield _order(entry_id), fields
             if len(page) < READ_PAGE:
                 return
             lower = _after(page[-1][0])
 
-    def _newest_first(self) -> Iterator[dict[str, str]]:
-        """Every entry's fields, newest first, in pages that grow: the last few records cost one small read."""
+    def _backwards(self, key: str) -> Iterator[tuple[tuple[int, int], dict[str, str]]]:
+        """A stream's entries, newest first, in pages that grow: the last few cost one small read."""
         upper, count = "+", FIRST_PAGE
         while True:
-            page = self.store.client.xrevrange(self.key, max=upper, min="-", count=count)
-            for _, fields in page:
-                yield fields
+            page = self.store.client.xrevrange(key, max=upper, min="-", count=count)
+            for entry_id, fields in page:
+                yield _order(entry_id), fields
             if len(page) < count:
                 return
             upper = _before(page[-1][0])
             if upper is None:
                 return
             count = min(count * 2, READ_PAGE)
+
+    def _newest_first(self) -> Iterator[dict[str, str]]:
+        """Every entry of both streams, newest first."""
+        backwards = [self._backwards(key) for key in (self.key, self.other_key)]
+        for _, fields in heapq.merge(*backwards, key=lambda entry: entry[0], reverse=True):
+            yield fields
+
+    def _app_newest_first(self, app: str) -> Iterator[dict[str, str]]:
+        """One app's entries, newest first, found through its two indexes: a page of IDs looked up at once."""
+        indexes = [
+            self._pointers(self._index_key(app, True), self.key),
+            self._pointers(self._index_key(app, False), self.other_key),
+            self._pointers(self._earlier_index_key(app), self.key),
+        ]
+        page: list[tuple[tuple[int, int], str]] = []
+        size = 10
+        for entry in heapq.merge(*indexes, key=lambda entry: entry[0], reverse=True):
+            page.append(entry)
+            if len(page) >= size:
+                yield from self._look_up(page)
+                page, size = [], min(size * 4, READ_PAGE)
+        yield from self._look_up(page)
+
+    def _pointers(self, index: str, stream: str) -> Iterator[tuple[tuple[int, int], str]]:
+        """An index's entry IDs in `stream`, newest first, down to the oldest entry the stream still has."""
+        oldest = self.store.client.xrange(stream, min="-", max="+", count=1)
+        if not oldest:
+            return
+        kept_from = _order(oldest[0][0])
+        for order, _ in self._backwards(index):
+            if order < kept_from:
+                return  # this and every older ID point at records trimmed away
+            yield order, stream
+
+    def _look_up(self, page: list[tuple[tuple[int, int], str]]) -> Iterator[dict[str, str]]:
+        if not page:
+            return
+        with self.store.client.pipeline(transaction=False) as pipe:
+            for (millis, sequence), stream in page:
+                pipe.xrange(stream, min=f"{millis}-{sequence}", max=f"{millis}-{sequence}")
+            found = pipe.execute()
+        for entries in found:
+            for _, fields in entries:  # none when the record has been trimmed away
+                yield fields
+
+
+def _pages_of(entries: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for entry in entries:
+        page.append(entry)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+def _refusing_person(doc: Mapping[str, Any]) -> str | None:
+    """The Slack user whose refusal this is, whose refusals are counted; None for anything else."""
+    if doc["action"] != Action.DEPLOY_REFUSED or doc.get("outcome") == "rate_limited":
+        return None
+    actor = doc["actor"]
+    slack = actor.get("slack") if isinstance(actor, Mapping) else None
+    return slack if isinstance(slack, str) and slack else None
 
 
 def summary(doc: Mapping[str, Any]) -> str:

@@ -26,6 +26,11 @@ class PromoteStep:
     to_env: str
 
 
+def _encoded(body: bytes) -> str:
+    """The one spelling of `body` in a value: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(body).decode().rstrip("=")
+
+
 def _derive(key: bytes) -> bytes:
     return hashlib.sha256(b"govuk-deploy-bot promote button\0" + key).digest()
 
@@ -41,7 +46,7 @@ class ButtonSigner:
         return hmac.new(key or self._key, body, hashlib.sha256).hexdigest()[:32]
 
     def _signed(self, body: bytes) -> str:
-        return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + self._mac(body)
+        return _encoded(body) + "." + self._mac(body)
 
     def _verified(self, value: object) -> list | None:
         """The JSON list a genuine value carries, or None for anything forged, tampered with or malformed."""
@@ -51,6 +56,10 @@ class ButtonSigner:
         try:
             body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (ValueError, TypeError):
+            return None
+        # One spelling only: the decoder forgives padding, whitespace and spare bits, so the same bytes
+        # could be sent many ways, and each would count as a different button (a second approval request…)
+        if _encoded(body) != encoded:
             return None
         # every accepted key is tried, so the time taken does not say which one signed it
         verified = [hmac.compare_digest(mac.encode(), self._mac(body, key).encode()) for key in self._accepted]

@@ -119,6 +119,7 @@ class Settings:
     team_channels_url: str = ""  # a JSON list of {"app_name", "alerts_team"} (the developer docs' repos.json)
     release_url: str = ""  # GOV.UK's Release app, told of every committed deploy with release_api_token
     release_api_token: Secret = field(default_factory=lambda: Secret(""))
+    slack_app_token: Secret = field(default_factory=lambda: Secret(""))  # xapp-...: Socket Mode beside HTTP
 
     @property
     def environment_names(self) -> list[str]:
@@ -233,7 +234,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         github_org=github_org,
         redis_url=Secret(redis_url),
         redis_prefix=env.get("REDIS_PREFIX", "deploybot:"),
-        webhook_token=Secret(env.get("WEBHOOK_TOKEN", "").strip()),
+        webhook_token=_webhook_token(env, problems),
         argocd_tokens={
             e.name: Secret(env[f"ARGOCD_TOKEN_{e.name.upper().replace('-', '_')}"])
             for e in environments
@@ -260,6 +261,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_serve: bool =
         team_channels_url=optional_url("TEAM_CHANNELS_URL"),
         release_url=optional_url("RELEASE_URL").rstrip("/"),
         release_api_token=_release_api_token(env, problems),
+        slack_app_token=_slack_app_token(env, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -278,6 +280,16 @@ def _release_api_token(env: Mapping[str, str], problems: list[str]) -> Secret:
     elif token and not has_url:
         problems.append("RELEASE_API_TOKEN is set but RELEASE_URL is not: the Release app needs both, or neither.")
     return Secret(token)
+
+
+def _slack_app_token(env: Mapping[str, str], problems: list[str]) -> Secret:
+    """SLACK_APP_TOKEN: an app-level token turns Socket Mode on; a bot or user token there is a mistake."""
+    value = env.get("SLACK_APP_TOKEN", "").strip()
+    if value and not value.startswith("xapp-"):
+        problems.append(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information, App-Level Tokens)."
+        )
+    return Secret(value)
 
 
 def _log_format(env: Mapping[str, str], problems: list[str]) -> str:
@@ -443,6 +455,14 @@ def _parse_users(raw: object, problems: list[str]) -> dict[str, str]:
             problems.append(f"users: {slack_id} maps to {_shown(login)}, which is not a GitHub login.")
         else:
             users[slack_id] = login
+    holders: dict[str, str] = {}
+    for slack_id, login in users.items():
+        # GitHub logins are case-insensitive: two people on one login would act as each other
+        first = holders.setdefault(login.lower(), slack_id)
+        if first != slack_id:
+            problems.append(
+                f"users: {first} and {slack_id} both map to the GitHub login {users[first]}; one login per person."
+            )
     return users
 
 
@@ -477,7 +497,21 @@ def _parse_team_channels(raw: object, problems: list[str]) -> dict[str, str]:
     return channels
 
 
-MIN_BUTTON_KEY = 16
+# Webhook tokens and button keys: 32 characters at least, so none can be guessed or brute-forced (SPEC 13).
+MIN_SECRET_LENGTH = 32
+
+
+def _long_enough(name: str, value: str, problems: list[str]) -> bool:
+    if value and len(value) < MIN_SECRET_LENGTH:
+        problems.append(f"{name} must be at least {MIN_SECRET_LENGTH} characters long (it has {len(value)}).")
+        return False
+    return True
+
+
+def _webhook_token(env: Mapping[str, str], problems: list[str]) -> Secret:
+    value = env.get("WEBHOOK_TOKEN", "").strip()
+    _long_enough("WEBHOOK_TOKEN", value, problems)
+    return Secret(value)
 
 
 def _parse_webhook_env_tokens(
@@ -491,7 +525,7 @@ def _parse_webhook_env_tokens(
         if variable not in by_variable:
             known = ", ".join(sorted(by_variable)) or "none"
             problems.append(f"{variable} names no configured environment (known: {known}).")
-        elif value:
+        elif value and _long_enough(variable, value, problems):
             tokens[by_variable[variable]] = Secret(value)
     seen = {env.get("WEBHOOK_TOKEN", "").strip(): "WEBHOOK_TOKEN"} if env.get("WEBHOOK_TOKEN", "").strip() else {}
     for name, token in tokens.items():
@@ -521,6 +555,5 @@ def _parse_ci_environments(raw: object, environments: tuple[Environment, ...], p
 
 def _button_key(env: Mapping[str, str], name: str, problems: list[str]) -> Secret:
     value = env.get(name, "").strip()
-    if value and len(value) < MIN_BUTTON_KEY:
-        problems.append(f"{name} must be at least {MIN_BUTTON_KEY} characters long.")
+    _long_enough(name, value, problems)
     return Secret(value)

@@ -29,8 +29,11 @@ def request_url(base: str) -> str:
     return base if base.endswith("/slack/events") else base + "/slack/events"
 
 
-def manifest(base_url: str) -> str:
-    url = request_url(base_url)
+def manifest(base_url: str | None, *, socket_mode: bool = False) -> str:
+    """With `socket_mode`, Slack's requests come over the WebSocket each replica opens: no request URLs."""
+    if base_url is None and not socket_mode:
+        raise ValueError("--url is required (the bot's public https URL), unless --socket-mode is given")
+    url = request_url(base_url) if base_url is not None else ""
     document = {
         "display_information": {
             "name": "govuk-deploy-bot",
@@ -59,4 +62,16 @@ def manifest(base_url: str) -> str:
             "token_rotation_enabled": False,
         },
     }
+    if socket_mode:
+        document["settings"]["socket_mode_enabled"] = True
+        document = _without_request_urls(document)
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def _without_request_urls(node: object) -> object:
+    """Every `url` and `request_url` taken out: in Socket Mode, Slack rejects a manifest that has them."""
+    if isinstance(node, dict):
+        return {k: _without_request_urls(v) for k, v in node.items() if k not in ("url", "request_url")}
+    if isinstance(node, list):
+        return [_without_request_urls(item) for item in node]
+    return node

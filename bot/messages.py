@@ -139,6 +139,7 @@ def not_linked(user_id: str, admins_hint: str, can_link: bool = False) -> str:
 BUTTON_NOT_MINE = "That button is not one of mine, or it has been tampered with. Nothing was done."
 BUTTON_STALE_ENVIRONMENTS = "That button no longer matches the configured environments. Nothing was done."
 STORE_DOWN = "The bot's state store is unavailable right now, so nothing was done. Try again in a minute."
+SOCKET_MODE_FAILED = "Something went wrong; nothing was done."  # a Slack request the bot could not handle
 
 
 # -- acknowledgements -----------------------------------------------------------------------------
@@ -673,6 +674,7 @@ LINK_STOPPED = (
     "The bot restarted while waiting for you to enter the code, so nothing was linked. Run `/deploy link` again."
 )
 SOMETHING_WENT_WRONG_LINKING = ":x: Something went wrong inside the bot while linking; nothing was linked. Try again."
+LINK_REPLACED = "You started linking again, so this code no longer counts: use the newest one."
 LINK_BUSY = "Too many people are linking their accounts at this moment. Try `/deploy link` again in a minute."
 LINK_STORE_DOWN = "The bot's state store is unavailable, so nothing was linked. Try again in a minute."
 
@@ -688,13 +690,6 @@ def link_instructions(verification_uri: str, user_code: str, expires_in: int) ->
         f"(it expires in {minutes} minutes). I'll tell you here when it is done.\n"
         "Only enter a code you asked for yourself: whoever enters a code gives its GitHub account to "
         "the Slack user who asked for it."
-    )
-
-
-def link_in_progress(verification_uri: str, user_code: str) -> str:
-    return (
-        f"You already have a link waiting: open {verification_uri} and enter the code *{user_code}*. "
-        "Run `/deploy link` again once it has expired."
     )
 
 

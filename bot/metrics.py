@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -15,6 +15,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.commands = Counter("deploybot_commands", "Slash commands by kind", ["kind"], registry=self.registry)
+        self.actions = Counter(
+            "deploybot_button_clicks", "Button clicks by action_id", ["action"], registry=self.registry
+        )
         self.deploys = Counter("deploybot_deploys", "Deploys by how they ended", ["outcome"], registry=self.registry)
         self.webhooks = Counter(
             "deploybot_webhook_events",
@@ -35,9 +38,29 @@ class Metrics:
             ["environment", "source"],
             registry=self.registry,
         )
+        self.release_outcomes = Counter(
+            "deploybot_release_outcomes",
+            "Sync and test outcomes applied to releases, by environment and outcome (e.g. failed, tests_failed)",
+            ["environment", "outcome"],
+            registry=self.registry,
+        )
+        # Slack wants every request acknowledged within 3 seconds, over HTTP or Socket Mode alike.
+        self.slack_ack_seconds = Histogram(
+            "deploybot_slack_ack_seconds",
+            "Time from a Slack request's arrival to its acknowledgement, by transport",
+            ["transport"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
+            registry=self.registry,
+        )
+        self.ready = Gauge("deploybot_ready", "1 while /readyz answers 200, else 0", registry=self.registry)
+        self.socket_mode_connected = Gauge(
+            "deploybot_socket_mode_connected",
+            "1 while this replica's Socket Mode connection is open; 0 when it is closed or Socket Mode is off",
+            registry=self.registry,
+        )
         self.release_app_failures = Counter(
             "deploybot_release_app_failures",
-            "Calls to the Release app that failed, by what happened next (retry, gave_up)",
+            "Calls to the Release app that failed, by what happened next (retry, gave_up, dropped)",
             ["next"],
             registry=self.registry,
         )

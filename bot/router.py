@@ -56,4 +56,5 @@ class Router:
         handler = self._actions.get(action_id)
         if handler is None:
             return messages.BUTTON_NOT_MINE
+        self.metrics.actions.labels(action_id).inc()
         return handler(value, user_id, response_url)

@@ -54,7 +54,7 @@ class SandboxDeviceFlow:
             count = self._count
         return DeviceCode(f"sandbox:{login}", f"SAND-{count:04d}", "https://github.com/login/device", 900, 0)
 
-    def wait_for_login(self, code: DeviceCode) -> str:
+    def wait_for_login(self, code: DeviceCode, still_wanted: Callable[[], bool] = lambda: True) -> str:
         return code.device_code.removeprefix("sandbox:")
 
 

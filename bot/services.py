@@ -37,6 +37,7 @@ from bot.identity.approvals import Approvals
 from bot.identity.device_flow import GitHubDeviceFlow
 from bot.identity.linking import Linking
 from bot.identity.links import Links
+from bot.identity.seal import Seal
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.metrics import Metrics
 from bot.release_app import ReleaseApp
@@ -148,6 +149,13 @@ class Services:
         return self.charts.is_usable()
 
 
+def identity_seal(settings: Settings) -> Seal:
+    """The key that seals links and approvals in the store: the buttons' key, derived for this use."""
+    key = settings.button_signing_key.reveal() or settings.slack_signing_secret.reveal() or "console-sandbox"
+    previous = settings.button_signing_key_previous.reveal()
+    return Seal(key.encode(), previous.encode() if previous else None)
+
+
 def button_signer(settings: Settings) -> ButtonSigner:
     """BUTTON_SIGNING_KEY when set, so rotating the Slack signing secret leaves live buttons working."""
     key = settings.button_signing_key.reveal() or settings.slack_signing_secret.reveal() or "console-sandbox"
@@ -234,7 +242,7 @@ def build(
         metrics=metrics,
         clock=clock,
         reply=replies.send,
-        links=Links(store),
+        links=Links(store, identity_seal(settings)),
     )
     if device_flow is None and settings.github_oauth_client_id:
         device_flow = GitHubDeviceFlow(
@@ -300,8 +308,9 @@ def build(
             intervals=intervals,
             metrics=metrics,
         )
-        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback)
-        deployer.on_committed.append(
+        # every committed deploy, whoever asked (a person, CI, a promotion, an automatic one, a rollback);
+        # queued before the requester is told, so a crash after the journal lets the request go loses nothing
+        deployer.on_landed.append(
             lambda request, outcome: release_app.committed(
                 request.app, outcome.tag or request.tag, request.env, outcome.commit
             )
@@ -321,6 +330,7 @@ def build(
         signer=signer,
         reply=replies.send,
         clock=clock,
+        seal=identity_seal(settings),
     )
     deployer.team_refusal_blocks = approvals.team_refusal_blocks
     router.on_action("request_approval", approvals.request_clicked)
@@ -382,6 +392,7 @@ def build(
         on_failure=followups.failed,
         test_failure_buttons=followups.retry_button,
         rollback_button=rollbacks.button,
+        on_outcome=lambda env, outcome: metrics.release_outcomes.labels(env, outcome).inc(),
     )
     reconciler = Reconciler(
         environments,
@@ -422,6 +433,10 @@ def build(
         ("charts-refresh", local("charts-refresh", charts.refresh), intervals.charts_refresh_every),
         ("delivery-stats", local("delivery-stats", lookups.compute_stats), DELIVERY_STATS_SECONDS),
         ("expired-approvals", exclusive(store, "expired-approvals", approvals.expire_old, timeout=55), 60),
+        # a person's refusals over 10 a minute become one record once the minute is over (any replica may)
+        ("counted-refusals", local("counted-refusals", audit.summarise), 20),
+        # once per trail: records from before the per-app index get one (later runs: one SET NX, nothing more)
+        ("audit-earlier-index", local("audit-earlier-index", audit.index_earlier_records), 60),
         # deploys held only by a window go out within a minute of it opening
         ("window-holds", exclusive(store, "window-holds", safety.release_window_holds, timeout=55), 20),
     ]
@@ -448,7 +463,7 @@ def build(
                 settings.reconcile_seconds,
             )
         )
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         charts=charts,
@@ -478,3 +493,6 @@ def build(
         team_channels=team_channels,
         card_quota=CardQuota(store, book, clock),
     )
+    # evaluated on every scrape of /metrics, like a probe of /readyz
+    metrics.ready.set_function(lambda: 1.0 if services.readiness() is None else 0.0)
+    return services

@@ -103,6 +103,13 @@ class HttpApp:
     # -- Slack ------------------------------------------------------------------------------
 
     def slack_events(self, environ: dict[str, Any]) -> Response:
+        started = time.perf_counter()
+        try:
+            return self._slack_events(environ)
+        finally:
+            self.services.metrics.slack_ack_seconds.labels("http").observe(time.perf_counter() - started)
+
+    def _slack_events(self, environ: dict[str, Any]) -> Response:
         body = _read_body(environ)
         if body is None:
             return _error(413, f"the body is larger than {webhooks.MAX_BODY} bytes")

@@ -8,20 +8,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from waitress.server import create_server as create_wsgi_server
-
 from bot.config import Settings
 from bot.intervals import PRODUCTION_INTERVALS, Intervals
 from bot.services import Services, build
 from handlers.http import HttpApp
+from handlers.http_server import build_http_server
 from handlers.slack import build_bolt_app
 from handlers.slack_api import SlackChat
+from handlers.socket_mode import socket_mode
 
 log = logging.getLogger(__name__)
-
-# Bodies over 64 KiB are refused by the app with a 413; waitress stops reading well past that.
-MAX_REQUEST_BODY = 1024 * 1024
-THREADS = 16
 
 
 class Server:
@@ -39,16 +35,8 @@ class Server:
             settings, chat=chat, clock=clock, post_interval=post_interval, intervals=intervals
         )
         self.app = HttpApp(self.services, build_bolt_app(self.services), clock=clock)
-        self._wsgi = create_wsgi_server(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            threads=THREADS,
-            max_request_body_size=MAX_REQUEST_BODY,
-            channel_timeout=30,
-            ident="govuk-deploy-bot",
-            expose_tracebacks=False,
-        )
+        self.socket_mode = socket_mode(self.services, self.app.bolt)  # None without SLACK_APP_TOKEN
+        self._wsgi = build_http_server(self.app, host=settings.host, port=settings.port)
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -61,6 +49,8 @@ class Server:
         self.services.start()
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()
+        if self.socket_mode is not None:
+            self.socket_mode.start()
 
     def _run(self) -> None:
         try:
@@ -72,6 +62,8 @@ class Server:
     def stop(self) -> None:
         """Stop taking requests, let those in hand finish, then stop the background parts."""
         self._stopping = True
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         self._wsgi.task_dispatcher.shutdown(timeout=5)  # requests being handled finish first
         for channel in list(self._wsgi._map.values()):
             if channel is not self._wsgi and channel is not self._wsgi.trigger:

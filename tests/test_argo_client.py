@@ -116,18 +116,33 @@ def test_tree_events_and_logs_of_a_failing_pod(argocd: FakeArgoCD) -> None:
     assert client.events("router", found) == []
     assert client.logs("router", found.name, found.namespace) == [f"line {i}" for i in range(20, 40)]
     (events_request,) = argocd.requests_to("/api/v1/applications/router/events")
-    assert events_request.query == {"resourceName": "router-5c-abc", "resourceNamespace": "apps", "resourceUID": pod["uid"]}  # fmt: skip
+    assert events_request.query == {"resourceName": "router-5c-abc", "resourceNamespace": "apps", "resourceUID": pod["uid"], "project": "govuk"}  # fmt: skip
     (logs_request,) = argocd.requests_to("/api/v1/applications/router/logs")
     assert logs_request.query["tailLines"] == "20" and logs_request.query["follow"] == "false"
     assert logs_request.query["container"] == "app"  # GOV.UK's pods have two: without it, Kubernetes' refusal
-    with pytest.raises(ArgoUnavailable, match="answered 403"):  # Argo CD's answer for an unknown application
+    with pytest.raises(ArgoUnavailable, match="answered 404"):  # asked in the project: Argo CD says not found
         client.resource_tree("missing-app")
-    with pytest.raises(ArgoUnavailable, match="answered 403"):
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
         client.application("missing-app")
     argocd.set_tree("router", [])
     assert client.resource_tree("router") == []  # `nodes` left out: no error
     with pytest.raises(ArgoUnavailable, match="invalid name"):
         client.resource_tree("../../settings")
+
+
+def test_one_application_and_its_diagnosis_are_asked_for_in_the_project_only(argocd: FakeArgoCD) -> None:
+    """Another project's Application shares the server; the token may read it. Asked with `project=`,
+    Argo CD itself refuses it (404), so no read of one Application can speak for another project's."""
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk", phase="Failed", health="Degraded")
+    argocd.set_tree("ckan", [node("Pod", "ckan-5c-abc", health="Degraded", message="CrashLoopBackOff")])
+    client = ArgoCD(argocd.url, argocd.token)
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.application("ckan")
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.resource_tree("ckan")
+    with pytest.raises(ArgoUnavailable, match="answered 404"):
+        client.logs("ckan", "ckan-5c-abc", "apps")
+    assert all(r.query.get("project") == "govuk" for r in argocd.requests)
 
 
 def test_post_sync_workflows_are_listed_once_by_label_and_resubmitted(workflows: FakeArgoWorkflows) -> None:

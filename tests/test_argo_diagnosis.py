@@ -220,3 +220,17 @@ def test_logs_refused_by_argo_cd_keep_the_rest(argocd: FakeArgoCD) -> None:
     argocd.fail_status, argocd.fault_path = 400, "/logs"
     text = diagnose(ArgoCD(argocd.url, argocd.token), "router")
     assert "ProgressDeadlineExceeded" in text and "unavailable: answered 400" in text and "```" not in text
+
+
+def test_a_worker_pod_without_the_app_container_says_so_instead_of_posting_kubernetes_refusal(
+    argocd: FakeArgoCD,
+) -> None:
+    """A degraded worker pod names its container after the worker type: asked for `app`, Argo CD
+    streams Kubernetes' refusal as if it were the log. That is not the pod's log: it is said plainly."""
+    argocd.set_app("whitehall-admin", image_tag="v12", phase="Failed", health="Degraded")
+    pod = node("Pod", "whitehall-admin-worker-5c7d-q8z", health="Degraded", message="back-off restarting failed container")  # fmt: skip
+    argocd.set_tree("whitehall-admin", [pod])
+    argocd.set_pod_containers("whitehall-admin", pod["name"], ["worker"])
+    text = diagnose(ArgoCD(argocd.url, argocd.token), "whitehall-admin")
+    assert "```" not in text and "is not valid for pod" not in text
+    assert f"Logs of Pod `{pod['name']}` unavailable: no container app" in text

@@ -302,3 +302,48 @@ def test_a_failing_draft_stack_is_a_failure_told_once_and_named_on_the_line(govu
     assert len(broadcast) == 1 and "draft-router" in broadcast[0], broadcast
     assert len(argocd.requests_to("/api/v1/applications/draft-router")) == 1
     assert len(argocd.requests_to("/api/v1/applications/router")) == 0  # healthy: never read alone
+
+
+# -- the doorbell reads only Applications the bot's own list found in its project (review) -----------
+
+
+def _errors(bot: BotHarness) -> list[str]:
+    text = bot.http.get("/metrics").text
+    return [line for line in text.splitlines() if line.startswith("deploybot_reconcile_errors_total{") and not line.endswith(" 0.0")]  # fmt: skip
+
+
+def test_rings_for_made_up_applications_read_nothing_and_count_no_error(govuk_bot, fake_slack, argocd) -> None:
+    """A token holder naming Applications that do not exist: no GET for each (a 403 each on the real
+    server), no reconcile error counted, no card, and the queue of reads does not grow with them."""
+    _pass(govuk_bot)
+    argocd.reset_requests()
+    for n in range(60):
+        made_up = {"application": f"made-up-{n}", "repoName": "router", "environment": ENV, "state": "Failed", "imageTag": "v100"}  # fmt: skip
+        assert _webhook(govuk_bot, "/webhooks/argocd", made_up) in (202, 429)  # 429: SPEC 13's 30 a minute
+    govuk_bot.settle()
+    assert [r.path for r in argocd.requests if "made-up" in r.path] == []
+    assert _errors(govuk_bot) == []
+    assert fake_slack.roots() == []
+
+
+def test_a_ring_for_another_projects_application_is_not_its_witness(govuk_bot, fake_slack, argocd) -> None:
+    """An Application of another project that runs a GOV.UK image never speaks for a GOV.UK release,
+    whether the list pass (projects=govuk) or a webhook brings it up."""
+    _pass(govuk_bot)
+    _deploy(govuk_bot, fake_slack, "router", "v9400", "deploy")
+    argocd.set_app("dgu-router", image_tag="v9400", repo_name="router", project="datagovuk", phase="Failed", health="Degraded")  # fmt: skip
+    said = {"application": "dgu-router", "repoName": "router", "environment": ENV, "state": "Failed", "imageTag": "v9400"}  # fmt: skip
+    assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202
+    govuk_bot.settle()
+    _pass(govuk_bot)
+    assert "requested" in _line(fake_slack, "router", "v9400")
+
+
+def test_a_ring_before_the_first_pass_posts_no_card_for_what_already_ran(govuk_bot, fake_slack, argocd) -> None:
+    """Before the first pass nothing is recorded: what already ran is the baseline, not news (SPEC 10.1)."""
+    argocd.set_app("router", image_tag="v100", phase="Failed", health="Degraded", started_at="2099-01-01T00:00:00Z")
+    said = {"application": "router", "environment": ENV, "state": "Failed", "imageTag": "v100"}
+    assert _webhook(govuk_bot, "/webhooks/argocd", said) == 202
+    govuk_bot.settle()
+    _pass(govuk_bot)
+    assert fake_slack.roots() == []

@@ -243,7 +243,7 @@ def test_the_stream_keeps_exactly_the_newest_max_entries(store):
     trail = trail_on(store, max_entries=100)
     for number in range(1000):
         trail.record(Action.SYNC_OUTCOME, actor=CI, app="whitehall", env="integration", tag=f"v{number}")
-    assert store.client.xlen(trail.key) == 100
+    assert store.client.xlen(trail.other_key) == 100  # outcomes: what the decisions' stream is kept from
     kept = trail.read()
     assert [r["tag"] for r in kept] == [f"v{n}" for n in range(900, 1000)]
 
@@ -321,22 +321,11 @@ def test_a_negative_limit_is_refused(store):
         trail_on(store).read(limit=-1)
 
 
-def test_reading_the_last_few_of_one_app_fetches_pages_from_the_end_not_the_whole_trail(store):
+def test_reading_without_an_app_fetches_pages_from_the_end_and_each_reads_forwards(store):
     trail = trail_on(store)
-    with store.client.pipeline(transaction=False) as pipe:
-        for number in range(5000):
-            doc = {
-                "at": "2026-11-29T10:00:00.000Z",
-                "action": "promoted",
-                "actor": "CI",
-                "app": "busy",
-                "tag": str(number),
-            }
-            pipe.xadd(trail.key, {"app": "busy", "record": json.dumps(doc)})
-        pipe.execute()
-    for number in range(10):
-        trail.record(Action.PROMOTED, actor=CI, app="quiet", env="production", tag=f"q{number}")
-        trail.record(Action.PROMOTED, actor=CI, app="busy", env="production", tag=f"b{number}")
+    for number in range(2500):
+        trail.record(Action.PROMOTED, actor=CI, app="busy", env="production", tag=str(number))
+        trail.record(Action.SYNC_OUTCOME, actor=CI, app="busy", env="staging", tag=f"s{number}")
     fetched = []
     real = store.client.xrevrange
 
@@ -346,16 +335,15 @@ def test_reading_the_last_few_of_one_app_fetches_pages_from_the_end_not_the_whol
         return page
 
     store.client.xrevrange = counting
-    assert tags(trail.read(app="quiet", limit=10)) == [f"q{n}" for n in range(10)]
-    assert sum(fetched) <= FIRST_PAGE, fetched  # one small page, not 5,020 entries
+    assert tags(trail.read(limit=3)) == ["2498", "s2498", "2499", "s2499"][-3:]
+    assert sum(fetched) <= 2 * FIRST_PAGE, fetched  # a small page of each stream, not 5,000 entries
     fetched.clear()
-    assert tags(trail.read(app="quiet")) == [f"q{n}" for n in range(10)]
-    assert sum(fetched) == 5020  # without a limit every entry is looked at, a page at a time
+    assert tags(trail.read(env="production", limit=2)) == ["2498", "2499"]
+    assert len(trail.read(env="production")) == 2500
     assert max(fetched) <= READ_PAGE
     everything = list(trail.each())
-    assert len(everything) == 5020
-    assert tags(everything[:2]) == ["0", "1"] and tags(everything[-2:]) == ["q9", "b9"]
-    assert tags(trail.each(app="quiet")) == [f"q{n}" for n in range(10)]
+    assert len(everything) == 5000
+    assert tags(everything[:3]) == ["0", "s0", "1"] and tags(everything[-2:]) == ["2499", "s2499"]
 
 
 def test_each_streams_the_same_matches_as_read_oldest_first(store):
@@ -370,7 +358,7 @@ def test_an_entry_that_is_not_a_record_is_skipped(store):
     trail.record(Action.LINKED, actor=OCTOCAT)
     store.client.xadd(trail.key, {"record": "not json"})
     store.client.xadd(trail.key, {"other": "field"})
-    trail.record(Action.UNLINKED, actor=OCTOCAT)
+    trail.record(Action.UNLINKED, actor=OCTOCAT)  # and after the junk, the trail goes on
     assert [r["action"] for r in trail.read()] == ["linked", "unlinked"]
 
 
@@ -606,3 +594,155 @@ def test_serve_with_log_format_json_writes_only_json_lines(bot_env, tmp_path):
     docs = [json.loads(line) for line in lines]
     assert all({"time", "level", "logger", "message"} <= doc.keys() for doc in docs)
     assert any("listening" in doc["message"] for doc in docs)
+
+
+# -- refusals cannot erase the trail (SPEC 12) -----------------------------------------------------
+
+CHANGES = [Action.DEPLOY_COMMITTED, Action.PROMOTED, Action.DEPLOY_HELD, Action.FREEZE, Action.OVERRIDE]
+CHANGES += [Action.ROLLBACK, Action.LINKED, Action.APPROVED]
+
+
+def test_refusals_never_push_a_decision_that_changed_something_out_of_the_trail(store):
+    clock = Clock()
+    trail = trail_on(store, max_entries=300, clock=clock)
+    for number, action in enumerate(CHANGES):
+        trail.record(action, actor=OCTOCAT, app="whitehall", env="production", tag=f"v{number}", commit="abc")
+    for number in range(2000):  # many people, many minutes: nothing held back by the per-person limit
+        clock.now = T0 + number * 7
+        refuser = {"slack": f"U{number % 97:08d}", "github": None}
+        trail.record(Action.DEPLOY_REFUSED, actor=refuser, app="whitehall", env="production", reason="no")
+    kept = trail.read(app="whitehall")
+    assert [r["action"] for r in kept if r["action"] != "deploy_refused"] == [a.value for a in CHANGES]
+    assert len([r for r in kept if r["action"] == "deploy_refused"]) <= 300
+    assert [r["action"] for r in trail.read(app="whitehall", limit=400)][: len(CHANGES)] == [a.value for a in CHANGES]
+
+
+def test_the_newest_max_entries_decisions_stay_and_refusals_keep_their_own_newest(store):
+    trail = trail_on(store, max_entries=50)
+    for number in range(80):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="a", env="integration", tag=f"c{number}")
+        trail.record(Action.DEPLOY_REFUSED, actor=CI, app="a", env="integration", tag=f"r{number}", reason="no")
+    kept = trail.read()
+    assert tags([r for r in kept if r["action"] == "deploy_committed"]) == [f"c{n}" for n in range(30, 80)]
+    assert tags([r for r in kept if r["action"] == "deploy_refused"]) == [f"r{n}" for n in range(30, 80)]
+    assert tags(kept[-4:]) == ["c78", "r78", "c79", "r79"]  # one trail, in the order things happened
+
+
+def test_one_persons_refusals_are_recorded_ten_a_minute_and_the_rest_counted_in_one_record(store):
+    clock = Clock(T0 - T0 % 60)  # the start of a minute
+    trail = trail_on(store, clock=clock)
+    person, other = {"slack": "U0FLOOD01", "github": None}, {"slack": "U0CALM001", "github": "calm"}
+    for number in range(245):
+        clock.now += 0.2
+        trail.record(Action.DEPLOY_REFUSED, actor=person, app="whitehall", env="production", reason="not linked")
+        if number % 50 == 0:
+            trail.record(Action.DEPLOY_REFUSED, actor=other, app="router", env="staging", reason="frozen")
+    assert len([r for r in trail.read() if r["actor"] == person]) == 10
+    assert len([r for r in trail.read() if r["actor"] == other]) == 5  # someone else is not held back
+    clock.now += 60  # the next minute: the minute that ended is summed up, once
+    trail.record(Action.DEPLOY_REFUSED, actor=person, app="whitehall", env="production", reason="not linked")
+    trail.summarise()
+    mine = [r for r in trail.read() if r["actor"] == person]
+    [counted] = [r for r in mine if r.get("outcome") == "rate_limited"]
+    assert counted["action"] == "deploy_refused" and counted["refusals"] == 235
+    assert counted["at"].endswith(":00.000Z") and "235" in counted["reason"]
+    assert len(mine) == 12  # ten, the count, and the first of the new minute
+    trail.summarise()
+    assert len([r for r in trail.read() if r["actor"] == person]) == 12
+
+
+def test_any_apps_last_ten_are_read_without_reading_the_trail(store):
+    trail = trail_on(store)
+    for number in range(10):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="rare", env="production", tag=f"r{number}")
+    with store.client.pipeline(transaction=False) as pipe:  # 5,000 records of a busy app, as fast as Redis takes them
+        for number in range(5000):
+            trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="busy", env="production", tag=f"b{number}")
+        pipe.execute()
+    fetched: list[int] = []
+    for name in ("xrevrange", "xrange"):
+        real = getattr(store.client, name)
+
+        def counting(*args, real=real, **kwargs):
+            page = real(*args, **kwargs)
+            fetched.append(len(page))
+            return page
+
+        setattr(store.client, name, counting)
+    assert tags(trail.read(app="rare", limit=10)) == [f"r{n}" for n in range(10)]
+    assert sum(fetched) <= 50, fetched  # the rare app's own, not 5,010 entries
+    fetched.clear()
+    assert tags(trail.read(app="busy", limit=10)) == [f"b{n}" for n in range(4990, 5000)]
+    assert sum(fetched) <= 100, fetched
+    assert tags(trail.read(app="rare", env="production", since=datetime.fromtimestamp(T0, UTC))) == [
+        f"r{n}" for n in range(10)
+    ]
+    assert tags(trail.each(app="rare")) == [f"r{n}" for n in range(10)]
+
+
+def test_four_hundred_refused_deploys_by_an_unlinked_user_leave_the_committed_deploy_in_the_trail(
+    bot_env, fake_slack, tmp_path, redis_url, redis_prefix
+):
+    from tests.support.app import MEMBER, UNLINKED, BotHarness
+
+    bot = BotHarness({**bot_env, "AUDIT_MAX_ENTRIES": "300"})
+    try:
+        bot.slash("whitehall v8100 integration", user=MEMBER, response_url=fake_slack.response_url("deploy"))
+        assert "Committed" in fake_slack.wait_for_response("deploy", timeout=30)[0]["text"]
+        for _ in range(400):
+            assert bot.slash("whitehall v8101 integration", user=UNLINKED).status_code == 200
+        bot.settle()
+        assert bot.services.audit.flush(timeout=30)
+    finally:
+        bot.stop()
+    result = audit_cli("--app", "whitehall", env=cli_env(tmp_path, REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["tag"] for r in records if r["action"] == "deploy_committed"] == ["v8100"]
+    refused = [r for r in records if r["action"] == "deploy_refused" and r["actor"]["slack"] == UNLINKED]
+    assert 10 <= len(refused) <= 10 + 2 * 10  # ten a minute (the loop may span a minute or two), no more
+
+
+def test_an_apps_index_entries_for_records_trimmed_away_are_not_looked_up(store):
+    trail = trail_on(store, max_entries=100)
+    for number in range(100):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="gone", env="production", tag=f"g{number}")
+    for number in range(100):
+        trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="busy", env="production", tag=f"b{number}")
+    looked_up: list[int] = []
+    real = store.client.pipeline
+
+    def counting(*args, **kwargs):
+        pipe = real(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted():
+            found = execute()
+            looked_up.append(len(found))
+            return found
+
+        pipe.execute = counted
+        return pipe
+
+    store.client.pipeline = counting
+    assert trail.read(app="gone", limit=10) == []  # all 100 trimmed away by busy's records
+    assert sum(looked_up) == 0, looked_up
+
+
+def test_records_written_before_the_per_app_index_are_indexed_once_and_read_in_order(store):
+    trail = trail_on(store)
+    for number in range(30):  # as the trail was written before: every record in one stream, no index
+        doc = {
+            "at": "2026-11-29T10:00:00.000Z",
+            "action": "deploy_refused",
+            "actor": "CI",
+            "app": "old",
+            "tag": f"o{number}",
+        }
+        store.client.xadd(trail.key, {"app": "old", "record": json.dumps(doc)})
+    trail.record(Action.DEPLOY_COMMITTED, actor=CI, app="old", env="production", tag="new")
+    assert tags(trail.read(app="old")) == ["new"]
+    assert trail.index_earlier_records() == 30
+    assert tags(trail.read(app="old", limit=3)) == ["o28", "o29", "new"]
+    assert tags(trail.read(app="old")) == [f"o{n}" for n in range(30)] + ["new"]
+    assert trail.index_earlier_records() == 0  # once

@@ -15,7 +15,7 @@ REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHARTS_REPO_URL", "WEBHO
 SECRET_VALUES = {
     "SLACK_BOT_TOKEN": "xoxb-secret-bot-token-4242",
     "SLACK_SIGNING_SECRET": "signing-secret-4242",
-    "WEBHOOK_TOKEN": "webhook-secret-4242",
+    "WEBHOOK_TOKEN": "webhook-secret-4242-0123456789abcdef",
     "GITHUB_TOKEN": "ghs_secret_github_4242",
 }
 
@@ -142,6 +142,24 @@ def test_manifest_with_a_bad_url_exits_1_without_a_traceback(tmp_path, url):
     assert result.stdout == ""
 
 
+def test_manifest_for_socket_mode_has_no_request_urls(tmp_path):
+    result = bot("manifest", "--socket-mode", env=clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    [command] = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/deploy"]
+    assert "url" not in command
+    assert "request_url" not in result.stdout and "url:" not in result.stdout
+
+
+def test_manifest_without_url_or_socket_mode_says_what_it_needs(tmp_path):
+    result = bot("manifest", env=clean_env(tmp_path))
+    assert result.returncode == 1
+    assert "--url is required" in result.stderr and "--socket-mode" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # -- serve never deletes a folder it did not make ----------------------------------------------------
 
 
@@ -175,7 +193,7 @@ def test_serve_refuses_a_charts_workdir_it_did_not_make_and_keeps_every_file(tmp
 
 
 def test_check_config_reports_a_webhook_token_for_an_unknown_environment(tmp_path):
-    env = clean_env(tmp_path, **valid_settings(tmp_path), WEBHOOK_TOKEN_PRODUCTON="typo-token-4242")
+    env = clean_env(tmp_path, **valid_settings(tmp_path), WEBHOOK_TOKEN_PRODUCTON="typo-token-4242-0123456789abcdef")
     result = bot("check-config", env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -193,3 +211,16 @@ def test_serve_refuses_a_bad_tuning_variable_by_name_without_a_traceback(tmp_pat
     assert result.returncode == 1, output
     assert "DEPLOYBOT_HEARTBEAT_SECONDS must be a number of seconds" in output
     assert "Traceback" not in output
+
+
+def test_check_config_refuses_a_short_webhook_token_and_one_login_mapped_twice_one_line_each(tmp_path):
+    config = tmp_path / "twice.yaml"
+    config.write_text("users:\n  U012AB3CD: prod-dev\n  U0ABCDEF2: Prod-Dev\n", encoding="utf-8")
+    settings = {**valid_settings(tmp_path), "WEBHOOK_TOKEN": "abc", "BOT_CONFIG": str(config)}
+    result = bot("check-config", env=clean_env(tmp_path, **settings, WEBHOOK_TOKEN_STAGING="short"))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output
+    lines = output.splitlines()
+    assert len([line for line in lines if "WEBHOOK_TOKEN must be at least 32 characters" in line]) == 1, lines
+    assert len([line for line in lines if "WEBHOOK_TOKEN_STAGING must be at least 32 characters" in line]) == 1
+    assert len([line for line in lines if "prod-dev" in line and "U0ABCDEF2" in line]) == 1

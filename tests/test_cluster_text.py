@@ -90,6 +90,29 @@ def test_test_failures_from_a_webhook_are_redacted_and_fit_a_section(bot, fake_s
     assert_clean(fake_slack)
 
 
+def test_a_workflow_url_from_a_webhook_carrying_a_credential_is_redacted_on_the_card_and_in_the_reply(
+    bot, fake_slack
+) -> None:
+    """The workflow run's URL is outside text too: shown as a link on the card and in the failure reply,
+    it must not carry a URL's `user:password@` or a `token=` in its query."""
+    payload = {
+        "application": "whitehall-admin",
+        "repoName": "whitehall",
+        "environment": "integration",
+        "imageTag": "v4003",
+        "status": "Failed",
+        "suite": "smokey",
+        "workflowUrl": f"https://ci:{SECRETS['url']}@argo-workflows.test/workflows/apps/x?token={SECRETS['password']}",
+        "failures": ["one test failed"],
+    }
+    assert bot.webhook("/webhooks/tests", payload).status_code == 202
+    bot.settle()
+    [card] = fake_slack.roots()
+    [reply] = [r for r in fake_slack.replies(card.ts) if r.reply_broadcast]
+    assert "argo-workflows.test/workflows/apps/x" in reply.all_text()  # the link is still there
+    assert_clean(fake_slack)
+
+
 # -- read from Argo CD itself --------------------------------------------------------------------
 
 

@@ -80,7 +80,7 @@ def test_check_config_names_the_windowed_environments(tmp_path):
             "SLACK_BOT_TOKEN": "x",
             "SLACK_SIGNING_SECRET": "y",
             "CHARTS_REPO_URL": "file:///tmp/none",
-            "WEBHOOK_TOKEN": "z",
+            "WEBHOOK_TOKEN": "z" * 32,
             "HOME": str(tmp_path),
         },
         capture_output=True,

@@ -192,3 +192,14 @@ def test_the_token_appears_in_no_log_line(fake_github, caplog):
     assert caplog.records, "the flow logs something (the 500), so this test can see a leak"
     assert all(token not in record.getMessage() for record in caplog.records)
     assert token not in caplog.text
+
+
+def test_a_flow_the_person_replaced_stops_at_its_next_poll_without_asking_github(fake_github):
+    pretend = PretendTime()
+    flow = _flow(fake_github, pretend)
+    code = flow.request_code()
+    wanted = iter([True, True, False])
+    with pytest.raises(FlowFailed) as failed:
+        flow.wait_for_login(code, lambda: next(wanted))
+    assert failed.value.reason == "replaced" and failed.value.text == messages.LINK_REPLACED
+    assert fake_github.token_polls() == 2

@@ -70,6 +70,28 @@ def test_argocd_lists_only_the_projects_asked_for(argocd: FakeArgoCD) -> None:
     assert len(get(argocd, "/api/v1/applications").json()["items"]) == 2
 
 
+def test_argocd_answers_one_application_as_the_real_server_does_with_and_without_a_project(argocd: FakeArgoCD) -> None:
+    """argo-cd server/application/application.go `getAppEnforceRBAC`: without a project an unknown
+    Application is 403 (its existence is not told) and one of another project is answered (the token
+    may read it); with `project=` (`projects=` for Get) both are 404 `... not found`. The tree,
+    events and logs answer the same way."""
+    argocd.set_app("router", image_tag="v1")
+    argocd.set_app("ckan", image_tag="v1", project="datagovuk")
+    for suffix in ("", "/resource-tree", "/events", "/logs"):
+        assert get(argocd, f"/api/v1/applications/missing{suffix}").status_code == 403
+        assert get(argocd, f"/api/v1/applications/ckan{suffix}").status_code == 200
+        assert get(argocd, f"/api/v1/applications/router{suffix}", project="govuk").status_code == 200
+        for name in ("missing", "ckan"):
+            answer = get(argocd, f"/api/v1/applications/{name}{suffix}", project="govuk")
+            assert answer.status_code == 404, (name, suffix)
+            assert answer.json()["code"] == 5
+            assert answer.json()["message"] == f'applications.argoproj.io "{name}" not found'
+    assert get(argocd, "/api/v1/applications/ckan", projects="govuk").status_code == 404
+    assert get(argocd, "/api/v1/applications/router", projects="govuk").status_code == 200
+    listed = get(argocd, "/api/v1/applications", project="govuk").json()["items"]  # the legacy name lists too
+    assert [item["metadata"]["name"] for item in listed] == ["router"]
+
+
 def test_argocd_app_of_apps_flips_the_annotation_before_the_operation_starts(argocd: FakeArgoCD) -> None:
     argocd.set_app("router", image_tag="v511", started_at="2024-01-01T00:00:00Z")
     argocd.flip_image_tag("router", "v512")
@@ -133,6 +155,25 @@ def test_argocd_serves_tree_events_and_logs_for_one_application(argocd: FakeArgo
     assert "nodes" not in get(argocd, "/api/v1/applications/whitehall-admin/resource-tree").json()
 
 
+def test_argocd_streams_kubernetes_refusal_for_a_container_the_pod_lacks(argocd: FakeArgoCD) -> None:
+    """GOV.UK's worker pods run containers named after the worker type and its Job pods `dbmigrate`
+    and the like (govuk-helm-charts generic-govuk-app templates); only the web Deployment's pods have
+    `app`. Kubernetes refuses a container the pod lacks, and Argo CD's PodLogs sends the refusal as
+    the content of a log line (argo-cd server/application/application.go: `logEntry{line: err.Error()}`)."""
+    argocd.set_app("whitehall-admin", image_tag="v1")
+    pod = node("Pod", "whitehall-admin-worker-7f9c-x2", health="Degraded", message="back-off restarting")
+    argocd.set_tree("whitehall-admin", [pod])
+    argocd.set_pod_containers("whitehall-admin", pod["name"], ["worker"])
+    argocd.set_logs("whitehall-admin", pod["name"], ["worker line"], container="worker")
+    path = "/api/v1/applications/whitehall-admin/logs"
+    refused = get(argocd, path, podName=pod["name"], container="app", tailLines="20", follow="false")
+    assert refused.status_code == 200
+    (line,) = [json.loads(line)["result"]["content"] for line in refused.text.splitlines()][:-1]
+    assert line == f"container app is not valid for pod {pod['name']}"
+    answer = get(argocd, path, podName=pod["name"], container="worker", tailLines="20", follow="false")
+    assert [json.loads(line)["result"]["content"] for line in answer.text.splitlines()][:-1] == ["worker line"]
+
+
 @pytest.mark.parametrize("status", [401, 403, 500, 503])
 def test_argocd_answers_the_fault_it_is_told(argocd: FakeArgoCD, status: int) -> None:
     argocd.fail_status = status
@@ -182,6 +223,11 @@ def test_workflows_hold_deploy_image_runs_beside_the_tests(workflows: FakeArgoWo
     selector = "workflows.argoproj.io/workflow-template=post-sync"
     tests = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": selector}).json()["items"]
     assert [i["metadata"]["name"] for i in tests] == ["post-sync-a1"]
+    # deploy-image is made from its WorkflowTemplate too (govuk-helm-charts deploy-image/event-binding.yaml
+    # workflowTemplateRef), so the controller labels it as one (argo-workflows workflow/common/convert.go):
+    # only the template's name tells it from the tests
+    templated = get(workflows, "/api/v1/workflows/apps", **{"listOptions.labelSelector": "workflows.argoproj.io/workflow-template"}).json()["items"]  # fmt: skip
+    assert {i["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] for i in templated} == {"post-sync", "deploy-image"}  # fmt: skip
     assert get(workflows, "/api/v1/workflows/apps", token="nope").status_code == 401
 
 

@@ -17,7 +17,7 @@ from tests.support.charts import ChartsRemote
 from tests.support.payloads import smokey_payload
 from tests.support.slack_requests import block_actions_body
 
-STAGING_TOKEN = "staging-cluster-token-0002"
+STAGING_TOKEN = "staging-cluster-token-0002-abcdef"
 
 ALERTS = "govuk-deploy-alerts"
 

@@ -143,12 +143,18 @@ def test_unlink_and_whoami(linking_bot, fake_slack, fake_github):
     assert record["actor"] == {"slack": UNLINKED, "github": "newcomer"}
 
 
-def test_one_flow_per_person_at_a_time(linking_bot, fake_slack, fake_github):
-    _, code = start_link(linking_bot, fake_slack, UNLINKED, "link")
-    again = ack_text(linking_bot.slash("link", user=UNLINKED))
-    assert again == messages.link_in_progress(fake_github.url + "/login/device", code)
-    assert len(fake_github.device_grants) == 1
+def test_one_flow_per_person_at_a_time_and_starting_again_replaces_it(linking_bot, fake_slack, fake_github):
+    _, first = start_link(linking_bot, fake_slack, UNLINKED, "first")
+    _, second = start_link(linking_bot, fake_slack, UNLINKED, "second")
+    assert second != first and len(fake_github.device_grants) == 2
     start_link(linking_bot, fake_slack, OUTSIDER, "other")  # someone else is not held up
+    fake_github.approve("newcomer", first)  # the replaced code links nothing
+    fake_github.approve("newcomer", second)
+    [reply] = fake_slack.wait_for_response("second", timeout=10)
+    assert reply["text"] == messages.linked("newcomer", "")
+    linking_bot.settle()
+    assert "first" not in fake_slack.responses  # the replaced flow ends quietly: its words are the newer flow's
+    assert len([m for m in fake_slack.roots() if "now linked" in m.all_text()]) == 1
 
 
 def test_the_token_is_never_stored_or_logged(linking_bot, fake_slack, fake_github, redis_client, redis_prefix, caplog):
@@ -200,26 +206,28 @@ def test_a_link_overruled_by_the_users_map_says_so(linking_env, tmp_path, fake_s
         later.stop()
 
 
-def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redis_client, redis_prefix):
-    import threading
+def _waiting_linking(redis_client, redis_prefix, release, told, **options):
+    """Linking on a GitHub whose people take until `release` to enter their code."""
+    import itertools
 
     from bot.audit import AuditTrail
-    from bot.commands import Link
     from bot.config import load_settings
-    from bot.identity.device_flow import DeviceCode
+    from bot.identity.device_flow import DeviceCode, FlowFailed
     from bot.identity.linking import Linking
     from bot.identity.links import Links
+    from bot.identity.seal import Seal
     from bot.store import Store
 
-    release = threading.Event()
-    told: list[tuple[str, str]] = []
+    numbers = itertools.count()
 
     class WaitingGitHub:
         def request_code(self, timeout=None):
-            return DeviceCode("dc", "ABCD-1234", "https://github.com/login/device", 900, 5)
+            return DeviceCode("dc", f"ABCD-{next(numbers):04d}", "https://github.com/login/device", 900, 5)
 
-        def wait_for_login(self, code):
-            release.wait(10)
+        def wait_for_login(self, code, still_wanted=lambda: True):
+            while not release.wait(0.05):
+                if not still_wanted():
+                    raise FlowFailed("replaced", "replaced")
             return "newcomer"
 
     class Board:
@@ -227,23 +235,70 @@ def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redi
             return "n1"
 
     store = Store(redis_client, redis_prefix)
-    linking = Linking(
+    return Linking(
         settings=load_settings({}, require_serve=False),
         store=store,
-        links=Links(store),
+        links=Links(store, Seal(b"test-identity-key-0123456789abcdef")),
         flow=WaitingGitHub(),
         notices=Board(),
         audit=AuditTrail(store, 100),
         reply=lambda url, text: told.append((url, text)),
-        max_flows=1,
+        **options,
     )
+
+
+def test_at_most_max_flows_wait_at_once_and_a_finished_flow_frees_its_place(redis_client, redis_prefix):
+    import threading
+
+    from bot.commands import Link
+
+    release = threading.Event()
+    told: list[tuple[str, str]] = []
+    linking = _waiting_linking(redis_client, redis_prefix, release, told, max_flows=1)
     try:
-        assert "ABCD-1234" in linking.link(Link(), "U1", "url-1")
+        assert "ABCD-0000" in linking.link(Link(), "U1", "url-1")
         assert linking.link(Link(), "U2", "url-2") == messages.LINK_BUSY
         release.set()
         assert linking.wait_idle(5)
         assert told == [("url-1", messages.linked("newcomer", ""))]
-        assert "ABCD-1234" in linking.link(Link(), "U2", "url-2")
+        assert "ABCD-" in linking.link(Link(), "U2", "url-2")
     finally:
         release.set()
+        linking.stop()
+
+
+def test_a_replaced_flow_gives_its_place_to_the_new_one_at_once(redis_client, redis_prefix):
+    import threading
+
+    from bot.commands import Link
+
+    release = threading.Event()
+    told: list[tuple[str, str]] = []
+    linking = _waiting_linking(redis_client, redis_prefix, release, told, max_flows=1)
+    try:
+        assert "ABCD-0000" in linking.link(Link(), "U1", "url-1")
+        assert "ABCD-0001" in linking.link(Link(), "U1", "url-1b")  # the same person again: replaced, not refused
+        release.set()
+        assert linking.wait_idle(5)
+        assert told == [("url-1b", messages.linked("newcomer", ""))]
+    finally:
+        release.set()
+        linking.stop()
+
+
+def test_five_hundred_people_can_be_linking_at_once(redis_client, redis_prefix):
+    import threading
+
+    from bot.commands import Link
+
+    release = threading.Event()
+    told: list[tuple[str, str]] = []
+    linking = _waiting_linking(redis_client, redis_prefix, release, told)
+    try:
+        answers = [linking.link(Link(), f"U{number:08d}", f"url-{number}") for number in range(500)]
+        assert messages.LINK_BUSY not in answers
+        assert all("ABCD-" in answer for answer in answers), [a for a in answers if "ABCD-" not in a][:2]
+    finally:
+        release.set()
+        assert linking.wait_idle(30)
         linking.stop()

@@ -8,11 +8,12 @@ from dataclasses import replace
 from bot.config import load_settings
 from bot.deploys.identity import CONFIG, LINK, Refusal, identify
 from bot.identity.links import Link, Links, Taken
+from bot.identity.seal import Seal
 from bot.store import Store
 
 
 def _links(redis_client, redis_prefix) -> Links:
-    return Links(Store(redis_client, redis_prefix))
+    return Links(Store(redis_client, redis_prefix), Seal(b"test-identity-key-0123456789abcdef"))
 
 
 def test_a_link_is_kept_in_the_store_with_when_it_was_made(redis_client, redis_prefix):
@@ -63,7 +64,7 @@ def test_relinking_frees_the_earlier_login_and_unlink_frees_the_login(redis_clie
 def test_unlinking_never_frees_a_login_someone_else_now_holds(redis_client, redis_prefix):
     links = _links(redis_client, redis_prefix)
     links.link("U1", "octocat", at=1.0)
-    redis_client.set(redis_prefix + "link:login:octocat", "U2")  # as if U2 held it since
+    redis_client.set(redis_prefix + "link:login:octocat", links._holder_record("octocat", "U2"))  # U2 holds it since
     links.unlink("U1")
     assert links.holder("octocat") == "U2"
 
@@ -94,3 +95,28 @@ def test_a_link_to_a_login_the_users_map_later_gives_someone_else_no_longer_coun
     refusal = identify(settings, "U2", links)
     assert isinstance(refusal, Refusal) and "no longer counts" in refusal.text
     assert identify(settings, "U1", links).login == "octocat"
+
+
+def test_links_sealed_with_another_key_or_copied_to_another_user_count_for_nothing(redis_client, redis_prefix):
+    links = _links(redis_client, redis_prefix)
+    links.link("U1", "octocat", at=1.0)
+    stranger = Links(Store(redis_client, redis_prefix), Seal(b"someone-elses-key-0123456789abcdef"))
+    assert stranger.get("U1") is None and stranger.holder("octocat") is None
+    redis_client.set(redis_prefix + "link:user:U2", redis_client.get(redis_prefix + "link:user:U1"))  # a copy
+    assert links.get("U2") is None and links.get("U1") == Link("U1", "octocat", 1.0)
+
+
+def test_a_rotated_key_still_opens_links_and_seals_them_again_with_the_new_key(redis_client, redis_prefix):
+    old, new = b"old-identity-key-0123456789abcdef", b"new-identity-key-0123456789abcdef"
+    Links(Store(redis_client, redis_prefix), Seal(old)).link("U1", "octocat", at=1.0)
+    rotating = Links(Store(redis_client, redis_prefix), Seal(new, previous=old))
+    assert rotating.get("U1") == Link("U1", "octocat", 1.0)
+    assert Links(Store(redis_client, redis_prefix), Seal(new)).get("U1") == Link("U1", "octocat", 1.0)
+
+
+def test_a_login_held_by_a_forged_record_can_still_be_linked_by_its_owner(redis_client, redis_prefix):
+    links = _links(redis_client, redis_prefix)
+    redis_client.set(redis_prefix + "link:login:octocat", "U0EVIL")  # unsigned: no one's
+    assert links.holder("octocat") is None
+    assert links.link("U1", "octocat", at=1.0) == Link("U1", "octocat", 1.0)
+    assert links.holder("octocat") == "U1"

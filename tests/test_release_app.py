@@ -12,9 +12,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from bot.intervals import PRODUCTION_INTERVALS
+from bot.metrics import Metrics
+from bot.release_app import ReleaseApp
+from bot.store import Store
 from tests.fakes import FakeReleaseApp, FakeSlack
 from tests.fakes.release_app import DEFAULT_TOKEN
 from tests.support.app import MEMBER, BotHarness
@@ -180,3 +184,112 @@ def test_an_automatic_promotion_and_a_rollback_are_recorded_too(bot_env, fake_sl
         ]
     finally:
         bot.stop()
+
+
+def _replica(store: Store, url: str, http: httpx.Client) -> ReleaseApp:
+    return ReleaseApp(
+        url=url, token=DEFAULT_TOKEN, store=store, http=http, clock=time.time, intervals=FAST, metrics=Metrics()
+    )
+
+
+def test_a_notice_still_in_flight_when_the_sending_lock_expires_is_not_sent_again_by_another_replica(
+    redis_client, redis_prefix, release_app
+) -> None:
+    """A slow Release app can outlast the sending lock (a batch of slow calls does): the replica that
+    takes the lock next must not send the notice the first one is still sending."""
+    store = Store(redis_client, redis_prefix)
+    with httpx.Client() as http:
+        first, second = _replica(store, release_app.url, http), _replica(store, release_app.url, http)
+        try:
+            answer = release_app.stall_next()
+            first.committed("whitehall", "v4108", "integration", "c0ffee")
+            assert release_app.wait_until(lambda: release_app.arrived == 1)
+            redis_client.delete(store.key("lock", "release-app"))  # its lock expired while the call hangs
+            second.send_due()
+            answer.set()
+            assert first.wait_idle(timeout=20)
+            assert release_app.arrived == 1
+            assert len(release_app.deployments) == 1 and first.waiting() == 0
+        finally:
+            answer.set()
+            first.stop()
+            second.stop()
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_notice_the_release_app_refuses_as_invalid_is_not_retried(bot_env, fake_slack, release_app, status) -> None:
+    """Sending the same body again cannot make a 400 or 422 acceptable: it is dropped at once, logged and
+    counted, where a 5xx (or 401, 429) is tried again."""
+    release_app.fail_next(1, status)
+    bot = BotHarness(telling(bot_env, release_app.url), intervals=FAST)
+    try:
+        deploy(bot, fake_slack, "whitehall v4109 integration", "deploy")
+        assert release_app.wait_until(lambda: len(release_app.requests) >= 1)
+        assert release_app.wait_until(lambda: bot.services.release_app.waiting() == 0, timeout=20)
+        time.sleep(1)  # five passes of the job: nothing more is sent
+        assert [r["status"] for r in release_app.requests] == [status]
+        assert 'deploybot_release_app_failures_total{next="dropped"} 1.0' in bot.http.get("/metrics").text
+    finally:
+        bot.stop()
+
+
+def test_a_committed_deploy_is_recorded_even_when_its_card_cannot_be_saved(bot_env, fake_slack, release_app) -> None:
+    """The notice is queued before anything else that follows a commit (the requester's answer, which ends
+    the request in the journal, and the card): a failure there, or a crash after the journal let the
+    request go, must not lose it. Here the release's record in the store cannot be read (wrong type)."""
+    bot = BotHarness(telling(bot_env, release_app.url), intervals=FAST)
+    try:
+        bot.services.store.client.hset(bot.services.store.key("release", "whitehall", "v4110"), "x", "1")
+        deploy(bot, fake_slack, "whitehall v4110 integration", "deploy")
+        [recorded] = release_app.wait_for_deployments(1, timeout=20)
+        assert (recorded.environment, recorded.version) == ("integration", "v4110")
+    finally:
+        bot.stop()
+
+
+def test_a_deploy_reported_again_after_its_notice_was_delivered_is_not_told_twice(
+    redis_client, redis_prefix, release_app
+) -> None:
+    """Recovery reports a deploy that had landed again when its replica died before the journal let it go;
+    its notice, queued and perhaps delivered before the crash, is sent once."""
+    store = Store(redis_client, redis_prefix)
+    with httpx.Client() as http:
+        app = _replica(store, release_app.url, http)
+        try:
+            app.committed("whitehall", "v4111", "integration", "c0ffee")
+            release_app.wait_for_deployments(1)
+            assert app.wait_idle(timeout=20)
+            app.committed("whitehall", "v4111", "integration", "c0ffee")
+            assert app.wait_idle(timeout=20)
+            app.send_due()
+            assert release_app.arrived == 1 and app.waiting() == 0
+        finally:
+            app.stop()
+
+
+def test_stopping_waits_for_the_call_in_flight_only(redis_client, redis_prefix, release_app) -> None:
+    """A replica shutting down while the Release app is slow finishes the call it is making and sends
+    nothing more: what is left stays queued for the next pass of any replica."""
+    import threading
+
+    store = Store(redis_client, redis_prefix)
+    first_answer, second_answer = release_app.stall_next(), release_app.stall_next()
+    with httpx.Client() as http:
+        app = _replica(store, release_app.url, http)
+        try:
+            app.committed("whitehall", "v4112", "integration", "c0ffee1")
+            assert release_app.wait_until(lambda: release_app.arrived == 1)
+            app.committed("whitehall", "v4113", "integration", "c0ffee2")
+            stopped = threading.Event()
+            threading.Thread(target=lambda: (app.stop(), stopped.set()), daemon=True).start()
+            deadline = time.monotonic() + 20
+            while not app.stopping:  # stop() has begun: only now may the slow call end
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            first_answer.set()
+            assert stopped.wait(10), "stop() was still waiting on a second slow call"
+            assert release_app.arrived == 1 and app.waiting() == 1
+        finally:
+            first_answer.set()
+            second_answer.set()
+            app.stop()

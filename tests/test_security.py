@@ -24,9 +24,9 @@ from tests.support.slack_requests import block_actions_body, signed_headers, sla
 
 CI = "/update-image-tag"
 OUTCOMES = ("/webhooks/argocd", "/webhooks/smokey", "/webhooks/tests")
-INTEGRATION_TOKEN = "integration-cluster-token-0001"
-STAGING_TOKEN = "staging-cluster-token-0002"
-PRODUCTION_TOKEN = "production-cluster-token-0003"
+INTEGRATION_TOKEN = "integration-cluster-token-0001-abcdef"
+STAGING_TOKEN = "staging-cluster-token-0002-abcdef"
+PRODUCTION_TOKEN = "production-cluster-token-0003-abcdef"
 CLUSTER_TOKENS = {
     "WEBHOOK_TOKEN_INTEGRATION": INTEGRATION_TOKEN,
     "WEBHOOK_TOKEN_STAGING": STAGING_TOKEN,
@@ -307,7 +307,7 @@ def click_as_slack(bot: BotHarness, slack: FakeSlack, value: str, name: str, sec
 def test_live_buttons_survive_rotating_the_slack_secret_and_the_button_key(
     bot_env: dict[str, str], fake_slack: FakeSlack, charts_remote: ChartsRemote
 ) -> None:
-    first_key, second_key = "first-button-key-000001", "second-button-key-00002"
+    first_key, second_key = "first-button-key-000001-0123456789", "second-button-key-00002-0123456789"
     env = {**bot_env, "BUTTON_SIGNING_KEY": first_key}
     harness = BotHarness(env)
     try:

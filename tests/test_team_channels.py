@@ -176,3 +176,90 @@ def test_docs_down_at_start_up_then_read_by_the_hourly_job(bot_env, fake_slack, 
         assert len(team_messages(fake_slack, "govuk-navigation-tech")) == 1
     finally:
         bot.stop()
+
+
+# -- a hostile or broken TEAM_CHANNELS_URL ---------------------------------------------------------
+
+
+def test_a_repos_json_far_over_the_cap_is_refused_without_being_held_whole(docs) -> None:
+    """A page of 40 MiB is refused once 5 MiB have come, not read into memory first."""
+    import tracemalloc
+
+    docs.serve_body(b"[" + b" " * (40 * 1024 * 1024) + b"]")
+    reader = channels(url=docs.repos_json_url)
+    tracemalloc.start()
+    try:
+        assert reader.refresh() is False
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024, f"peak {peak / 1024 / 1024:.0f} MiB"
+
+
+def test_a_repos_json_that_never_ends_is_given_up_within_the_deadline() -> None:
+    """A server that sends a byte now and then forever (each read within httpx's read timeout) must
+    not keep the refresh, and with it the hourly job, busy for ever: the whole read has a deadline."""
+    import socket
+    import threading
+
+    import httpx
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            connection.sendall(b"1\r\n[\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"1\r\n \r\n")
+                except OSError:
+                    return
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/repos.json"
+    reader = TeamChannels(configured={}, url=url, http=httpx.Client(), store=memory_store(), deadline=2)
+    done = threading.Event()
+    outcome: list[bool] = []
+    threading.Thread(target=lambda: (outcome.append(reader.refresh()), done.set()), daemon=True).start()
+    try:
+        assert done.wait(30), "the refresh was still reading after 30 s"
+        assert outcome == [False]
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_repos_json_nested_too_deep_keeps_the_last_copy(docs) -> None:
+    store = memory_store()
+    reader = channels(url=docs.repos_json_url, store=store)
+    assert reader.refresh() is True
+    docs.serve_body(b"[" * 200_000)
+    again = channels(url=docs.repos_json_url, store=store)
+    assert again.refresh() is False  # a clear refusal, not an error escaping the job
+    assert again.channel_for("whitehall", "whitehall-admin", None) == WHITEHALL_TEAM
+
+
+def test_while_the_first_read_is_still_going_the_last_copy_in_the_store_is_used(docs) -> None:
+    """A replica starting while the developer docs are slow to answer (up to the read's deadline) tells a
+    failure to the channel of the last copy another replica kept, not to nobody."""
+    import socket
+    import threading
+
+    import httpx
+
+    store = memory_store()
+    assert channels(url=docs.repos_json_url, store=store).refresh() is True
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, and never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/repos.json"
+    starting = TeamChannels(configured={}, url=url, http=httpx.Client(), store=store, deadline=60)
+    threading.Thread(target=starting.refresh, daemon=True).start()
+    try:
+        assert starting.channel_for("whitehall", "whitehall-admin", None) == WHITEHALL_TEAM
+    finally:
+        listener.close()

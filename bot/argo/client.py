@@ -103,6 +103,11 @@ class ArgoCD(_Api):
         self.project = project
         self.log_container = log_container
 
+    def _in_project(self) -> dict[str, str]:
+        # named, Argo CD itself answers 404 for an Application of another project (getAppEnforceRBAC);
+        # unnamed, a token that may read every project would be answered another project's
+        return {"project": self.project}
+
     def applications(self) -> list[AppState]:
         """Every application of the project, in one request whatever their number."""
         params = {"projects": self.project, "fields": APPLICATION_FIELDS}
@@ -110,13 +115,19 @@ class ArgoCD(_Api):
 
     def application(self, name: str) -> AppState:
         """One application in full: the only answer that carries the operation's message."""
-        return parse_application(self._json("GET", f"/api/v1/applications/{_segment(name)}"))
+        return parse_application(self._json("GET", f"/api/v1/applications/{_segment(name)}", self._in_project()))
 
     def resource_tree(self, application: str) -> list[ResourceNode]:
-        return parse_tree(self._json("GET", f"/api/v1/applications/{_segment(application)}/resource-tree"))
+        path = f"/api/v1/applications/{_segment(application)}/resource-tree"
+        return parse_tree(self._json("GET", path, self._in_project()))
 
     def events(self, application: str, node: ResourceNode) -> list[KubeEvent]:
-        params = {"resourceName": node.name, "resourceNamespace": node.namespace, "resourceUID": node.uid}
+        params = {
+            "resourceName": node.name,
+            "resourceNamespace": node.namespace,
+            "resourceUID": node.uid,
+            **self._in_project(),
+        }
         return parse_events(self._json("GET", f"/api/v1/applications/{_segment(application)}/events", params))
 
     def logs(self, application: str, pod: str, namespace: str, tail_lines: int = 20) -> list[str]:
@@ -128,13 +139,19 @@ class ArgoCD(_Api):
             "container": self.log_container,
             "tailLines": str(tail_lines),
             "follow": "false",
+            **self._in_project(),
         }
         response = self._call("GET", f"/api/v1/applications/{_segment(application)}/logs", params)
         try:
             text = response.content.decode("utf-8")
         except UnicodeDecodeError:
             raise ArgoUnavailable("logs are not text") from None
-        return parse_log_lines(text)[-tail_lines:] if tail_lines else []
+        lines = parse_log_lines(text)
+        if lines == [f"container {self.log_container} is not valid for pod {pod}"]:
+            # a pod without that container (GOV.UK's worker and Job pods name theirs otherwise): Argo CD
+            # streams Kubernetes' refusal as if it were the log; it is not the pod's log
+            raise ArgoUnavailable(f"no container {self.log_container}")
+        return lines[-tail_lines:] if tail_lines else []
 
 
 class ArgoWorkflows(_Api):

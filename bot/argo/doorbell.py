@@ -6,6 +6,12 @@ Argo Workflows token, a test-outcome webhook makes it read the test workflows no
 fake a sync or a passing test there, and a webhook for a release Argo CD never ran posts nothing.
 Where there is no token, the webhook is the only witness, as before.
 
+Only an Application the last list pass recorded is read: the list asks for `argocd_project` alone,
+so a webhook naming an Application that does not exist (a 403 from the real server), one of
+another project, or any Application before the first pass has recorded what already ran, reads
+nothing, counts no error and posts nothing; the next pass sees whatever is real. That also bounds
+the reads waiting to the Applications of the project, however many names a token holder sends.
+
 The read happens off the request thread (the webhook is answered 202 at once: SPEC 10.5, reading
 the APIs never delays a webhook). Rings for the same Application, or the same environment's
 workflows, that arrive while one is waiting are one read.
@@ -34,6 +40,7 @@ class Witness(Protocol):
 class Reader(Protocol):
     def ring_argocd(self, env: str, application: str) -> Any: ...
     def ring_workflows(self, env: str) -> Any: ...
+    def recorded_application(self, env: str, application: str) -> Any: ...
 
 
 class Doorbell:
@@ -57,6 +64,8 @@ class Doorbell:
     def sync(self, event: SyncEvent) -> str:
         if not self.reads_argocd(event.env):
             return self.witness.sync(event)
+        if not self._listed(event.env, event.application):
+            return ACCEPTED  # not (yet) an Application of the project: the next pass sees what is real
         self._ring(("argocd", event.env, event.application), self.reader.ring_argocd, event.env, event.application)
         return ACCEPTED
 
@@ -65,6 +74,13 @@ class Doorbell:
             return self.witness.tests(event)
         self._ring(("workflows", event.env), self.reader.ring_workflows, event.env)
         return ACCEPTED
+
+    def _listed(self, env: str, application: str) -> bool:
+        try:
+            return self.reader.recorded_application(env, application) is not None
+        except Exception as error:  # the store unreadable: the next pass reads Argo CD anyway
+            log.warning("doorbell: could not tell whether %s is listed: %s", application, type(error).__name__)
+            return False
 
     def _ring(self, key: tuple[str, ...], read: Callable[..., Any], *args: str) -> None:
         with self._idle:

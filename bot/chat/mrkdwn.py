@@ -22,8 +22,9 @@ def escape(text: str) -> str:
 
 
 def link(url: str, label: str) -> str:
-    """`<url|label>` with the characters that would end the link early percent-encoded."""
-    safe = quote(url, safe=":/?#[]@!$&'()*+,;=%-._~")
+    """`<url|label>` with the characters that would end the link early percent-encoded, and any
+    credential redacted (a webhook's workflow URL is outside text: `user:password@`, `?token=`)."""
+    safe = quote(redact(url), safe=":/?#[]@!$&'()*+,;=%-._~")
     return f"<{safe}|{escape(label)}>"
 
 

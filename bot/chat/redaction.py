@@ -21,19 +21,21 @@ _CREDENTIALS = [
         r"\1" + REDACTED,
     ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer " + REDACTED),
-    # key=value and "key": "value" for any key that names a secret (password=, api_token:, "secret": …)
+    # key=value and "key": "value" for any key that names a secret (password=, api_token:, "secret": …);
+    # the key's other words are bounded ({0,64}) so a long run like `a.a.a.…` cannot make it quadratic
     (
         re.compile(
-            r"(?i)(\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*[\"']?\s*[:=]\s*)"
+            r"(?i)(\b[\w.-]{0,64}(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]{0,64}[\"']?\s*[:=]\s*)"
             + _VALUE
         ),
         r"\1" + REDACTED,
     ),
     # tokens recognisable on their own, wherever they stand (no word boundary: `xghp_…` is still one)
-    (re.compile(r"xox[a-z]-[A-Za-z0-9-]+"), REDACTED),  # Slack
+    (re.compile(r"(?:xox[a-z]|xapp)-[A-Za-z0-9-]+"), REDACTED),  # Slack: bot, user, app-level tokens
     (re.compile(r"(?:gh[pousr]_[A-Za-z0-9_]+|github_pat_[A-Za-z0-9_]+)"), REDACTED),  # GitHub
     (re.compile(r"(?:AKIA|ASIA)[0-9A-Z]{12,}"), REDACTED),  # AWS access key IDs
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + REDACTED + "@"),  # user:password@
+    # user:password@ (a scheme is at most 32 characters: unbounded, `a.a.a.…` made this quadratic)
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://[^\s:/@]{1,256}:)[^\s@/]{1,256}@"), r"\1" + REDACTED + "@"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*", re.S), REDACTED),
 ]
 

@@ -85,6 +85,9 @@ class Deployer:
         # buttons to offer with a team refusal (request_approval): (request, membership, text) -> Block Kit or None
         self.team_refusal_blocks: Callable[[DeployRequest, Membership, str], list | None] | None = None
         self.on_committed: list[Callable[[DeployRequest, Outcome], None]] = []  # after the card (rollbacks)
+        # first of all after a commit, before the requester is told (which lets the request leave the
+        # journal) and before the card: what a crash or a store error there must not lose (the Release app)
+        self.on_landed: list[Callable[[DeployRequest, Outcome], None]] = []
         self._in_flight = 0  # steps running or queued, for wait_idle
         self._in_hand: set[str] = set()  # requests this process is working on, which recovery leaves alone
         self._automatic_in_flight = 0
@@ -421,6 +424,11 @@ class Deployer:
         tag = outcome.tag or request.tag
         self._audit_outcome(request, tag, outcome)
         if outcome.committed:
+            for hook in self.on_landed:
+                try:
+                    hook(request, outcome)
+                except Exception:  # one hook's fault must not keep the requester from hearing
+                    log.exception("after the deploy of %s %s to %s landed", app, tag, env)
             self._final(request, messages.committed(app, tag, env, outcome.commit, self.settings.alerts_channel))
             try:
                 if claim is not None:

@@ -17,6 +17,7 @@ import fcntl
 import logging
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -203,7 +204,20 @@ class WorkingCopy:
     def sync(self) -> str:
         """Make the working tree exactly the remote branch head (fetched shallow); returns that head."""
         ref = f"refs/remotes/origin/{self.branch}"
-        self.git("fetch", "--quiet", "--depth=1", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}")
+        refspec = f"+refs/heads/{self.branch}:{ref}"
+        try:
+            # back to the previous head, so that each image-tag file's own commit (and its time) is
+            # known however many commits arrived since (Snapshot.since); a few commits, not history
+            if not self.head:
+                raise ChartsError("no previous head")
+            # from the previous head's own time (it is kept: git keeps commits at or after the date);
+            # a later commit whose clock ran behind may cut the history short, and then
+            # Snapshot.since falls back to the head's time for what it cannot place
+            since = int(self.git("log", "-1", "--format=%ct", self.head).strip())
+            stamp = datetime.fromtimestamp(since, UTC).isoformat()
+            self.git("fetch", "--quiet", f"--shallow-since={stamp}", "--no-tags", "origin", refspec)
+        except (ChartsError, ValueError):  # first fetch, or nothing newer than that: one commit deep, as ever
+            self.git("fetch", "--quiet", "--depth=1", "--no-tags", "origin", refspec)
         self.git("reset", "--quiet", "--hard", ref)
         self.git("clean", "--quiet", "-fdx")
         self.head = self.base = self.git("rev-parse", "HEAD")

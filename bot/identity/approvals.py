@@ -13,7 +13,6 @@ is made again and the commit carries an `Approved-by:` trailer.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import uuid
@@ -28,6 +27,7 @@ from bot.buttons import ButtonSigner
 from bot.config import Settings
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
+from bot.identity.seal import Seal
 from bot.releases.model import Button, Requester
 from bot.store import Store, StoreError
 from bot.teams import Membership
@@ -39,6 +39,7 @@ RECORD_TTL_SECONDS = 7 * 24 * 3600
 ASK = "approval:ask"  # the request_approval button's kind
 DECIDE = "approval:decide"  # approve and deny carry only the approval's id
 PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
+SEALED_APPROVAL, SEALED_DECISION = "approval", "approval-decision"  # kinds of record sealed in the store
 
 Reply = Callable[..., None]  # (response_url, text[, blocks])
 
@@ -95,6 +96,7 @@ class Approvals:
         audit: AuditTrail,
         signer: ButtonSigner,
         reply: Reply,
+        seal: Seal,
         clock: Callable[[], float],
         workers: int = 4,
     ) -> None:
@@ -106,6 +108,7 @@ class Approvals:
         self.audit = audit
         self.signer = signer
         self.reply = reply
+        self.seal = seal  # a request or decision the bot did not write is ignored (SPEC 13)
         self.clock = clock
         self.jobs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="approvals")
         self._in_flight = 0
@@ -129,11 +132,12 @@ class Approvals:
         return self.store.key("approvals", "pending")
 
     def get(self, approval_id: str) -> Approval | None:
-        data = self.store.get_json(self._key(approval_id))
+        data = self.seal.open(SEALED_APPROVAL, approval_id, self.store.client.get(self._key(approval_id)))
         return Approval.from_json(data) if data else None
 
     def _save(self, approval: Approval) -> None:
-        self.store.set_json(self._key(approval.id), approval.to_json(), ttl_seconds=RECORD_TTL_SECONDS)
+        sealed = self.seal.close(SEALED_APPROVAL, approval.id, approval.to_json())
+        self.store.client.set(self._key(approval.id), sealed, ex=RECORD_TTL_SECONDS)
 
     # -- (a) a team refusal offers to ask for an approval ----------------------------------------------
 
@@ -366,9 +370,10 @@ class Approvals:
         """Decide `approval` once: None when this call decided it, else the approval as decided before."""
         decision = {"state": state, "by": by.to_json() if by else None, "at": at}
         key = self._key(approval.id, "decision")
-        if self.store.client.set(key, json.dumps(decision), nx=True, ex=RECORD_TTL_SECONDS):
+        sealed = self.seal.close(SEALED_DECISION, approval.id, decision)
+        if self.store.client.set(key, sealed, nx=True, ex=RECORD_TTL_SECONDS):
             return None
-        earlier = self.store.get_json(key) or {}
+        earlier = self.seal.open(SEALED_DECISION, approval.id, self.store.client.get(key)) or {}
         return replace(
             approval,
             state=earlier.get("state") or EXPIRED,

@@ -28,6 +28,7 @@ SLOW_DOWN_SECONDS = 5  # GitHub's rule: each slow_down adds 5 seconds to the int
 MIN_INTERVAL = 0.05  # never a hot loop, whatever `interval` says
 MAX_INTERVAL = 120
 MAX_EXPIRES_IN = 30 * 60
+REPLACED = "replaced"  # the reason of a flow ended by the same person starting another
 MAX_FAILURES_IN_A_ROW = 3  # GitHub errors or time-outs while polling before we give up
 
 
@@ -108,15 +109,16 @@ class GitHubDeviceFlow:
 
     # -- step 2: wait for the person, then ask GitHub who they are ----------------------------------
 
-    def wait_for_login(self, code: DeviceCode) -> str:
-        """Poll until the person authorises the app; the GitHub login they proved. Raises FlowFailed."""
-        token = self._poll(code)
+    def wait_for_login(self, code: DeviceCode, still_wanted: Callable[[], bool] = lambda: True) -> str:
+        """Poll until the person authorises the app; the GitHub login they proved. Raises FlowFailed,
+        also ("replaced") as soon as `still_wanted` says a newer flow of the same person took over."""
+        token = self._poll(code, still_wanted)
         try:
             return self._login(token)
         finally:
             del token  # used once; nothing keeps it
 
-    def _poll(self, code: DeviceCode) -> str:
+    def _poll(self, code: DeviceCode, still_wanted: Callable[[], bool]) -> str:
         deadline = self.clock() + code.expires_in
         interval = code.interval
         failures = 0
@@ -124,6 +126,8 @@ class GitHubDeviceFlow:
             self.sleep(interval)
             if self.stopping.is_set():
                 raise FlowFailed("stopped", messages.LINK_STOPPED)
+            if not still_wanted():
+                raise FlowFailed(REPLACED, messages.LINK_REPLACED)
             if self.clock() >= deadline:
                 raise FlowFailed("expired", messages.LINK_EXPIRED)
             body = self._ask_for_token(code)

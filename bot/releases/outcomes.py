@@ -55,6 +55,7 @@ class ReleaseEvents:
         on_failure: Failed = lambda app, tag, env, application, what: None,
         test_failure_buttons: FailureButtons = lambda app, tag, env, workflow: (),
         rollback_button: RollbackButton | None = None,
+        on_outcome: Callable[[str, str], None] = lambda env, outcome: None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -65,6 +66,7 @@ class ReleaseEvents:
         self.on_failure = on_failure
         self.test_failure_buttons = test_failure_buttons
         self.rollback_button = rollback_button
+        self.on_outcome = on_outcome  # (environment, outcome) of every outcome applied: the metrics
 
     def sync(self, event: SyncEvent) -> str:
         """Apply a sync outcome; answers `applied`, `duplicate` or `stale`."""
@@ -95,6 +97,7 @@ class ReleaseEvents:
                 outcome=outcome.state.code,
                 application=event.application,
             )
+            self.on_outcome(event.env, outcome.state.code)
             if state.is_failure and not outcome.draft:
                 self.on_failure(event.app, event.tag, event.env, event.application, state.words)
         return result.value
@@ -137,6 +140,7 @@ class ReleaseEvents:
                 application=event.application,
                 suite=event.suite,
             )
+            self.on_outcome(event.env, "tests_passed" if outcome.passed else "tests_failed")
         if result is Result.APPLIED and not passed and not draft:
             self.on_failure(event.app, event.tag, event.env, event.application, State.TESTS_FAILED.words)
         if result is Result.APPLIED and passed and not draft and promotes_automatically(event.application):

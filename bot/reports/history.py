@@ -13,9 +13,10 @@ refusal on the ack path, such as an unknown environment, is one too). How it end
   already ran the tag), held.
 
 Why the audit trail and not a list of its own: the trail already holds every one of these
-records, written by every replica in one atomic append, capped, and read backwards cheaply
-(`AuditTrail.read(app=…, limit=…)`). A second per-app list would be a second record of the same
-facts, written at other moments, that could disagree with the first after a crash.
+records, written by every replica in one atomic append, capped, and read by app through its
+per-app index (`AuditTrail.read(app=…, limit=…)`: a few lookups, however rare the app). The index
+holds only entry IDs, written by the same atomic append as the record, so it cannot disagree with
+the trail; a second list of deploys, written at other moments, could after a crash.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A fake Argo Workflows 4.x REST API on 127.0.0.1: listing and resubmitting GOV.UK's workflows.
 
 GOV.UK's `apps` namespace holds more than tests (SPEC 10.0): `deploy-image` workflows (labels
-`repoName`, `imageTag`, `environment`, `promoteDeployment`; govuk-helm-charts
+`repoName`, `imageTag`, `environment`, `promoteDeployment`, and the controller's
+`workflows.argoproj.io/workflow-template=deploy-image`; govuk-helm-charts
 `charts/argo-services/templates/workflows/`) sit beside the post-sync test runs, which the
 controller labels `workflows.argoproj.io/workflow-template=post-sync` (made from that template).
 
@@ -121,11 +122,12 @@ def deploy_image_workflow(
                 "imageTag": image_tag,
                 "environment": environment,
                 "promoteDeployment": "false",
+                TEMPLATE_LABEL: "deploy-image",  # made from its WorkflowTemplate by an event binding, like the tests
                 "workflows.argoproj.io/phase": phase,
                 **({"workflows.argoproj.io/completed": "true"} if phase in FINISHED else {}),
             },
         },
-        "spec": {"entrypoint": "deploy-image", "arguments": {"parameters": []}},
+        "spec": {"workflowTemplateRef": {"name": "deploy-image"}, "arguments": {"parameters": []}},
         "status": status,
     }
 

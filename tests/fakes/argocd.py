@@ -11,10 +11,14 @@ Serves, behind `Authorization: Bearer <token>` (401 otherwise):
 - `GET /api/v1/applications/{name}/events?resourceName=&resourceNamespace=&resourceUID=` -> an EventList;
 - `GET /api/v1/applications/{name}/logs?podName=&namespace=&container=&tailLines=&follow=false` -> one
   JSON object per line, `{"result": {"content", "timeStampStr", "podName", "last"}}`, ending with
-  `last: true`. GOV.UK's pods have two containers (`app`, `nginx`): without `container=` Kubernetes
-  refuses and Argo CD streams the refusal back as a log line, as the real server does.
-An unknown application is `403` (Argo CD answers "permission denied" rather than say whether it
-exists; argo-cd `server/application/application.go`). Faults: see `_argo_common`.
+  `last: true`. GOV.UK's web pods have two containers (`app`, `nginx`): without `container=` Kubernetes
+  refuses and Argo CD streams the refusal back as a log line, as the real server does; likewise for
+  a container the pod lacks (`set_pod_containers`: worker pods name theirs after the worker type).
+One application (and its tree, events, logs) as argo-cd `server/application/application.go`
+`getAppEnforceRBAC` answers a token that may read every project: without `project=` (`projects=`
+for the Application itself) an unknown application is `403` "permission denied" (Argo CD will not
+say whether it exists) and another project's is answered; with it, both are `404`
+`applications.argoproj.io "<name>" not found`. Faults: see `_argo_common`.
 
 The app-of-apps step (SPEC 10.0, "Stale outcomes"): `flip_image_tag` changes an Application's
 `imageTag` annotation and spec only; the previous operation (Succeeded, Healthy) and the old image
@@ -256,6 +260,7 @@ class FakeArgoCD(ArgoServer):
         self._trees: dict[str, list[dict[str, Any]]] = {}
         self._events: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (application, resource name)
         self._logs: dict[tuple[str, str, str], list[str]] = {}  # (application, pod name, container)
+        self._containers: dict[tuple[str, str], tuple[str, ...]] = {}  # (application, pod): other than app, nginx
 
     # -- state -----------------------------------------------------------------------------
 
@@ -349,6 +354,11 @@ class FakeArgoCD(ArgoServer):
         with self._lock:
             self._logs[(application, pod, container)] = list(lines)
 
+    def set_pod_containers(self, application: str, pod: str, containers: list[str]) -> None:
+        """The containers of one pod (every pod has `app` and `nginx` unless told otherwise here)."""
+        with self._lock:
+            self._containers[(application, pod)] = tuple(containers)
+
     def list_requests(self) -> list[ArgoRequest]:
         return self.requests_to(APPS)
 
@@ -361,8 +371,14 @@ class FakeArgoCD(ArgoServer):
             return self._list(request.query)
         parts = request.path[len(APPS) + 1 :].split("/")
         name, rest = parts[0], parts[1:]
-        if name not in self._apps:
-            # Argo CD answers "permission denied" for an application that does not exist
+        # argo-cd server/application/application.go `getAppEnforceRBAC` (a token that may read every
+        # project): with a project named, an unknown Application or one of another project is 404;
+        # without, an unknown one is 403 (its existence is not told) and another project's is answered
+        project = request.query.get("project") or (request.query.get("projects", "") if not rest else "")
+        found = self._apps.get(name)
+        if project and (found is None or _project(found) != project):
+            return grpc_error(404, f'applications.argoproj.io "{name}" not found')
+        if found is None:
             return grpc_error(403, "permission denied")
         if not rest:
             return Reply.json(self._apps[name])
@@ -378,7 +394,8 @@ class FakeArgoCD(ArgoServer):
         return grpc_error(404, "Not Found")
 
     def _list(self, query: dict[str, str]) -> Reply:
-        projects = [p for p in query.get("projects", "").split(",") if p]
+        # `project` is the legacy name of `projects`; the server reads both
+        projects = [p for key in ("projects", "project") for p in query.get(key, "").split(",") if p]
         items = [item for item in self._apps.values() if not projects or _project(item) in projects]
         fields = query.get("fields", "")
         if fields:
@@ -389,12 +406,15 @@ class FakeArgoCD(ArgoServer):
         pod = query.get("podName", "")
         container = query.get("container", "")
         stamp = "2026-11-29T10:00:40.123456789Z"
-        if not container:
+        containers = self._containers.get((application, pod), CONTAINERS)
+        if not container and len(containers) > 1:
             # Kubernetes refuses; Argo CD streams the refusal back as if it were the log
-            refusal = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(CONTAINERS)}]"
+            refusal = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(containers)}]"
             lines = [refusal]
+        elif container and container not in containers:
+            lines = [f"container {container} is not valid for pod {pod}"]  # likewise
         else:
-            lines = self._logs.get((application, pod, container), [])
+            lines = self._logs.get((application, pod, container or containers[0]), [])
             tail = query.get("tailLines", "")
             if tail.isdigit():
                 lines = lines[-int(tail) :] if int(tail) else []

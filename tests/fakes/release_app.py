@@ -11,7 +11,9 @@ and the caller govuk-helm-charts `charts/argo-services/templates/workflows/notif
 - otherwise the deployment is recorded against the application found (or created) by its repo
   path (`alphagov/<name>`), and the answer is `200` with an empty body (`head 200`).
 
-`fail_next(count, status)` answers the next calls with a failure instead (5xx, or `disconnect`).
+`fail_next(count, status)` answers the next calls with a failure instead (5xx, or `disconnect`);
+`stall_next()` keeps the next call waiting, unanswered, until the event it returns is set (a slow
+Release app: a call still in flight while something else happens).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class FakeReleaseApp:
         self._deployments: list[Deployment] = []
         self._requests: list[dict[str, Any]] = []
         self._failures: list[tuple[int, bool]] = []
+        self._stalls: list[threading.Event] = []
+        self._arrived = 0
         self._server = LocalServer(self._handle, name="fake-release-app")
 
     def start(self) -> FakeReleaseApp:
@@ -78,6 +82,19 @@ class FakeReleaseApp:
             raise AssertionError(f"expected {count} deployment(s) within {timeout}s, got {self._deployments!r}")
         return self.deployments
 
+    @property
+    def arrived(self) -> int:
+        """How many requests have come in, answered or not yet."""
+        with self._lock:
+            return self._arrived
+
+    def stall_next(self) -> threading.Event:
+        """The next request waits, unanswered, until the returned event is set (at most 30 s)."""
+        gate = threading.Event()
+        with self._lock:
+            self._stalls.append(gate)
+        return gate
+
     def fail_next(self, count: int = 1, status: int = 503, *, disconnect: bool = False) -> None:
         with self._lock:
             self._failures += [(status, disconnect)] * count
@@ -85,6 +102,12 @@ class FakeReleaseApp:
     # -- HTTP --------------------------------------------------------------------------------------
 
     def _handle(self, request: Request) -> Reply:
+        with self._changed:
+            self._arrived += 1
+            gate = self._stalls.pop(0) if self._stalls else None
+            self._changed.notify_all()
+        if gate is not None:
+            gate.wait(30)
         with self._changed:
             reply = self._answer(request)
             self._requests.append(

@@ -224,6 +224,8 @@ class FakeSlack:
         self._responses: dict[str, list[dict]] = defaultdict(list)
         self._rejected_responses: dict[str, list[dict]] = defaultdict(list)
         self._server = LocalServer(self._handle, name="fake-slack")
+        # set by a FakeSocketMode: `apps.connections.open` hands out its URLs (tests/fakes/socket_mode.py)
+        self.socket_mode_url: Callable[[], str] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -444,6 +446,8 @@ class FakeSlack:
             return self._fault_reply(method, fault)
         if not token:
             return _error("not_authed")
+        if method == "apps.connections.open":  # the app-level token, not the bot's
+            return self._connections_open(token)
         if self.token is not None and token != self.token:
             return _error("invalid_auth")
         if method == "chat.postMessage":
@@ -532,6 +536,14 @@ class FakeSlack:
         self._ts_counter += 1
         micros = self._ts_counter * 100
         return f"{self._ts_base + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _connections_open(self, token: str) -> Reply:
+        """Socket Mode's URL, for an app-level token only (Slack refuses bot tokens with this error)."""
+        if not token.startswith("xapp-"):
+            return _error("not_allowed_token_type")
+        if self.socket_mode_url is None:
+            return _error("socket_mode_not_enabled")  # the fake's stand-in for an app without Socket Mode
+        return _ok(url=self.socket_mode_url())
 
     def _auth_test(self, params: dict[str, Any]) -> Reply:
         return _ok(

@@ -33,7 +33,7 @@ from tests.support.local_servers import free_port
 from tests.support.slack_requests import block_actions_body, signed_headers, slash_command_body
 
 SIGNING_SECRET = "test-signing-secret"
-WEBHOOK_TOKEN = "test-webhook-token"
+WEBHOOK_TOKEN = "test-webhook-token-0123456789abcdef"  # 32+ characters, as SPEC 13 asks
 BOT_TOKEN = "xoxb-test-token"
 GITHUB_TOKEN = "ghs-test-token"
 MEMBER = "U012AB3CD"  # octocat: in gov-uk and gov-uk-production

@@ -7,7 +7,7 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 TEAM_ID = "T0GOVUK"
 TEAM_DOMAIN = "govuk"
@@ -196,3 +196,10 @@ def click_body(
         channel_id=fake_message.channel,
         message=message,
     )
+
+
+def socket_mode_payload(body: bytes) -> dict[str, Any]:
+    """What Slack puts in a Socket Mode envelope's `payload` for the request `body` it would POST over HTTP:
+    a click's `payload` JSON, or a slash command's fields."""
+    fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    return json.loads(fields["payload"]) if "payload" in fields else fields

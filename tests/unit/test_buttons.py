@@ -243,3 +243,29 @@ def test_sealed_values_are_opaque_tamper_proof_and_never_swap_kinds() -> None:
     promote = signer.encode(PromoteStep("whitehall", "v1", "integration", "staging"))
     assert signer.verify("approval:decide", promote, 3) is None
     assert signer.decode(value) is None
+
+
+URLSAFE_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"  # in base64 order
+
+
+def _respellings(value: str) -> list[str]:
+    """Other spellings of the same bytes and MAC: padding added, whitespace, a non-canonical last character."""
+    encoded, mac = value.split(".")
+    spellings = [encoded + pad + "." + mac for pad in ("=", "==", "===", "====")]
+    spellings += [encoded + "\n." + mac, " " + encoded + "." + mac, encoded[:4] + " " + encoded[4:] + "." + mac]
+    if len(_body(value)) % 3:  # the last character carries spare bits the decoder drops: set one
+        flipped = URLSAFE_ALPHABET[URLSAFE_ALPHABET.index(encoded[-1]) ^ 1]
+        spellings.append(encoded[:-1] + flipped + "." + mac)
+    return spellings
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])  # bodies of every length modulo 3: every padding case
+def test_a_value_has_exactly_one_valid_spelling(extra: int) -> None:
+    value = SIGNER.sign("kind", "a" * (10 + extra))
+    assert SIGNER.verify("kind", value, 1) == ["a" * (10 + extra)]
+    for other in _respellings(value):
+        assert _body(other.replace(" ", "").replace("\n", "")) == _body(value)  # the same bytes, spelt otherwise
+        assert SIGNER.verify("kind", other, 1) is None, other
+    step = PromoteStep("router" + "x" * extra, "v512", "integration", "staging")
+    for other in _respellings(SIGNER.encode(step)):
+        assert SIGNER.decode(other) is None, other

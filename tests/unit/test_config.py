@@ -12,27 +12,27 @@ SERVE_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-very-secret-bot-token",
     "SLACK_SIGNING_SECRET": "signing-secret-9f8e7d",
     "CHARTS_REPO_URL": "https://x-access-token:ghs_chartsSecret123@github.com/alphagov/govuk-helm-charts.git",
-    "WEBHOOK_TOKEN": "webhook-token-abc123",
+    "WEBHOOK_TOKEN": "webhook-token-abc123-0123456789abcdef",
     "GITHUB_TOKEN": "ghs_githubSecret456",
     "REDIS_URL": "rediss://:redisPassw0rd@redis.example:6380/0",
     "ARGOCD_TOKEN_INTEGRATION": "argocd-int-secret",
     "ARGOCD_TOKEN_PRODUCTION": "argocd-prod-secret",
-    "WEBHOOK_TOKEN_INTEGRATION": "webhook-int-secret",
-    "BUTTON_SIGNING_KEY": "button-key-secret-000001",
-    "BUTTON_SIGNING_KEY_PREVIOUS": "button-key-secret-000000",
+    "WEBHOOK_TOKEN_INTEGRATION": "webhook-int-secret-0123456789abcdef",
+    "BUTTON_SIGNING_KEY": "button-key-secret-000001-0123456789",
+    "BUTTON_SIGNING_KEY_PREVIOUS": "button-key-secret-000000-0123456789",
 }
 SECRET_VALUES = [
     "xoxb-very-secret-bot-token",
     "signing-secret-9f8e7d",
     "ghs_chartsSecret123",
-    "webhook-token-abc123",
+    "webhook-token-abc123-0123456789abcdef",
     "ghs_githubSecret456",
     "redisPassw0rd",
     "argocd-int-secret",
     "argocd-prod-secret",
-    "webhook-int-secret",
-    "button-key-secret-000001",
-    "button-key-secret-000000",
+    "webhook-int-secret-0123456789abcdef",
+    "button-key-secret-000001-0123456789",
+    "button-key-secret-000000-0123456789",
 ]
 
 FULL_CONFIG = """\
@@ -125,7 +125,7 @@ def test_serve_settings_come_from_the_environment() -> None:
         }
     )
     assert settings.slack_bot_token.reveal() == "xoxb-very-secret-bot-token"
-    assert settings.webhook_token.reveal() == "webhook-token-abc123"
+    assert settings.webhook_token.reveal() == "webhook-token-abc123-0123456789abcdef"
     assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
     assert settings.alerts_channel == "deploys"
     assert settings.charts_repo_branch == "release/main"
@@ -329,15 +329,15 @@ def test_problems_never_show_secrets() -> None:
 
 
 def test_each_environment_may_have_its_own_webhook_token(tmp_path: Path) -> None:
-    settings = load_settings({**SERVE_ENV, "WEBHOOK_TOKEN_STAGING": "webhook-stg-secret"})
+    settings = load_settings({**SERVE_ENV, "WEBHOOK_TOKEN_STAGING": "webhook-stg-secret-0123456789abcdef"})
     assert {env: token.reveal() for env, token in settings.webhook_env_tokens.items()} == {
-        "integration": "webhook-int-secret",
-        "staging": "webhook-stg-secret",
+        "integration": "webhook-int-secret-0123456789abcdef",
+        "staging": "webhook-stg-secret-0123456789abcdef",
     }
     assert all(isinstance(token, Secret) for token in settings.webhook_env_tokens.values())
     path = config_file(tmp_path, "environments:\n  - name: test-env\n    team: platform\n")
-    custom = load_settings({"BOT_CONFIG": path, "WEBHOOK_TOKEN_TEST_ENV": "t1"}, require_serve=False)
-    assert custom.webhook_env_tokens["test-env"].reveal() == "t1"
+    custom = load_settings({"BOT_CONFIG": path, "WEBHOOK_TOKEN_TEST_ENV": "t1" * 16}, require_serve=False)
+    assert custom.webhook_env_tokens["test-env"].reveal() == "t1" * 16
 
 
 def test_a_webhook_token_for_no_configured_environment_is_a_problem() -> None:
@@ -350,10 +350,19 @@ def test_a_webhook_token_for_no_configured_environment_is_a_problem() -> None:
 
 def test_webhook_tokens_must_all_differ() -> None:
     problems = problems_for(
-        {"WEBHOOK_TOKEN": "same-secret", "WEBHOOK_TOKEN_STAGING": "same-secret", "WEBHOOK_TOKEN_PRODUCTION": "other"}
+        {
+            "WEBHOOK_TOKEN": "same-secret-0123456789abcdef012345",
+            "WEBHOOK_TOKEN_STAGING": "same-secret-0123456789abcdef012345",
+            "WEBHOOK_TOKEN_PRODUCTION": "other-secret-0123456789abcdef01234",
+        }
     )
     assert problems == ["WEBHOOK_TOKEN_STAGING is the same as WEBHOOK_TOKEN; every webhook token must differ."]
-    problems = problems_for({"WEBHOOK_TOKEN_STAGING": "same-secret", "WEBHOOK_TOKEN_PRODUCTION": "same-secret"})
+    problems = problems_for(
+        {
+            "WEBHOOK_TOKEN_STAGING": "same-secret-0123456789abcdef012345",
+            "WEBHOOK_TOKEN_PRODUCTION": "same-secret-0123456789abcdef012345",
+        }
+    )
     assert problems == [
         "WEBHOOK_TOKEN_STAGING is the same as WEBHOOK_TOKEN_PRODUCTION; every webhook token must differ."
     ]
@@ -384,12 +393,12 @@ def test_bad_ci_environments_are_a_problem(tmp_path: Path, text: str, expected: 
 
 def test_button_keys_are_secrets_of_a_useful_length() -> None:
     settings = load_settings(SERVE_ENV)
-    assert settings.button_signing_key == Secret("button-key-secret-000001")
-    assert settings.button_signing_key_previous == Secret("button-key-secret-000000")
+    assert settings.button_signing_key == Secret("button-key-secret-000001-0123456789")
+    assert settings.button_signing_key_previous == Secret("button-key-secret-000000-0123456789")
     assert load_settings({}, require_serve=False).button_signing_key == Secret("")
     assert problems_for({"BUTTON_SIGNING_KEY": "short", "BUTTON_SIGNING_KEY_PREVIOUS": "tiny"}) == [
-        "BUTTON_SIGNING_KEY must be at least 16 characters long.",
-        "BUTTON_SIGNING_KEY_PREVIOUS must be at least 16 characters long.",
+        "BUTTON_SIGNING_KEY must be at least 32 characters long (it has 5).",
+        "BUTTON_SIGNING_KEY_PREVIOUS must be at least 32 characters long (it has 4).",
     ]
 
 
@@ -404,3 +413,22 @@ def test_approvals_and_device_flow_settings(tmp_path: Path) -> None:
     assert (settings.github_url, settings.github_oauth_client_id) == ("https://ghe.example", "Iv1.abc123")
     assert problems_for({"GITHUB_URL": "ftp://x"}) == ["GITHUB_URL must be an http(s) URL, got 'ftp://x'."]
     assert "is not an OAuth app client ID" in problems_for({"GITHUB_OAUTH_CLIENT_ID": "a b"})[0]
+
+
+# -- secrets long enough to resist guessing, and one login per person (SPEC 13) ---------------
+
+
+@pytest.mark.parametrize(
+    "name", ["WEBHOOK_TOKEN", "WEBHOOK_TOKEN_STAGING", "BUTTON_SIGNING_KEY", "BUTTON_SIGNING_KEY_PREVIOUS"]
+)
+def test_a_webhook_token_or_button_key_under_32_characters_is_one_plain_problem(name: str) -> None:
+    short = "x" * 31
+    problems = problems_for({name: short})
+    assert problems == [f"{name} must be at least 32 characters long (it has 31)."]
+    assert load_settings({name: "y" * 32}, require_serve=False)
+
+
+def test_a_users_map_naming_one_github_login_twice_in_any_case_is_one_plain_problem(tmp_path: Path) -> None:
+    text = "users:\n  U012AB3CD: prod-dev\n  U0ABCDEF2: Prod-Dev\n  U0ABCDEF3: octocat\n"
+    problems = problems_for({"BOT_CONFIG": config_file(tmp_path, text)})
+    assert problems == ["users: U012AB3CD and U0ABCDEF2 both map to the GitHub login prod-dev; one login per person."]

@@ -102,3 +102,26 @@ def test_replies_carrying_outside_text_fit_one_section_block(failures, suite, me
     for text in replies:
         assert len(text) <= 3000
         assert "<!" not in text
+
+
+def test_more_credential_shapes_are_redacted():
+    for text in [
+        "Authorization: token 0123456789abcdef0123",
+        "xapp-1-A0123ABCD-4567890123-0123456789abcdef0123456789abcdef",
+        "ghs_0123456789abcdefABCDEF0123456789abcd",
+        "https://x-access-token:s3cr3tvalue@github.com/alphagov/x.git",
+    ]:
+        said = outside(f"clone failed: {text} (exit 128)", 3000)
+        assert REDACTED in said, said
+        assert "s3cr3tvalue" not in said and "0123456789abcdef" not in said, said
+
+
+def test_hostile_text_is_redacted_in_linear_time():
+    """Text a cluster or webhook writes can be long and built to make a regex backtrack: each pattern
+    must stay linear in it (a 20 KB run of `a.` took seconds, 100 KB took minutes)."""
+    import time
+
+    for hostile in ["a." * 10_000, "a-" * 10_000, "a+" * 10_000, "x://" + "a:" * 10_000, "_" * 20_000 + "="]:
+        started = time.monotonic()
+        outside(hostile, 3000)
+        assert time.monotonic() - started < 3, hostile[:20]
