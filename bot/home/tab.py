@@ -6,8 +6,9 @@ and, for every watcher, a freeze, an approval request, a deploy window opening o
 their own GitHub link. Due tabs live in one sorted set in the store, shared by every replica;
 whichever replica's worker gets there first publishes, under a per-person claim held while it
 builds and publishes and for 5 seconds after Slack has the view (SET NX PX), so nobody's tab is
-published more than once in 5 seconds, however many replicas and changes there are. A change during those 5 seconds leaves the tab due, so it is
-published once more when the claim ends: changes are coalesced, never dropped.
+published more than once in 5 seconds, however many replicas and changes there are. A change
+during those 5 seconds leaves the tab due, so it is published once more when the claim ends:
+changes are coalesced, never dropped.
 
 Building a view reads only the store (the releases, the approvals, the freezes, the link) and
 the configured windows. A card's link is its permalink, built from its channel and ts on the
