@@ -104,3 +104,39 @@ def test_two_replicas_post_the_digest_once_within_a_minute_of_digest_at(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+class ReplicaKilled(BaseException):
+    """The process dying (SIGKILL, OOM) while it reads the audit trail: no `except Exception` runs."""
+
+
+class DyingAudit:
+    """The audit trail as seen by a replica that is killed while it reads it for the digest."""
+
+    def each(self, *args, **kwargs):
+        raise ReplicaKilled
+
+
+def test_a_replica_killed_while_writing_the_digest_leaves_it_to_another(bot, fake_slack):
+    services = bot.services
+    zone = ZoneInfo(services.settings.timezone)
+    moment = this_weeks_moment(services.settings.digest_at, zone, bot.fake_clock()).timestamp()
+    if moment > bot.fake_clock():
+        moment -= WEEK
+    bot.slash("whitehall v8000 production")
+    bot.settle()
+    bot.fake_clock.advance(moment + WEEK + 5 - bot.fake_clock())
+    dying = WeeklyDigest(
+        settings=services.settings,
+        store=services.store,
+        audit=DyingAudit(),
+        notices=services.notices,
+        clock=bot.fake_clock,
+    )
+    with pytest.raises(ReplicaKilled):
+        dying.run()
+    # the other replica looks a few seconds later, still inside the minute: the week's digest is posted
+    bot.fake_clock.advance(20)
+    services.digest.run()
+    bot.settle()
+    assert len(digests(fake_slack)) == 1

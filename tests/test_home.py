@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bot.store import StoreError
 from tests.fakes import FakeSlack
 from tests.support.app import INTEGRATION_ONLY, MEMBER, SIGNING_SECRET, UNLINKED, BotHarness
 from tests.support.slack_requests import (
@@ -315,3 +316,101 @@ def test_linking_your_account_shows_in_your_tab(bot_env, fake_slack, fake_github
         wait_for_view(fake_slack, UNLINKED, "You act as GitHub @newcomer")
     finally:
         harness.stop()
+
+
+class BookOnAFlakyStore:
+    """The release book of a replica whose store connection drops once, in the middle of building a tab."""
+
+    def __init__(self, book) -> None:
+        self.book = book
+        self.failures = 1
+
+    def get_many(self, pairs):
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("Connection reset by peer")
+        return self.book.get_many(pairs)
+
+
+def test_a_tab_whose_build_fails_on_a_store_error_is_published_once_the_store_answers(bot, fake_slack):
+    from bot.home.tab import HomeTab
+
+    home = bot.services.home
+    bot.slash("whitehall v9200 integration", user=MEMBER)
+    bot.settle()
+    home.stop()  # only this test's replica publishes
+    home.run_once()  # the deploy noted as theirs (nobody watches yet: nothing published)
+    replica = HomeTab(
+        settings=home.settings,
+        store=home.store,
+        book=BookOnAFlakyStore(home.book),
+        approvals=home.approvals,
+        freezes=home.freezes,
+        links=home.links,
+        signer=home.signer,
+        chat=home.chat,
+        pacer=home.pacer,
+        runs=home.runs,
+        clock=home.clock,
+    )
+    replica.opened(MEMBER)
+    with pytest.raises(StoreError):
+        replica.run_once()  # the worker logs it and tries again at its next pass
+    deadline = time.monotonic() + WAIT
+    while not fake_slack.home_views(MEMBER) and time.monotonic() < deadline:
+        replica.run_once()
+        time.sleep(0.5)
+    assert "`v9200`" in view_text(fake_slack.home_view(MEMBER))
+
+
+class SlowSlack:
+    """A replica's Slack client whose views.publish takes 7 seconds to arrive (a slow network, a busy Slack)."""
+
+    def __init__(self, chat) -> None:
+        self.chat = chat
+
+    def publish_home(self, user_id, view):
+        time.sleep(7)
+        self.chat.publish_home(user_id, view)
+
+    def permalink(self, channel, ts):
+        return self.chat.permalink(channel, ts)
+
+
+def test_a_slow_publish_never_lands_over_a_newer_one(bot, fake_slack):
+    import threading
+
+    from bot.home.tab import HomeTab
+
+    home = bot.services.home
+    home.stop()  # two replicas, each run by hand: `home` and `slow`
+    slow = HomeTab(
+        settings=home.settings,
+        store=home.store,
+        book=home.book,
+        approvals=home.approvals,
+        freezes=home.freezes,
+        links=home.links,
+        signer=home.signer,
+        chat=SlowSlack(home.chat),
+        pacer=home.pacer,
+        runs=home.runs,
+        clock=home.clock,
+    )
+    slow.opened(MEMBER)
+    first = threading.Thread(target=slow.run_once)
+    first.start()  # claims the tab and builds it now; Slack has it 7 s later
+    time.sleep(1)
+    bot.slash("whitehall v9300 integration", user=MEMBER)
+    bot.settle()
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        home.run_once()
+        time.sleep(0.2)
+        if not first.is_alive() and "`v9300`" in view_text(fake_slack.home_view(MEMBER)):
+            break
+    first.join()
+    home.run_once()
+    times = publish_times(fake_slack, MEMBER)
+    assert all(b - a >= 4.5 for a, b in zip(times, times[1:], strict=False)), times
+    assert "`v9300`" in view_text(fake_slack.home_view(MEMBER))

@@ -20,6 +20,16 @@ NOTICE_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT = 10
 OnChange = Callable[[str, bool], None]  # (notice id, urgent)
 
+# The notice and its place in the outbox's queue, written only if no notice has that id: one step,
+# so whoever writes it has both claimed it and queued it, and a crash leaves neither half.
+_POST_ONCE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
 
 @dataclass
 class Notice:
@@ -79,6 +89,16 @@ class NoticeBoard:
         self._save(notice, dirty=True)
         self.on_change(notice.id, urgent)
         return notice.id
+
+    def post_once(self, notice_id: str, channel: str, text: str) -> bool:
+        """Queue a message under a chosen id unless one has that id already; True if this call queued it."""
+        notice = Notice(id=notice_id, channel=channel, text=text)
+        body = json.dumps(notice.to_json(), separators=(",", ":"))
+        keys = (self._key(notice_id), self._dirty_key)
+        if not self.store.client.eval(_POST_ONCE, 2, *keys, body, NOTICE_TTL_SECONDS, self.clock(), notice_id):
+            return False
+        self.on_change(notice_id, False)
+        return True
 
     def edit(self, notice_id: str, text: str, buttons: list[Button] | None = None) -> bool:
         """Change what a notice says (buttons gone unless given); False when it no longer exists."""

@@ -4,10 +4,11 @@ Opening the tab (`app_home_opened`) makes the person a watcher for 7 days and th
 Changes make the tabs that show them due: a release's card (for the people who asked for it),
 and, for every watcher, a freeze, an approval request, a deploy window opening or shutting, or
 their own GitHub link. Due tabs live in one sorted set in the store, shared by every replica;
-whichever replica's worker gets there first publishes, under a per-person claim that lasts
-5 seconds (SET NX PX), so nobody's tab is published more than once in 5 seconds, however many
-replicas and changes there are. A change during those 5 seconds leaves the tab due, so it is
-published once more when the claim ends: changes are coalesced, never dropped.
+whichever replica's worker gets there first publishes, under a per-person claim held while it
+builds and publishes and for 5 seconds after Slack has the view (SET NX PX), so nobody's tab is
+published more than once in 5 seconds, however many replicas and changes there are. A change
+during those 5 seconds leaves the tab due, so it is published once more when the claim ends:
+changes are coalesced, never dropped.
 
 Building a view reads only the store (the releases, the approvals, the freezes, the link) and
 the configured windows. A card's link is its permalink, built from its channel and ts on the
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 7 * 24 * 3600  # a tab opened in the last 7 days is kept current
 THROTTLE_MS = 5000  # at most one publish per person per 5 seconds
+# held while a tab is built and published: longer than the Slack client's 10 s timeout, so no other
+# replica publishes while this one's view is still on its way (it would land later, and older)
+PUBLISH_LEASE_MS = 15000
 RECENT_SECONDS = 24 * 3600  # "your deploys of the last 24 hours"
 MAX_RELEASES_READ = 300  # of one person's last 24 hours, the newest (the view shows what fits)
 DUE_PER_PASS = 500
@@ -326,7 +330,7 @@ class HomeTab:
         if not opened or opened <= now - WATCH_SECONDS:
             self.store.client.zrem(self._due_key, user)
             return False
-        if not self.store.client.set(self._throttle_key(user), "1", nx=True, px=THROTTLE_MS):
+        if not self.store.client.set(self._throttle_key(user), "1", nx=True, px=PUBLISH_LEASE_MS):
             return False  # published less than 5 s ago: still due, published when the claim ends
         # no longer due from here on: a change from now is shown by this publish or makes it due again
         self.store.client.zrem(self._due_key, user)
@@ -336,6 +340,7 @@ class HomeTab:
             self.pacer.call("views.publish", lambda: self.chat.publish_home(user, blocks))
         except (RateLimited, ChatUnavailable) as error:
             log.warning("Home tab of %s not published (%s); trying again", user, error)
+            self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)  # tried again in 5 s, not 15
             self.store.client.zadd(self._due_key, {user: now}, nx=True)
             self.on_publish("retry")
             return False
@@ -343,12 +348,23 @@ class HomeTab:
             log.error("Slack refused the Home tab of %s: %s", user, error)
             self.on_publish("rejected")
             return False
+        except Exception:
+            # a store error (or any fault) while building: due again, shown once the claim ends and the store answers
+            self._due_again(user, now)
+            raise
         # the 5 seconds run from when Slack has it, not from the claim: never two within 5 s, whatever the build took
         self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)
         if self._cards_coming(user, now):
             self.store.client.zadd(self._due_key, {user: now}, nx=True)  # shown again, linked, in 5 s
         self.on_publish("ok")
         return True
+
+    def _due_again(self, user: str, now: float) -> None:
+        try:
+            self.store.client.zadd(self._due_key, {user: now}, nx=True)
+            self.store.client.pexpire(self._throttle_key(user), THROTTLE_MS)  # tried again in 5 s, not 15
+        except StoreError as error:
+            log.warning("Home tab of %s may stay out of date until its next change: %s", user, error)
 
     def _cards_coming(self, user: str, now: float) -> bool:
         """A new release of theirs shown without its card's link yet: posting a card changes no release."""

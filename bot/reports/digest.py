@@ -1,8 +1,9 @@
 """The weekly delivery digest: once a week, at `digest_at` in `timezone`, one message in the alerts channel.
 
 Every replica checks every `digest_check_every` seconds whether this week's moment has come in
-the last minute; the first to claim the ISO week in the store (SET NX) posts it, as a notice, so
-the outbox puts it on Slack once even if this replica dies straight after. A replica started
+the last minute; the first to write the ISO week's notice (one atomic SET NX that also queues it
+for the outbox) posts it: the outbox puts it on Slack once even if this replica dies straight
+after, and a replica that dies before (while reading the audit trail) has claimed nothing. A replica started
 later than a minute after the moment posts nothing for that week, and so does a restart.
 
 The figures are `/deploy stats`'s (`bot.reports.stats`), for the 7 days up to the moment and
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 GRACE_SECONDS = 60  # posted within a minute of digest_at, or not at all that week
-CLAIM_SECONDS = 14 * 24 * 3600
 
 
 def this_weeks_moment(digest_at: str, zone: ZoneInfo, now: float) -> datetime:
@@ -83,12 +83,10 @@ class WeeklyDigest:
         moment = due(self.settings.digest_at, ZoneInfo(self.settings.timezone), self.clock())
         if moment is None:
             return False
-        if not self.store.claim(self.store.key("digest", week_of(moment)), CLAIM_SECONDS):
+        # written before anything is claimed: a replica that dies while reading the audit trail claims nothing
+        text = self.text(moment.timestamp())
+        # the week's notice is the claim: written and queued for the outbox in one step, by one replica
+        if not self.notices.post_once(f"digest-{week_of(moment)}", self.settings.alerts_channel, text):
             return False
-        try:
-            self.notices.post(self.settings.alerts_channel, self.text(moment.timestamp()))
-        except Exception:
-            self.store.client.delete(self.store.key("digest", week_of(moment)))  # the next check tries again
-            raise
         log.info("posted the weekly digest for %s", week_of(moment))
         return True
