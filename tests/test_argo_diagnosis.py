@@ -234,3 +234,70 @@ def test_a_worker_pod_without_the_app_container_says_so_instead_of_posting_kuber
     text = diagnose(ArgoCD(argocd.url, argocd.token), "whitehall-admin")
     assert "```" not in text and "is not valid for pod" not in text
     assert f"Logs of Pod `{pod['name']}` unavailable: no container app" in text
+
+
+# -- whose logs (SPEC 10.3: the first Pod, or else the first Pod of a degraded Deployment or ReplicaSet)
+
+
+def logs_asked_for(argocd: FakeArgoCD) -> list[str]:
+    return [r.query["podName"] for r in argocd.requests if r.path.endswith("/logs")]
+
+
+def test_a_degraded_deployment_without_an_unhealthy_pod_shows_the_logs_of_its_pod(argocd: FakeArgoCD) -> None:
+    """A pod that runs but never turns ready is Progressing, not Degraded: its Deployment is the
+    unhealthy node, and its logs are found through the ReplicaSet the Deployment owns."""
+    argocd.set_app("router", image_tag="v12", phase="Failed", health="Degraded")
+    deployment = node("Deployment", "router", health="Degraded", message="progress deadline")
+    old_set = node("ReplicaSet", "router-4b2a", health="Healthy", parents=[deployment])
+    new_set = node("ReplicaSet", "router-5c7d", health="Progressing", parents=[deployment])
+    other_deployment = node("Deployment", "router-api", health="Healthy")
+    other_set = node("ReplicaSet", "router-api-9e8f", health="Healthy", parents=[other_deployment])
+    other_pod = node("Pod", "router-api-9e8f-aaaaa", health="Healthy", parents=[other_set])
+    pod = node("Pod", "router-5c7d-q8z", health="Progressing", message="readiness probe failed", parents=[new_set])
+    argocd.set_tree("router", [other_deployment, other_set, other_pod, deployment, old_set, new_set, pod])
+    argocd.set_logs("router", other_pod["name"], ["the wrong pod"])
+    argocd.set_logs("router", pod["name"], ["listening on 3000", "GET /healthcheck/ready 503"])
+    text = diagnose(ArgoCD(argocd.url, argocd.token), "router")
+    assert logs_asked_for(argocd) == [pod["name"]]
+    assert f"log lines of Pod `{pod['name']}`" in text
+    assert "GET /healthcheck/ready 503" in code_block(text) and "the wrong pod" not in text
+
+
+def test_a_degraded_replica_set_shows_the_logs_of_its_own_pod(argocd: FakeArgoCD) -> None:
+    argocd.set_app("router", image_tag="v12", phase="Failed", health="Degraded")
+    other_set = node("ReplicaSet", "router-4b2a", health="Healthy")
+    replica_set = node("ReplicaSet", "router-5c7d", health="Degraded", message="quota exceeded")
+    other_pod = node("Pod", "router-4b2a-aaaaa", health="Healthy", parents=[other_set])
+    pod = node("Pod", "router-5c7d-q8z", health="Progressing", parents=[replica_set])
+    argocd.set_tree("router", [other_set, replica_set, other_pod, pod])
+    argocd.set_logs("router", pod["name"], ["waiting for the database"])
+    text = diagnose(ArgoCD(argocd.url, argocd.token), "router")
+    assert logs_asked_for(argocd) == [pod["name"]]
+    assert "waiting for the database" in code_block(text)
+
+
+def test_an_unhealthy_pod_is_still_preferred_over_a_degraded_deployments_pods(argocd: FakeArgoCD) -> None:
+    argocd.set_app("router", image_tag="v12", phase="Failed", health="Degraded")
+    deployment = node("Deployment", "router", health="Degraded", message="progress deadline")
+    replica_set = node("ReplicaSet", "router-5c7d", health="Progressing", parents=[deployment])
+    running = node("Pod", "router-5c7d-aaaaa", health="Healthy", parents=[replica_set])
+    crashing = node("Pod", "router-5c7d-q8z", health="Degraded", message="back-off", parents=[replica_set])
+    argocd.set_tree("router", [deployment, replica_set, running, crashing])
+    diagnose(ArgoCD(argocd.url, argocd.token), "router")
+    assert logs_asked_for(argocd) == [crashing["name"]]
+
+
+def test_a_degraded_deployment_with_no_pod_of_its_own_reads_no_logs(argocd: FakeArgoCD) -> None:
+    argocd.set_app("router", image_tag="v12", phase="Failed", health="Degraded")
+    deployment = node("Deployment", "router", health="Degraded", message="progress deadline")
+    other_set = node("ReplicaSet", "router-api-9e8f", health="Healthy", parents=[node("Deployment", "router-api", health="Healthy")])  # fmt: skip
+    other_pod = node("Pod", "router-api-9e8f-aaaaa", health="Healthy", parents=[other_set])
+    argocd.set_tree("router", [deployment, other_set, other_pod])
+    text = diagnose(ArgoCD(argocd.url, argocd.token), "router")
+    assert logs_asked_for(argocd) == [] and "```" not in text
+
+
+def test_parent_refs_are_read_from_the_resource_tree() -> None:
+    tree = parse_tree(json.loads((FIXTURES / "resource-tree.json").read_text()))
+    pod = next(n for n in tree if n.kind == "Pod")
+    assert [(p.kind, p.name, p.uid) for p in pod.parents] == [("ReplicaSet", "content-store-6d8f9b7c5", "u-rs")]

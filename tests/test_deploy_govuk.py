@@ -191,3 +191,20 @@ def test_prometheus_scrapes_the_app_container_on_its_own_port() -> None:
     assert endpoint["path"] == "/metrics" and endpoint["port"] == "http"
     assert endpoint["relabelings"][0]["regex"] == "app"
     assert entry().get("monitoring", {}).get("enabled", False) is False
+
+
+def test_the_readme_names_what_deploy_govuk_makes() -> None:
+    """The README's steps and deploy/govuk/ name the same Argo CD account, RBAC lines and secrets."""
+    readme = (ROOT / "README.md").read_text()
+    values = yaml.safe_load(ARGO_CD_VALUES.read_text())
+    [account] = [key.removeprefix("accounts.") for key in values["configs"]["cm"] if key.startswith("accounts.")]
+    named = set(re.findall(r"--account ([\w-]+)", readme)) | set(re.findall(r"accounts\.([\w-]+): apiKey", readme))
+    assert named == {account}
+    policy = {line.strip() for line in values["configs"]["rbac"]["policy.csv"].splitlines() if line.strip()}
+    said = {line.strip() for line in re.findall(r"^\s*[pg], .*$", readme, re.MULTILINE) if "role:" in line}
+    assert said <= policy, sorted(said - policy)
+    aws_keys = set()
+    for path in CHARTS.rglob("*"):
+        if path.is_file():
+            aws_keys |= set(re.findall(r"key: (govuk/govuk-deploy-bot/[\w-]+)", path.read_text()))
+    assert set(re.findall(r"`(govuk/govuk-deploy-bot/[\w-]+)`", readme)) == aws_keys

@@ -1,7 +1,9 @@
 """Why a sync failed or turned Degraded, read from Argo CD and written as Slack mrkdwn.
 
 Three reads for one failure: the resource tree (up to 5 Degraded or Missing resources), the
-Warning events of the first of them, and the last 20 log lines of the first that is a Pod.
+Warning events of the first of them, and the last 20 log lines of the first that is a Pod, or
+else of the first Pod of a degraded Deployment or ReplicaSet (found through the tree's
+`parentRefs`: a Pod that runs but never turns ready is Progressing, and only its owners are Degraded).
 Everything from the cluster is untrusted text and goes through `bot.chat.mrkdwn.outside`
 (redacted, cut short, escaped), and backticks are swapped so no log line can close the code
 block. The whole text stays within `MAX_DIAGNOSIS` characters, so it fits one section block
@@ -61,7 +63,9 @@ def gather(source: DiagnosisSource, application: str) -> Findings:
         findings.events = sorted(warnings, key=lambda e: e.last_timestamp)[-MAX_EVENTS:]
     except ArgoUnavailable as error:
         findings.events_error = error.reason
-    findings.log_pod = next((n for n in findings.unhealthy if n.kind == "Pod"), None)
+    findings.log_pod = next((n for n in findings.unhealthy if n.kind == "Pod"), None) or _owned_pod(
+        nodes, findings.unhealthy
+    )
     if findings.log_pod is not None:
         try:
             pod = findings.log_pod
@@ -69,6 +73,23 @@ def gather(source: DiagnosisSource, application: str) -> Findings:
         except ArgoUnavailable as error:
             findings.logs_error = error.reason
     return findings
+
+
+def _owned_pod(nodes: list[ResourceNode], unhealthy: list[ResourceNode]) -> ResourceNode | None:
+    """The first Pod of the first unhealthy Deployment or ReplicaSet that has one: a ReplicaSet's
+    Pods directly, a Deployment's through the ReplicaSets it owns."""
+    pods = [n for n in nodes if n.kind == "Pod"]
+    for owner in unhealthy:
+        if owner.kind == "ReplicaSet":
+            sets = [owner]
+        elif owner.kind == "Deployment":
+            sets = [n for n in nodes if n.kind == "ReplicaSet" and n.is_child_of(owner)]
+        else:
+            continue
+        pod = next((p for p in pods if any(p.is_child_of(s) for s in sets)), None)
+        if pod is not None:
+            return pod
+    return None
 
 
 def render(findings: Findings, limit: int = MAX_DIAGNOSIS) -> str:

@@ -44,6 +44,16 @@ class AppState:
 
 
 @dataclass(frozen=True)
+class ResourceRef:
+    """One owner of a resource-tree node (Argo CD's `parentRefs`): a Pod's ReplicaSet, a ReplicaSet's Deployment."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+
+
+@dataclass(frozen=True)
 class ResourceNode:
     kind: str
     name: str
@@ -51,6 +61,22 @@ class ResourceNode:
     uid: str
     health: str | None
     health_message: str
+    parents: tuple[ResourceRef, ...] = ()
+
+    def is_child_of(self, owner: ResourceNode) -> bool:
+        """Whether `owner` is one of this node's parents: by uid, or by kind, namespace and name
+        where a parentRef leaves the uid out (every field of a ResourceRef is omitempty)."""
+        for parent in self.parents:
+            if parent.uid and owner.uid:
+                if parent.uid == owner.uid:
+                    return True
+            elif (parent.kind, parent.namespace or self.namespace, parent.name) == (
+                owner.kind,
+                owner.namespace,
+                owner.name,
+            ):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -164,9 +190,20 @@ def parse_tree(data: Any) -> list[ResourceNode]:
                 uid=_string(raw.get("uid"), "resource uid") or "",
                 health=_string(health.get("status"), "resource health") or None,
                 health_message=_string(health.get("message"), "resource health message") or "",
+                parents=tuple(_parent(parent) for parent in (_items(raw, "parentRefs") if "parentRefs" in raw else [])),
             )
         )
     return nodes
+
+
+def _parent(raw: Any) -> ResourceRef:
+    raw = _object(raw, "resource parent")
+    return ResourceRef(
+        kind=_string(raw.get("kind"), "parent kind") or "",
+        name=_string(raw.get("name"), "parent name") or "",
+        namespace=_string(raw.get("namespace"), "parent namespace") or "",
+        uid=_string(raw.get("uid"), "parent uid") or "",
+    )
 
 
 def parse_events(data: Any) -> list[KubeEvent]:

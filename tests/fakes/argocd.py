@@ -220,8 +220,20 @@ def trim(item: dict[str, Any], fields: str) -> dict[str, Any]:
     return trimmed
 
 
-def node(kind: str, name: str, *, health: str | None, message: str = "", namespace: str = "apps") -> dict[str, Any]:
-    """A resource-tree node; `health=None` for resources without health (ConfigMaps, Secrets)."""
+def node(
+    kind: str,
+    name: str,
+    *,
+    health: str | None,
+    message: str = "",
+    namespace: str = "apps",
+    parents: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A resource-tree node; `health=None` for resources without health (ConfigMaps, Secrets).
+
+    `parents` are the nodes that own this one (a Pod's ReplicaSet, a ReplicaSet's Deployment):
+    Argo CD's `ResourceNode.parentRefs` carry each owner's ResourceRef (group, version, kind,
+    namespace, name, uid), left out when there is none."""
     found: dict[str, Any] = {
         "version": "v1",
         "kind": kind,
@@ -230,6 +242,13 @@ def node(kind: str, name: str, *, health: str | None, message: str = "", namespa
         "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}/{namespace}/{name}")),
         "resourceVersion": "123456",
     }
+    if kind in ("Deployment", "ReplicaSet"):
+        found.update(group="apps", version="v1")
+    if parents:
+        found["parentRefs"] = [
+            {key: parent[key] for key in ("group", "version", "kind", "namespace", "name", "uid") if parent.get(key)}
+            for parent in parents
+        ]
     if health is not None:
         found["health"] = {"status": health, **({"message": message} if message else {})}
     return found

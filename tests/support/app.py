@@ -57,12 +57,26 @@ class FakeClock:
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self.stopped_at: float | None = None
 
     def __call__(self) -> float:
+        if self.stopped_at is not None:
+            return self.stopped_at + self.offset
         return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+    @contextmanager
+    def stopped(self) -> Iterator[float]:
+        """The clock held still (yielding its reading) while a test signs a request and the bot
+        checks it: on a loaded machine a second can pass in between, and a skew measured at
+        signing is not the skew the bot sees."""
+        self.stopped_at = time.time()
+        try:
+            yield self()
+        finally:
+            self.stopped_at = None
 
 
 def write_bot_config(folder: Path, users: dict[str, str] | None = None) -> Path:
