@@ -11,6 +11,8 @@ import pytest
 import redis
 
 from tests.fakes import FakeGitHub, FakeSlack
+from tests.fakes.argo_workflows import FakeArgoWorkflows
+from tests.fakes.argocd import FakeArgoCD
 from tests.support.app import BotHarness, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote, make_charts_remote
 from tests.support.local_servers import answers_ping, throwaway_redis
@@ -90,6 +92,20 @@ def fake_github() -> Iterator[FakeGitHub]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def argocd() -> Iterator[FakeArgoCD]:
+    """A fake Argo CD on loopback, empty (tests add Applications, or GOV.UK's topology)."""
+    with FakeArgoCD() as fake:
+        yield fake
+
+
+@pytest.fixture
+def workflows() -> Iterator[FakeArgoWorkflows]:
+    """A fake Argo Workflows on loopback, empty."""
+    with FakeArgoWorkflows() as fake:
+        yield fake
 
 
 @pytest.fixture

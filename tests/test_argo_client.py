@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,18 +11,6 @@ from bot.argo import ArgoCD, ArgoUnavailable, ArgoWorkflows
 from bot.config import Secret
 from tests.fakes import FakeArgoCD, FakeArgoWorkflows
 from tests.fakes.argocd import node
-
-
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    with FakeArgoCD() as fake:
-        yield fake
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    with FakeArgoWorkflows() as fake:
-        yield fake
 
 
 def test_applications_are_read_in_one_request_with_the_bearer_token(argocd: FakeArgoCD) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,12 +160,6 @@ def test_nothing_unhealthy_is_said_plainly() -> None:
 
 
 # -- on the wire ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    with FakeArgoCD() as fake:
-        yield fake
 
 
 def crash_looping(argocd: FakeArgoCD) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeArgoCD, FakeArgoWorkflows, FakeSlack, govuk_topology
+from tests.fakes import FakeArgoCD, FakeSlack, govuk_topology
 from tests.fakes.argo_workflows import DEFAULT_TOKEN as WORKFLOWS_TOKEN
 from tests.fakes.argocd import DEFAULT_TOKEN as ARGOCD_TOKEN
 from tests.fakes.argocd import NGINX_IMAGE, image
@@ -41,12 +41,6 @@ def charts_remote(tmp_path: Path) -> ChartsRemote:
 def argocd() -> Iterator[FakeArgoCD]:
     with FakeArgoCD() as fake:
         govuk_topology.populate(fake, ENV)
-        yield fake
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    with FakeArgoWorkflows() as fake:
         yield fake
 
 

@@ -116,20 +116,6 @@ def test_a_workflow_url_from_a_webhook_carrying_a_credential_is_redacted_on_the_
 # -- read from Argo CD itself --------------------------------------------------------------------
 
 
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    fake = FakeArgoCD().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    fake = FakeArgoWorkflows().start()
-    yield fake
-    fake.stop()
-
-
 def _config(tmp_path: Path, argocd: FakeArgoCD, workflows: FakeArgoWorkflows) -> Path:
     lines = ["team_channels:", "  router: router-team", "environments:"]
     for name in ("integration", "staging", "production"):

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.fakes import FakeArgoCD, FakeArgoWorkflows, govuk_topology
 from tests.fakes.argocd import event, node
-
-
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    with FakeArgoCD() as fake:
-        yield fake
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    with FakeArgoWorkflows() as fake:
-        yield fake
 
 
 def get(fake: FakeArgoCD | FakeArgoWorkflows, path: str, token: str | None = None, **params: str) -> httpx.Response:

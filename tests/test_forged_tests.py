@@ -10,7 +10,6 @@ calling the reconciler's `run_once`, as the scheduled job does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,6 @@ from tests.support.payloads import smokey_payload
 
 INTEGRATION_TOKEN = "integration-cluster-token-for-the-forgery-tests"
 APP, TAG = "whitehall", "v9200"  # integration's whitehall file promotes automatically
-
-
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    fake = FakeArgoCD().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    fake = FakeArgoWorkflows().start()
-    yield fake
-    fake.stop()
 
 
 def _config(tmp_path: Path, argocd: FakeArgoCD, workflows: FakeArgoWorkflows) -> Path:

@@ -23,20 +23,6 @@ from tests.support.slack_requests import block_actions_body
 SECRET_LOOKING = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
 
 
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    fake = FakeArgoCD().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def workflows() -> Iterator[FakeArgoWorkflows]:
-    fake = FakeArgoWorkflows().start()
-    yield fake
-    fake.stop()
-
-
 def _config(tmp_path: Path, argocd: FakeArgoCD, workflows: FakeArgoWorkflows) -> Path:
     lines = ["team_channels:", "  collections: collections-team", "environments:"]
     for name, team in (
