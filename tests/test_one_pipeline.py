@@ -393,3 +393,31 @@ def test_a_deploy_taken_over_between_its_commit_and_its_push_is_not_pushed(
         charts.stop()
     assert outcome.status == "taken_over", outcome
     assert charts_remote.commit_count() == commits
+
+
+# -- a freeze or unfreeze run again after a crash between its change and its final words ---------------------
+
+
+@pytest.mark.parametrize("command", ["freeze whitehall staging database migration", "unfreeze whitehall staging"])
+def test_a_scope_change_run_again_after_a_crash_is_announced_and_audited_once(
+    bot: BotHarness, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from tests.test_freeze_flow import announcements
+
+    if command.startswith("unfreeze"):
+        bot.slash("freeze whitehall staging database migration", response_url=fake_slack.response_url("before"))
+        fake_slack.wait_for_response("before", timeout=30)
+        bot.settle()
+    before = len(announcements(fake_slack))
+    action = "unfreeze" if command.startswith("unfreeze") else "freeze"
+    audited_before = len(audit(bot, action, app="whitehall"))
+    # the replica dies after the change is announced and audited, before its words are written down
+    _fail_once(bot.services.deployer.journal, "settle", monkeypatch)
+    bot.slash(command, response_url=fake_slack.response_url("scope"))
+    bot.settle()
+    _recover_until_idle(bot)
+    fake_slack.wait_for_response("scope", timeout=30)
+    bot.settle()
+    assert len(fake_slack.responses.get("scope", [])) == 1
+    assert len(announcements(fake_slack)) - before == 1, announcements(fake_slack)
+    assert len(audit(bot, action, app="whitehall")) - audited_before == 1
