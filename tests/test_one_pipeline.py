@@ -421,3 +421,28 @@ def test_a_scope_change_run_again_after_a_crash_is_announced_and_audited_once(
     assert len(fake_slack.responses.get("scope", [])) == 1
     assert len(announcements(fake_slack)) - before == 1, announcements(fake_slack)
     assert len(audit(bot, action, app="whitehall")) - audited_before == 1
+
+
+# -- a request_approval click is one journaled task, finished once after a crash ---------------------------
+
+
+def test_an_approval_request_interrupted_after_its_click_is_posted_and_told_once_later(
+    abot: BotHarness,  # noqa: F811 - the fixture
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tests.support.slack_requests import find_button
+    from tests.test_approvals import click as click_button
+
+    abot.slash("whitehall v5000 staging", user=INTEGRATION_ONLY, response_url=fake_slack.response_url("deploy"))
+    [refusal] = fake_slack.wait_for_response("deploy", timeout=30)
+    value = find_button(refusal, "request_approval")["value"]
+    # the store blips (or the replica dies) after the click was acknowledged, before the request is posted
+    _fail_once(abot.services.notices, "post", monkeypatch)
+    click_button(abot, "request_approval", value, INTEGRATION_ONLY, fake_slack.response_url("asked"))
+    abot.settle()
+    _recover_until_idle(abot)
+    _wait(lambda: fake_slack.responses.get("asked"), 30, "the requester is told")
+    abot.settle()
+    told = [r["text"] for r in fake_slack.responses["asked"]]
+    assert len(told) == 1 and "asked for an approval" in told[0], told
+    assert len([m for m in fake_slack.roots() if "asks to deploy" in m.text]) == 1
