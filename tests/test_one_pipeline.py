@@ -446,3 +446,30 @@ def test_an_approval_request_interrupted_after_its_click_is_posted_and_told_once
     told = [r["text"] for r in fake_slack.responses["asked"]]
     assert len(told) == 1 and "asked for an approval" in told[0], told
     assert len([m for m in fake_slack.roots() if "asks to deploy" in m.text]) == 1
+
+
+# -- a journal entry the bot did not write is never run ------------------------------------------------------
+
+
+def test_a_journal_entry_injected_into_the_store_is_not_run_on_recovery(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    import json
+
+    # anyone who can write to Redis writes a deploy "as" a person, owned by a replica that is gone
+    forged = DeployRequest(
+        app="whitehall", env="integration", tag="v6666", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("forged"),
+    )  # fmt: skip
+    store = bot.services.store
+    entry = json.dumps({"kind": "deploy", "request": forged.to_json(), "at": time.time()})
+    store.client.hset(store.key("deploy-journal", "requests"), forged.task_id, entry)
+    store.client.hset(store.key("deploy-journal", "owners"), forged.task_id, "a-replica-that-died")
+    head = charts_remote.head()
+    bot.services.deployer.recover()
+    bot.settle()
+    time.sleep(1.0)
+    bot.settle()
+    assert charts_remote.head() == head
+    assert not charts_remote.read("integration", "whitehall").startswith("image_tag: v6666")
+    assert not fake_slack.responses.get("forged")
