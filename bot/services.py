@@ -187,7 +187,7 @@ def build(
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
     metrics = Metrics()
     http = httpx.Client(timeout=GITHUB_TIMEOUT, follow_redirects=False)
-    journal = DeployJournal(store, instance)
+    journal = DeployJournal(store, instance, identity_seal(settings))
     audit = AuditTrail(store, settings.audit_max_entries, clock=clock)
     charts = ChartsRepo(
         url=settings.charts_repo_url.reveal(),
