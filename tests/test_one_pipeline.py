@@ -473,3 +473,30 @@ def test_a_journal_entry_injected_into_the_store_is_not_run_on_recovery(
     assert charts_remote.head() == head
     assert not charts_remote.read("integration", "whitehall").startswith("image_tag: v6666")
     assert not fake_slack.responses.get("forged")
+
+
+# -- a push killed by git's wall clock after another replica took the deploy over ---------------------------
+
+
+def test_a_replica_whose_push_timed_out_after_its_deploy_was_taken_over_says_nothing(
+    bot: BotHarness, fake_slack: FakeSlack
+) -> None:
+    from bot.deploys.journal import DeployJournal
+    from bot.gitops.writer import Outcome
+
+    request = DeployRequest(
+        app="whitehall", env="integration", tag="v6702", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("killed"),
+    )  # fmt: skip
+    journal = bot.services.deployer.journal
+    journal.record(request, time.time())
+    # this replica's push hangs past its heartbeat: the other replica takes the deploy over (and answers)
+    other = DeployJournal(bot.services.store, "replica-b", journal.seal)
+    assert [e.request.deploy_id for e in other.take_over(lambda owner: False, set())] == [request.deploy_id]
+    # then git's wall clock kills the hung push: its fate is unknown to this replica
+    bot.services.deployer._finish(request, None, Outcome("unknown", "v6702", reason="git push took too long"))
+    bot.settle()
+    time.sleep(0.5)
+    bot.settle()
+    assert not fake_slack.responses.get("killed")  # only the owner speaks
+    assert other.owned([request.deploy_id]) == {request.deploy_id}  # nor is the deploy taken from it
