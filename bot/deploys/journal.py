@@ -158,10 +158,11 @@ class DeployJournal:
         """Remove the entry if this replica owns it; False when another replica took it over."""
         return bool(self.store.client.eval(_DELETE_IF_OWNER, 4, *self._keys, deploy_id, self.instance))
 
-    def set_aside(self, deploy_id: str) -> None:
-        """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown."""
+    def set_aside(self, deploy_id: str) -> bool:
+        """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown.
+        False when another replica owns it now (it answers)."""
         _, owners, _, _ = self._keys
-        self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN)
+        return bool(self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN))
 
     def take_over(self, is_alive: Callable[[str], bool], in_hand: set[str]) -> list[Entry]:
         """Own every entry nobody is working on: its replica is gone, its fate was set aside, or it is
