@@ -190,3 +190,55 @@ def test_after_a_restart_the_cards_left_unsent_keep_their_place_behind_real_ones
     with queue.changed:
         first = queue.take_due()[0]
     assert first == ("release", "router", "v9401")
+
+
+def test_one_new_release_takes_one_place_however_often_it_is_reported_before_it_is_known(store: Store) -> None:
+    """Until a release is in the store (the doorbell's read has not landed, or the write failed with 503),
+    each webhook for it asks again: the same release must not take a second place, in any replica."""
+    now = [1_000.0]
+    book = _NeverSeen()
+    first, second = CardQuota(store, book, lambda: now[0]), CardQuota(store, book, lambda: now[0])
+    for n in range(40):
+        assert (first if n % 2 else second).admit("WEBHOOK_TOKEN", "whitehall", "v1") == 0
+    for n in range(2, 31):
+        assert first.admit("WEBHOOK_TOKEN", "whitehall", f"v{n}") == 0, n  # 29 more new releases
+    assert second.admit("WEBHOOK_TOKEN", "whitehall", "v31") > 0
+
+
+def test_a_new_release_reported_by_many_replicas_at_once_takes_one_place(store: Store) -> None:
+    book = _NeverSeen()
+    quotas = [CardQuota(store, book, time.time) for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        waits = list(pool.map(lambda q: q.admit("WEBHOOK_TOKEN", "whitehall", "v1"), quotas * 5))
+    assert waits == [0.0] * 40
+    assert store.client.zcard(store.key("new-cards", "WEBHOOK_TOKEN")) == 1
+
+
+def test_argo_cds_own_webhooks_for_one_release_not_yet_read_do_not_use_up_the_quota(
+    bot_env: dict[str, str], tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """Where the bot reads Argo CD, a webhook only rings: until Argo CD runs the new tag nothing is
+    written, so the release stays unknown. Argo CD's repeated notifications for that one release
+    (running, again and again while the spec is stale) are one release, one place, not 30 and a 429."""
+    from tests.fakes import FakeArgoCD
+    from tests.fakes.argocd import DEFAULT_TOKEN as ARGOCD_TOKEN
+
+    argocd = FakeArgoCD().start()
+    config = tmp_path / "doorbell-config.yaml"
+    config.write_text(
+        "environments:\n"
+        f"  - name: integration\n    team: gov-uk\n    argocd_url: {argocd.url}\n"
+        "  - name: staging\n    team: gov-uk-production\n"
+        "  - name: production\n    team: gov-uk-production\n",
+        encoding="utf-8",
+    )
+    harness = BotHarness({**bot_env, **TOKENS, "BOT_CONFIG": str(config), "ARGOCD_TOKEN_INTEGRATION": ARGOCD_TOKEN})
+    try:
+        argocd.set_app("whitehall", image_tag="vold0001")  # the new tag's sync has not started yet
+        for _ in range(35):
+            answer = harness.webhook("/webhooks/argocd", made_up("integration", 1), token=INTEGRATION)
+            assert answer.status_code == 202, answer.text
+        assert harness.webhook("/webhooks/argocd", made_up("integration", 2), token=INTEGRATION).status_code == 202
+    finally:
+        harness.stop()
+        argocd.stop()

@@ -182,3 +182,65 @@ def test_without_a_workflows_token_a_pass_for_the_run_that_failed_changes_nothin
     bot.settle()
     assert "*integration*: tests passed" in fake_slack.roots()[0].all_text()
     assert TAG in charts_remote.read("staging", APP)  # promoted automatically, as GOV.UK's post-sync would
+
+
+def test_the_failed_run_retried_in_place_in_argo_workflows_passes_and_promotes(
+    bot_env, tmp_path, argocd, workflows, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """`argo retry` (the UI's Retry button) re-runs the failed workflow itself: same name, same
+    creationTimestamp. Read from Argo Workflows, its pass is a genuine retry and must count."""
+    bot = BotHarness(
+        {
+            **bot_env,
+            "BOT_CONFIG": str(_config(tmp_path, argocd, workflows)),
+            "ARGOCD_TOKEN_INTEGRATION": ARGOCD_TOKEN,
+            "ARGO_WORKFLOWS_TOKEN_INTEGRATION": WORKFLOWS_TOKEN,
+            "RECONCILE_SECONDS": "0",
+        }
+    )
+    try:
+        _tests_failed_in_integration(bot, fake_slack, argocd, workflows)
+        workflows.finish("post-sync-abc12", "Succeeded")  # retried in place, and now it passes
+        _pass(bot)
+        assert "*integration*: tests passed" in fake_slack.roots()[0].all_text()
+        assert TAG in charts_remote.read("staging", APP)  # promoted automatically
+    finally:
+        bot.stop()
+
+
+def test_govuks_post_sync_promotion_while_its_workflow_runs_still_ends_in_staging(
+    bot_env, tmp_path, argocd, workflows, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    """GOV.UK's post-sync calls `/update-image-tag` while its own workflow is still Running (SPEC 10.0)
+    and ignores the answer. The bot cannot see those tests as passed yet, so it refuses; once the
+    workflow ends Succeeded the bot's automatic promotion (same flags) moves the release, once."""
+    bot = BotHarness(
+        {
+            **bot_env,
+            "BOT_CONFIG": str(_config(tmp_path, argocd, workflows)),
+            "ARGOCD_TOKEN_INTEGRATION": ARGOCD_TOKEN,
+            "ARGO_WORKFLOWS_TOKEN_INTEGRATION": WORKFLOWS_TOKEN,
+            "WEBHOOK_TOKEN_INTEGRATION": INTEGRATION_TOKEN,
+            "RECONCILE_SECONDS": "0",
+        }
+    )
+    try:
+        _pass(bot)
+        ci = {"environment": "integration", "repoName": APP, "imageTag": TAG, "promoteDeployment": "true"}
+        assert bot.webhook("/update-image-tag", ci).status_code == 202
+        bot.settle()
+        argocd.set_app(APP, image_tag=TAG)
+        workflows.add_workflow("post-sync-run01", repo_name=APP, image_tag=TAG, phase="Running")
+        _pass(bot)
+        staging_before = charts_remote.read("staging", APP)
+
+        early = bot.webhook("/update-image-tag", {**ci, "environment": "staging"}, token=INTEGRATION_TOKEN)
+        assert early.status_code in (202, 403), early.text  # curl -s: GOV.UK never reads it
+        bot.settle()
+        workflows.finish("post-sync-run01", "Succeeded")
+        _pass(bot)
+        assert "*integration*: tests passed" in fake_slack.roots()[0].all_text()
+        assert TAG in charts_remote.read("staging", APP)
+        assert staging_before != charts_remote.read("staging", APP)
+    finally:
+        bot.stop()

@@ -195,9 +195,25 @@ def _a_new_run(entry: EnvEntry, event: TestOutcome) -> bool:
     return is_newer_run((decided.name, decided.created), (event.run, event.run_created))
 
 
+def _retried_in_place(entry: EnvEntry, event: TestOutcome) -> bool:
+    """Argo Workflows itself shows the run that failed passing now: `argo retry` (the UI's Retry) runs
+    a failed workflow again under its own name and creationTimestamp. Only a run the bot read with its
+    creation time counts (a webhook never tells one), so no webhook can replay its way past a failure."""
+    decided = entry.test_runs.get(event.application)
+    return (
+        decided is not None
+        and not decided.passed
+        and event.passed
+        and bool(decided.created)
+        and (event.run, event.run_created) == (decided.name, decided.created)
+    )
+
+
 def _turns_the_verdict(entry: EnvEntry, event: TestOutcome) -> bool:
     decided = entry.test_runs.get(event.application)
-    return decided is not None and decided.passed != event.passed and _a_new_run(entry, event)
+    if decided is None or decided.passed == event.passed:
+        return False
+    return _a_new_run(entry, event) or _retried_in_place(entry, event)
 
 
 def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
@@ -209,7 +225,7 @@ def _refused_test_outcome(entry: EnvEntry, event: TestOutcome) -> bool:
     if decided is None:
         return False
     if not decided.passed and event.passed:
-        return not _a_new_run(entry, event)
+        return not (_a_new_run(entry, event) or _retried_in_place(entry, event))
     both_timed = bool(decided.created and event.run_created)
     return both_timed and (event.run_created, event.run) < (decided.created, decided.name)
 

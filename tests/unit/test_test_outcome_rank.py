@@ -166,3 +166,23 @@ def test_a_second_run_passing_after_a_pass_is_still_a_duplicate() -> None:
     r = Release(app="whitehall", tag="v1", created=NOW)
     r = apply(r, outcome("Succeeded", "post-sync-a", T1), NOW).release
     assert apply(r, outcome("Succeeded", "post-sync-b", T2), NOW).result is Result.DUPLICATE  # nothing to promote again
+
+
+def test_a_run_argo_workflows_itself_shows_retried_in_place_and_passing_clears_the_failure() -> None:
+    # `argo retry` (the UI's Retry) re-runs the failed workflow under its own name and creationTimestamp:
+    # read from Argo Workflows, that run now passing is the truth, not a replay
+    r = failed("post-sync-a", T1)
+    t = apply(r, outcome("Succeeded", "post-sync-a", T1), NOW + 60)
+    assert state(t.release) is State.TESTS_PASSED
+
+
+def test_a_webhook_naming_the_failed_run_still_cannot_pass_it_even_once_read_with_its_time() -> None:
+    r = failed("post-sync-a", T1)
+    assert state(apply(r, outcome("Succeeded", "post-sync-a", ""), NOW + 60).release) is State.TESTS_FAILED
+
+
+def test_a_newer_run_failing_after_a_pass_then_retried_in_place_and_passing_clears_it() -> None:
+    r = apply(Release(app="whitehall", tag="v1", created=NOW), outcome("Succeeded", "post-sync-a", T1), NOW).release
+    r = apply(r, outcome("Failed", "post-sync-b", T2), NOW + 1).release
+    assert state(r) is State.TESTS_FAILED
+    assert state(apply(r, outcome("Succeeded", "post-sync-b", T2), NOW + 2).release) is State.TESTS_PASSED
