@@ -54,6 +54,7 @@ from bench.ack import ack_text, percentile
 from bot.deploys.journal import DeployJournal
 from bot.deploys.request import DeployRequest
 from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
+from bot.identity.seal import Seal
 from bot.releases.model import Requester
 from bot.store import Store, connect
 from handlers.http_server import THREADS
@@ -346,7 +347,7 @@ def kind_burst(side: Side, kind: str, commands: int, log: Callable[[str], None])
 def raw_record_cost(redis_url: str, calls: int) -> dict[str, Any]:
     client = connect(redis_url)
     store = Store(client, f"bench:journal:{uuid.uuid4().hex[:12]}:")
-    journal = DeployJournal(store, "bench-replica")
+    journal = DeployJournal(store, "bench-replica", Seal(b"bench-journal-seal-key-0123456789abcdef"))
     person = Requester(MEMBER, "octocat")
     requests = [
         DeployRequest(

@@ -104,6 +104,9 @@ CHANGED_SOMETHING = frozenset(
 # Entry IDs come from one sequence for both streams (the server's time in ms, then a counter), so
 # records of the two streams merge back into the one order in which they were written.
 _APPEND = """
+if KEYS[6] ~= "" and not redis.call("SET", KEYS[6], "1", "NX", "EX", 2592000) then
+  return ""
+end
 if KEYS[3] ~= "" then
   local count = redis.call("INCR", KEYS[3])
   if count == 1 then redis.call("EXPIRE", KEYS[3], ARGV[3]) end
@@ -190,11 +193,14 @@ class AuditTrail:
         reason: str | None = None,
         deploy_id: str | None = None,
         commit: str | None = None,
+        once: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Append one record and log it; return it. Raises only on a programming error (bad action or field)."""
+        """Append one record and log it; return it. Raises only on a programming error (bad action or field).
+        With `once` (e.g. a task's id), a second record under the same key is not appended: a step run
+        again after a crash is recorded once."""
         doc = self._build(action, actor, app, env, tag, outcome, reason, deploy_id, commit, extra)
-        self._append(doc)
+        self._append(doc, once)
         return doc
 
     def record_request(self, action: Action | str, request: Any, **fields: Any) -> dict[str, Any]:
@@ -279,7 +285,7 @@ class AuditTrail:
         doc.update((name, value) for name, value in extra.items() if value is not None)
         return doc
 
-    def _append(self, doc: dict[str, Any]) -> None:
+    def _append(self, doc: dict[str, Any], once: str | None = None) -> None:
         """One script (stream, index, count), then one log line that says what became of the record;
         never raises for the store."""
         encoded = json.dumps(doc, separators=(",", ":"), default=str)
@@ -296,6 +302,7 @@ class AuditTrail:
                     self.store.key(REFUSALS_COUNTED, counted_person, str(minute)) if counted_person else "",
                     self.store.key(REFUSALS_TO_SUM_UP),
                     self.store.key(LAST_ID),
+                    self.store.key("audit-once", doc["action"], once) if once else "",
                 ],
                 args=[
                     self.max_entries,
@@ -308,6 +315,9 @@ class AuditTrail:
             )
         except (StoreError, OSError) as error:
             log.warning("audit record NOT stored (state store unavailable: %s): %s", error, summary(doc), extra=doc)
+            return
+        if entry_id == "":  # recorded already, by an earlier run of the same step
+            log.debug("audit record already stored once: %s", summary(doc))
             return
         if entry_id is None:  # counted, to be summed up with the rest of the minute's
             log.debug("audit record counted, not stored (over %s a minute): %s", REFUSALS_A_MINUTE, summary(doc))

@@ -32,7 +32,7 @@ from bot.chat.service import Chat
 from bot.config import Settings
 from bot.deploys.deployer import Deployer
 from bot.deploys.journal import DeployJournal
-from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask
+from bot.deploys.tasks import AskTask, DecisionTask, RollbackTask, ScopeTask
 from bot.gitops.charts import ChartsRepo
 from bot.gitops.workdir import GitLimits
 from bot.home.tab import HomeTab
@@ -187,7 +187,7 @@ def build(
     instance = uuid.uuid4().hex[:12]  # this replica, in locks, heartbeats and the deploy journal
     metrics = Metrics()
     http = httpx.Client(timeout=GITHUB_TIMEOUT, follow_redirects=False)
-    journal = DeployJournal(store, instance)
+    journal = DeployJournal(store, instance, identity_seal(settings))
     audit = AuditTrail(store, settings.audit_max_entries, clock=clock)
     charts = ChartsRepo(
         url=settings.charts_repo_url.reveal(),
@@ -356,6 +356,7 @@ def build(
     )
     deployer.team_refusal_blocks = approvals.team_refusal_blocks
     deployer.runners[DecisionTask.kind] = approvals.decide
+    deployer.runners[AskTask.kind] = approvals.ask
     router.on_action("request_approval", approvals.request_clicked)
     router.on_action("approve", approvals.approve_clicked)
     router.on_action("deny", approvals.deny_clicked)

@@ -22,6 +22,7 @@ from bot.deploys.promotions import Claim, Earlier, Promotions
 from bot.deploys.request import DeployRequest
 from bot.gitops.charts import ChartsRepo
 from bot.gitops.writer import ChartsWriter, PushFateUnknown
+from bot.identity.seal import Seal
 from bot.releases.book import ReleaseBook
 from bot.releases.model import Release, Requester
 from bot.releases.transitions import ThreadNote
@@ -290,7 +291,8 @@ def test_an_unknown_push_is_settled_once_by_the_recovery_and_told_once(
 def test_a_paused_replica_whose_deploy_was_taken_over_neither_pushes_nor_speaks(
     charts_remote: ChartsRemote, tmp_path: Path, store: Store
 ) -> None:
-    paused, other = DeployJournal(store, "replica-a"), DeployJournal(store, "replica-b")
+    seal = Seal(b"test-journal-seal-key-0123456789abcdef")
+    paused, other = DeployJournal(store, "replica-a", seal), DeployJournal(store, "replica-b", seal)
     request = DeployRequest(app="whitehall", env="integration", tag="v5004", requester=ALICE)
     paused.record(request, time.time())
     taken = other.take_over(lambda owner: False, set())  # replica-a's heartbeat ran out while it was paused
@@ -338,7 +340,7 @@ def test_words_decided_but_not_yet_said_are_said_after_a_crash_and_nothing_is_re
     request = DeployRequest(
         app="router", env="integration", tag="v5100", requester=ALICE, response_url=fake_slack.response_url("late")
     )
-    dead = DeployJournal(bot.services.store, "a-replica-that-died")
+    dead = DeployJournal(bot.services.store, "a-replica-that-died", bot.services.deployer.journal.seal)
     dead.record(request, time.time())
     assert dead.settle(request.deploy_id, "Committed router v5100 (said by the replica that died)")
     head = charts_remote.head()

@@ -393,3 +393,110 @@ def test_a_deploy_taken_over_between_its_commit_and_its_push_is_not_pushed(
         charts.stop()
     assert outcome.status == "taken_over", outcome
     assert charts_remote.commit_count() == commits
+
+
+# -- a freeze or unfreeze run again after a crash between its change and its final words ---------------------
+
+
+@pytest.mark.parametrize("command", ["freeze whitehall staging database migration", "unfreeze whitehall staging"])
+def test_a_scope_change_run_again_after_a_crash_is_announced_and_audited_once(
+    bot: BotHarness, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from tests.test_freeze_flow import announcements
+
+    if command.startswith("unfreeze"):
+        bot.slash("freeze whitehall staging database migration", response_url=fake_slack.response_url("before"))
+        fake_slack.wait_for_response("before", timeout=30)
+        bot.settle()
+    before = len(announcements(fake_slack))
+    action = "unfreeze" if command.startswith("unfreeze") else "freeze"
+    audited_before = len(audit(bot, action, app="whitehall"))
+    # the replica dies after the change is announced and audited, before its words are written down
+    _fail_once(bot.services.deployer.journal, "settle", monkeypatch)
+    bot.slash(command, response_url=fake_slack.response_url("scope"))
+    bot.settle()
+    _recover_until_idle(bot)
+    fake_slack.wait_for_response("scope", timeout=30)
+    bot.settle()
+    assert len(fake_slack.responses.get("scope", [])) == 1
+    assert len(announcements(fake_slack)) - before == 1, announcements(fake_slack)
+    assert len(audit(bot, action, app="whitehall")) - audited_before == 1
+
+
+# -- a request_approval click is one journaled task, finished once after a crash ---------------------------
+
+
+def test_an_approval_request_interrupted_after_its_click_is_posted_and_told_once_later(
+    abot: BotHarness,  # noqa: F811 - the fixture
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tests.support.slack_requests import find_button
+    from tests.test_approvals import click as click_button
+
+    abot.slash("whitehall v5000 staging", user=INTEGRATION_ONLY, response_url=fake_slack.response_url("deploy"))
+    [refusal] = fake_slack.wait_for_response("deploy", timeout=30)
+    value = find_button(refusal, "request_approval")["value"]
+    # the store blips (or the replica dies) after the click was acknowledged, before the request is posted
+    _fail_once(abot.services.notices, "post", monkeypatch)
+    click_button(abot, "request_approval", value, INTEGRATION_ONLY, fake_slack.response_url("asked"))
+    abot.settle()
+    _recover_until_idle(abot)
+    _wait(lambda: fake_slack.responses.get("asked"), 30, "the requester is told")
+    abot.settle()
+    told = [r["text"] for r in fake_slack.responses["asked"]]
+    assert len(told) == 1 and "asked for an approval" in told[0], told
+    assert len([m for m in fake_slack.roots() if "asks to deploy" in m.text]) == 1
+
+
+# -- a journal entry the bot did not write is never run ------------------------------------------------------
+
+
+def test_a_journal_entry_injected_into_the_store_is_not_run_on_recovery(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    import json
+
+    # anyone who can write to Redis writes a deploy "as" a person, owned by a replica that is gone
+    forged = DeployRequest(
+        app="whitehall", env="integration", tag="v6666", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("forged"),
+    )  # fmt: skip
+    store = bot.services.store
+    entry = json.dumps({"kind": "deploy", "request": forged.to_json(), "at": time.time()})
+    store.client.hset(store.key("deploy-journal", "requests"), forged.task_id, entry)
+    store.client.hset(store.key("deploy-journal", "owners"), forged.task_id, "a-replica-that-died")
+    head = charts_remote.head()
+    bot.services.deployer.recover()
+    bot.settle()
+    time.sleep(1.0)
+    bot.settle()
+    assert charts_remote.head() == head
+    assert not charts_remote.read("integration", "whitehall").startswith("image_tag: v6666")
+    assert not fake_slack.responses.get("forged")
+
+
+# -- a push killed by git's wall clock after another replica took the deploy over ---------------------------
+
+
+def test_a_replica_whose_push_timed_out_after_its_deploy_was_taken_over_says_nothing(
+    bot: BotHarness, fake_slack: FakeSlack
+) -> None:
+    from bot.deploys.journal import DeployJournal
+    from bot.gitops.writer import Outcome
+
+    request = DeployRequest(
+        app="whitehall", env="integration", tag="v6702", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("killed"),
+    )  # fmt: skip
+    journal = bot.services.deployer.journal
+    journal.record(request, time.time())
+    # this replica's push hangs past its heartbeat: the other replica takes the deploy over (and answers)
+    other = DeployJournal(bot.services.store, "replica-b", journal.seal)
+    assert [e.request.deploy_id for e in other.take_over(lambda owner: False, set())] == [request.deploy_id]
+    # then git's wall clock kills the hung push: its fate is unknown to this replica
+    bot.services.deployer._finish(request, None, Outcome("unknown", "v6702", reason="git push took too long"))
+    bot.settle()
+    time.sleep(0.5)
+    bot.settle()
+    assert not fake_slack.responses.get("killed")  # only the owner speaks
+    assert other.owned([request.deploy_id]) == {request.deploy_id}  # nor is the deploy taken from it

@@ -39,3 +39,40 @@ def test_outcomes_sent_the_moment_the_commit_lands_let_the_release_be_promoted(
         _, reply = slash(bot, fake_slack, f"promote-{round_}", "promote router to staging")
         assert reply.startswith(f":white_check_mark: Committed *router* `{tag}` to *staging*"), reply
         assert f"image_tag: {tag}\n" in charts_remote.read("staging", "router")
+
+
+def test_outcomes_of_a_deploy_that_landed_before_its_replica_died_are_kept_when_it_is_recovered(
+    bot: BotHarness, fake_slack: FakeSlack, charts_remote: ChartsRemote
+) -> None:
+    from bot.deploys.journal import DeployJournal
+    from bot.deploys.request import DeployRequest
+    from bot.releases.model import Requester
+    from tests.support.app import MEMBER
+
+    # the tag ran in integration before, so its card exists
+    answer = bot.slash("router v516 integration", response_url=fake_slack.response_url("first"))
+    assert answer.status_code == 200, answer.text
+    assert fake_slack.wait_for_response("first", timeout=15)[0]["text"].startswith(":white_check_mark:")
+    bot.settle()
+    # a replica deploys router v517, pushes it and dies before it writes anything else down
+    request = DeployRequest(
+        app="router", env="integration", tag="v517", requester=Requester(MEMBER, "octocat"),
+        response_url=fake_slack.response_url("recovered"),
+    )  # fmt: skip
+    dead = DeployJournal(bot.services.store, "a-replica-that-died", bot.services.deployer.journal.seal)
+    dead.record(request, time.time())
+    text = charts_remote.read("integration", "router").replace("image_tag: v516", "image_tag: v517")
+    message = f"Update router image tag to v517 for integration\n\nDeploy-Id: {request.deploy_id}\n"
+    charts_remote.commit_directly("integration", "router", text, message)
+    # Argo CD syncs it and the tests pass before the replica's deploy is recovered
+    sync = {"application": "router", "environment": "integration", "state": "Succeeded", "health": "Healthy"}
+    assert bot.webhook("/webhooks/argocd", {**sync, "imageTag": "v517"}).status_code == 202
+    assert bot.webhook("/webhooks/smokey", smokey_payload("router", "integration", "v517")).status_code == 202
+    bot.settle()
+    time.sleep(0.05)
+    assert bot.services.deployer.recover() == 1
+    assert fake_slack.wait_for_response("recovered", timeout=15)[0]["text"].startswith(":white_check_mark:")
+    bot.settle()
+    # the late 'requested' did not undo the newer outcomes: the release is promoted at once
+    _, reply = slash(bot, fake_slack, "promote-recovered", "promote router to staging")
+    assert reply.startswith(":white_check_mark: Committed *router* `v517` to *staging*"), reply

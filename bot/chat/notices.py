@@ -70,6 +70,15 @@ class Notice:
         )
 
 
+_POST_ONCE = """
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "EX", ARGV[2]) then
+  redis.call("ZADD", KEYS[2], "NX", ARGV[4], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
 class NoticeBoard:
     def __init__(self, store: Store, clock: Callable[[], float], on_change: OnChange) -> None:
         self.store = store
@@ -83,10 +92,27 @@ class NoticeBoard:
     def _dirty_key(self) -> str:
         return self.store.key("notices", "dirty")
 
-    def post(self, channel: str, text: str, buttons: list[Button] | None = None, *, urgent: bool = False) -> str:
-        """Queue a new message for `channel`; returns its id, to edit it later."""
-        notice = Notice(id=uuid.uuid4().hex, channel=channel, text=text, buttons=list(buttons or []))
-        self._save(notice, dirty=True)
+    def post(
+        self,
+        channel: str,
+        text: str,
+        buttons: list[Button] | None = None,
+        *,
+        urgent: bool = False,
+        once: str | None = None,
+    ) -> str:
+        """Queue a new message for `channel`; returns its id, to edit it later. With `once` (e.g. a task's
+        id) the notice's id is derived from it, and a second post under it queues nothing: a step run
+        again after a crash announces once."""
+        notice_id = f"once-{once}" if once else uuid.uuid4().hex
+        notice = Notice(id=notice_id, channel=channel, text=text, buttons=list(buttons or []))
+        if once:
+            encoded = json.dumps(notice.to_json(), separators=(",", ":"))
+            keys = [self._key(notice.id), self._dirty_key]
+            if not self.store.client.eval(_POST_ONCE, 2, *keys, encoded, NOTICE_TTL_SECONDS, notice.id, self.clock()):
+                return notice.id
+        else:
+            self._save(notice, dirty=True)
         self.on_change(notice.id, urgent)
         return notice.id
 

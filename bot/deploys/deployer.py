@@ -420,9 +420,10 @@ class Deployer:
             self._let_go(request)  # another replica took this deploy over while we were paused; it answers
             return
         if outcome.status == "unknown":
-            self.journal.set_aside(request.deploy_id)  # the recovery job finds out and answers
+            mine = self.journal.set_aside(request.deploy_id)  # the recovery job finds out and answers
             self._let_go(request)
-            self._tell(request, messages.push_unknown(request.app, request.tag, request.env, outcome.reason))
+            if mine:  # taken over while the push hung: the owner answers, and this replica says nothing
+                self._tell(request, messages.push_unknown(request.app, request.tag, request.env, outcome.reason))
             return
         if request.deploy_id not in self.journal.owned([request.deploy_id]):
             self._let_go(request)

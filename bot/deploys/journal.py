@@ -11,6 +11,10 @@ entries behind; another replica, or the same one restarted, takes them over and 
 them. Ownership is checked in the store before a deploy is pushed and before its requester
 is told, so a replica that was only paused, and wakes after its work was taken over, neither
 pushes nor speaks: each deploy is committed once and reported once.
+
+Each entry names who asked for it, so it is sealed with the bot's key (`bot.identity.seal`, bound to
+the task's id) as links and approvals are: an entry written into the store by anyone else, or copied
+under another id, is logged and never taken over, so nobody can have a deploy run as someone else.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from dataclasses import dataclass
 
 from bot.deploys.request import DeployRequest
 from bot.deploys.tasks import Task, task_from_json, task_kind
+from bot.identity.seal import Seal
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+SEALED_ENTRY = "deploy-journal-entry"  # the kind of record sealed (bot.identity.seal)
 UNKNOWN = "?unknown"  # owner of a deploy whose push had an unknown fate: anyone may settle it
 
 _DELETE_IF_OWNER = """
@@ -65,9 +71,10 @@ class Entry:
 
 
 class DeployJournal:
-    def __init__(self, store: Store, instance: str) -> None:
+    def __init__(self, store: Store, instance: str, seal: Seal) -> None:
         self.store = store
         self.instance = instance
+        self.seal = seal
 
     def _key(self, part: str) -> str:
         return self.store.key("deploy-journal", part)
@@ -76,9 +83,14 @@ class DeployJournal:
     def _keys(self) -> tuple[str, str, str, str]:
         return self._key("requests"), self._key("owners"), self._key("claims"), self._key("told")
 
-    @staticmethod
-    def _entry(task: Task, at: float) -> str:
-        return json.dumps({"kind": task_kind(task), "request": task.to_json(), "at": at})
+    def _entry(self, task: Task, at: float) -> str:
+        return self.seal.close(
+            SEALED_ENTRY, task.task_id, {"kind": task_kind(task), "request": task.to_json(), "at": at}
+        )
+
+    def _open(self, task_id: str, raw: str | None) -> dict | None:
+        """The entry stored under `task_id`, or None: nothing there, or not sealed by the bot (logged)."""
+        return self.seal.open(SEALED_ENTRY, task_id, raw)
 
     def record(self, task: Task, at: float) -> None:
         """Keep the task, owned by this replica (one pipelined round trip)."""
@@ -92,8 +104,8 @@ class DeployJournal:
         """Replace the task's stored form (what a step learnt, or a rollback become its deploy), keeping
         when it was recorded; False when another replica owns it now."""
         requests, owners, _, _ = self._keys
-        raw = self.store.client.hget(requests, task.task_id)
-        at = json.loads(raw)["at"] if raw else 0.0
+        known = self._open(task.task_id, self.store.client.hget(requests, task.task_id))
+        at = known["at"] if known else 0.0
         entry = self._entry(task, at)
         return bool(self.store.client.eval(_SET_IF_OWNER, 2, owners, requests, task.task_id, self.instance, entry))
 
@@ -146,10 +158,11 @@ class DeployJournal:
         """Remove the entry if this replica owns it; False when another replica took it over."""
         return bool(self.store.client.eval(_DELETE_IF_OWNER, 4, *self._keys, deploy_id, self.instance))
 
-    def set_aside(self, deploy_id: str) -> None:
-        """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown."""
+    def set_aside(self, deploy_id: str) -> bool:
+        """Leave the deploy for whoever settles it next (this replica included): its push's fate is unknown.
+        False when another replica owns it now (it answers)."""
         _, owners, _, _ = self._keys
-        self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN)
+        return bool(self.store.client.eval(_SET_IF_OWNER, 2, owners, owners, deploy_id, self.instance, UNKNOWN))
 
     def take_over(self, is_alive: Callable[[str], bool], in_hand: set[str]) -> list[Entry]:
         """Own every entry nobody is working on: its replica is gone, its fate was set aside, or it is
@@ -167,7 +180,11 @@ class DeployJournal:
             if raw is None:
                 self.store.client.hdel(owners, deploy_id)
                 continue
-            data = json.loads(raw)
+            data = self._open(deploy_id, raw)
+            if data is None:  # not the bot's (logged): never run, and removed so no replica takes it again
+                for key in self._keys:
+                    self.store.client.hdel(key, deploy_id)
+                continue
             request = task_from_json(data.get("kind"), data["request"])
             told = self.store.client.hget(said, deploy_id)
             taken.append(Entry(request, tuple(json.loads(claim)) if claim else None, data["at"], told))

@@ -6,6 +6,8 @@ pipeline (`Deployer.runners` maps each kind to the step that does it); after a c
 again from the start, so each is written to be safe to run twice:
 - a rollback finds its target, then becomes the deploy itself (same id, same journal entry);
 - a freeze or an unfreeze changes one scope; an unfreeze notes what it lifts before lifting it;
+- an approval request (the `request_approval` click) opens the approval with the id fixed at the click,
+  and its notice and audit record are keyed on that id;
 - an approval decision is claimed with its own id, so a second run recognises its own claim, and
   an approval hands the approved deploy over to the journal in the same step that ends it.
 """
@@ -91,8 +93,28 @@ class DecisionTask(_Task):
         return self.decider
 
 
-KINDS: dict[str, Any] = {"deploy": DeployRequest, **{t.kind: t for t in (RollbackTask, ScopeTask, DecisionTask)}}
-Task = DeployRequest | RollbackTask | ScopeTask | DecisionTask
+@dataclass(frozen=True)
+class AskTask(_Task):
+    """A `request_approval` click: the approval request posted in the alerts channel, and its requester told.
+    The approval's id is fixed when the click is recorded, so a second run finds the request it opened."""
+
+    kind: ClassVar[str] = "ask"
+    app: str
+    env: str
+    tag: str
+    requester: Requester
+    approval_id: str
+    source_env: str = ""
+    require_tests: bool = False
+    response_url: str | None = None
+    task_id: str = field(default_factory=_new_id)
+
+
+KINDS: dict[str, Any] = {
+    "deploy": DeployRequest,
+    **{t.kind: t for t in (RollbackTask, ScopeTask, DecisionTask, AskTask)},
+}
+Task = DeployRequest | RollbackTask | ScopeTask | DecisionTask | AskTask
 
 
 def task_kind(task: Task) -> str:

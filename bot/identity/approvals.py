@@ -16,6 +16,7 @@ same step that ends the decision, so every other check is made again and the com
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -29,7 +30,7 @@ from bot.buttons import ButtonSigner
 from bot.config import Settings
 from bot.deploys.identity import Refusal, identify
 from bot.deploys.request import DeployRequest
-from bot.deploys.tasks import DecisionTask
+from bot.deploys.tasks import AskTask, DecisionTask
 from bot.identity.seal import Seal
 from bot.releases.model import Button, Requester
 from bot.store import Store, StoreError
@@ -176,24 +177,42 @@ class Approvals:
             tag = self.deployer.charts.current_tag(source_env, app) or ""
             if not tag:
                 return messages.nothing_to_promote(app, source_env)
+        once = hashlib.sha256(str(value).encode()).hexdigest()[:32]
+        asked = self.store.key("approval-asked", once)
         try:
-            once = hashlib.sha256(str(value).encode()).hexdigest()[:32]
-            if not self.store.claim(self.store.key("approval-asked", once), EXPIRES_AFTER_SECONDS):
+            if not self.store.claim(asked, EXPIRES_AFTER_SECONDS):
                 return messages.APPROVAL_ALREADY_ASKED
-            request = DeployRequest(
-                app=app,
-                env=env,
-                tag=tag,
-                requester=requester,
-                response_url=response_url,
-                source_env=source_env or None,
-                require_tests=bool(require_tests),
-            )
-            approval = self._open(request, because="team")
         except StoreError:
             return messages.STORE_DOWN
-        self.reply(response_url, self._requested_words(approval))
-        return None
+        task = AskTask(
+            app=app,
+            env=env,
+            tag=tag,
+            requester=requester,
+            approval_id=f"a{once[:19]}",  # fixed now: a run again after a crash finds the request it opened
+            source_env=source_env,
+            require_tests=bool(require_tests),
+            response_url=response_url,
+        )
+        refused = self.deployer.accept(task)  # None once recorded; then `ask` runs in the pipeline
+        if refused is not None:
+            with contextlib.suppress(StoreError):
+                self.store.client.delete(asked)  # nothing was asked: the button may be clicked again
+        return refused
+
+    def ask(self, task: AskTask) -> None:
+        """An approval request's step in the pipeline: opened (once, under the id fixed at the click), then told."""
+        request = DeployRequest(
+            app=task.app,
+            env=task.env,
+            tag=task.tag,
+            requester=task.requester,
+            response_url=task.response_url,
+            source_env=task.source_env or None,
+            require_tests=task.require_tests,
+        )
+        approval = self._open(request, because="team", approval_id=task.approval_id)
+        self.deployer.finish(task, self._requested_words(approval))
 
     # -- (b) environments that ask for a second pair of eyes -------------------------------------------
 
@@ -219,10 +238,11 @@ class Approvals:
             required=approval.because == "required",
         )
 
-    def _open(self, request: DeployRequest, *, because: str) -> Approval:
+    def _open(self, request: DeployRequest, *, because: str, approval_id: str | None = None) -> Approval:
         environment = self.settings.environment(request.env)
         # the gate's request is a journaled deploy, run again after a crash: one approval per deploy
-        approval_id = f"d{request.deploy_id}" if because == "required" else uuid.uuid4().hex[:20]
+        if approval_id is None:
+            approval_id = f"d{request.deploy_id}" if because == "required" else uuid.uuid4().hex[:20]
         earlier = self.get(approval_id)
         if earlier is not None and earlier.notice_id is not None:
             return earlier
@@ -234,13 +254,19 @@ class Approvals:
             because=because,
         )
         self._save(approval)  # before the notice: a click on it always finds the request
+        # keyed on the approval: a run again after a crash between the post and the save posts it once
         approval.notice_id = self.notices.post(
-            self.settings.alerts_channel, self._notice_text(approval), buttons=self._buttons(approval)
+            self.settings.alerts_channel, self._notice_text(approval), buttons=self._buttons(approval), once=approval.id
         )
         self._save(approval)
         self.store.client.zadd(self._pending_key, {approval.id: approval.requested_at})
         self.audit.record_request(
-            Action.APPROVAL_REQUESTED, request, approval_id=approval.id, team=approval.team, reason=because
+            Action.APPROVAL_REQUESTED,
+            request,
+            approval_id=approval.id,
+            team=approval.team,
+            reason=because,
+            once=approval.id,
         )
         return approval
 

@@ -365,9 +365,12 @@ class Safety:
         replaced = self.freezes.freeze(freeze)
         if replaced == freeze:
             replaced = None  # this same freeze, kept by an earlier run of this task before a crash
-        self.audit.record(Action.FREEZE, actor=task.requester, app=task.app, env=task.env, reason=task.reason)
+        # keyed on the task: a run again after a crash announces and audits it once
+        self.audit.record(
+            Action.FREEZE, actor=task.requester, app=task.app, env=task.env, reason=task.reason, once=task.task_id
+        )
         announcement = messages.freeze_announcement(task.requester.mention, task.app, task.env, task.reason)
-        self.notices.post(self.settings.alerts_channel, announcement)
+        self.notices.post(self.settings.alerts_channel, announcement, once=task.task_id)
         self.pipeline.finish(task, messages.frozen_reply(task.app, task.env, replaced is not None))
 
     def _unfreeze(self, task: ScopeTask) -> None:
@@ -389,10 +392,10 @@ class Safety:
         if lifted is None:
             self.pipeline.finish(task, messages.no_such_freeze(app, env, described))
             return
-        self.audit.record(Action.UNFREEZE, actor=task.requester, app=app, env=env, reason=lifted.reason or None)
-        self.notices.post(
-            self.settings.alerts_channel, messages.unfreeze_announcement(task.requester.mention, app, env)
-        )
+        reason = lifted.reason or None  # keyed on the task: a run again after a crash announces and audits it once
+        self.audit.record(Action.UNFREEZE, actor=task.requester, app=app, env=env, reason=reason, once=task.task_id)
+        announcement = messages.unfreeze_announcement(task.requester.mention, app, env)
+        self.notices.post(self.settings.alerts_channel, announcement, once=task.task_id)
         self._offer_held(lifted)
         self.pipeline.finish(task, messages.unfrozen_reply(app, env, described))
 

@@ -234,33 +234,66 @@ class ServeProcess(Client):
     """`python -m bot serve` in its own process, as the Procfile runs it, with FAST_JOBS unless `env` says otherwise."""
 
     def __init__(self, env: dict[str, str], *, log_path: Path) -> None:
-        self.env = {**FAST_JOBS, **env, "PORT": str(free_port())}
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - kept open for the process's lifetime
-        outer = ("SLACK_", "REDIS_", "CHARTS_", "DEPLOYBOT_")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(outer)}
-        full_env.update(self.env)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=self._log,
-            stderr=self._log,
-            start_new_session=True,  # its own process group, so a test can kill it with its git children
-        )
-        super().__init__(f"http://127.0.0.1:{self.env['PORT']}")
-        self.wait_ready()
+        for attempt in range(5):
+            # a port picked free may be taken before the bot listens on it (the machine runs other tests):
+            # the bot then exits saying so, and starts again on another port
+            self.env = {**FAST_JOBS, **env, "PORT": str(free_port())}
+            outer = ("SLACK_", "REDIS_", "CHARTS_", "DEPLOYBOT_")
+            full_env = {k: v for k, v in os.environ.items() if not k.startswith(outer)}
+            full_env.update(self.env)
+            self._log.flush()
+            self._attempt_from = log_path.stat().st_size  # this attempt's part of the log
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=ROOT,
+                env=full_env,
+                stdout=self._log,
+                stderr=self._log,
+                start_new_session=True,  # its own process group, so a test can kill it with its git children
+            )
+            super().__init__(f"http://127.0.0.1:{self.env['PORT']}")
+            if self._port_taken() and attempt < 4:
+                self.close()
+                continue
+            self.wait_ready()
+            return
+
+    def _port_taken(self, timeout: float = 30.0) -> bool:
+        """True once the bot has exited because its port was in use; False once it answers as itself."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return "Address already in use" in self.log_path.read_text(errors="replace")[-2000:]
+            if self._answers():
+                # an answer may come from whoever took the port: the bot is ready only if it still runs
+                time.sleep(0.2)
+                return (
+                    self.process.poll() is not None
+                    and "Address already in use" in self.log_path.read_text(errors="replace")[-2000:]
+                )
+            time.sleep(0.05)
+        return False
+
+    def _said_port_taken(self) -> bool:
+        with open(self.log_path, "rb") as log:
+            log.seek(self._attempt_from)
+            return b"Address already in use" in log.read()
+
+    def _answers(self) -> bool:
+        try:
+            return self.http.get("/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"bot exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
-            try:
-                if self.http.get("/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self._answers():
+                return
             time.sleep(0.05)
         raise AssertionError(f"bot did not start: {self.log_path.read_text()[-2000:]}")
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.deploys.deployer import _told, _words
 from bot.deploys.request import DeployRequest
-from bot.deploys.tasks import DecisionTask, RollbackTask, ScopeTask, task_from_json, task_kind
+from bot.deploys.tasks import AskTask, DecisionTask, RollbackTask, ScopeTask, task_from_json, task_kind
 from bot.releases.model import Requester
 
 PERSON = Requester("U012AB3CD", "octocat")
@@ -25,8 +25,12 @@ PERSON = Requester("U012AB3CD", "octocat")
             lifted={"app": "router", "env": "staging", "by": PERSON.to_json(), "at": 1.0, "reason": ""},
         ),
         DecisionTask(approval_id="a1", decision="approved", decider=PERSON, app="router", env="production"),
+        AskTask(
+            app="router", env="production", tag="v12", requester=PERSON, approval_id="a2", source_env="staging",
+            require_tests=True, response_url="https://hooks/2",
+        ),
     ],
-    ids=["deploy", "rollback", "freeze", "unfreeze", "decision"],
+    ids=["deploy", "rollback", "freeze", "unfreeze", "decision", "ask"],
 )  # fmt: skip
 def test_a_task_survives_the_journal(task) -> None:
     stored = json.loads(json.dumps(task.to_json()))
