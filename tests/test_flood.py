@@ -9,10 +9,12 @@ one post a second, as Slack does.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from bot.card_quota import CardQuota
 from bot.releases.book import HEARD_ONLY_TTL_SECONDS, RELEASE_TTL_SECONDS
 from bot.store import Store
 from tests.fakes import FakeGitHub, FakeSlack
+from tests.fakes.slack import SlackCall
 from tests.support.app import MEMBER, WEBHOOK_TOKEN, BotHarness, add_standard_members, bot_environment
 from tests.support.charts import ChartsRemote
 from tests.support.payloads import smokey_payload
@@ -30,11 +33,26 @@ TOKENS = {
 }
 INTEGRATION = TOKENS["WEBHOOK_TOKEN_INTEGRATION"]
 STAGING = TOKENS["WEBHOOK_TOKEN_STAGING"]
-REAL_DEPLOY_LIMIT = 5.0
+# the 5 s of the contract are measured against an idle run by `bench.flood`; a test on a busy machine
+# bounds what the flood puts ahead of a real message, and its whole time only loosely
+LOADED_MACHINE_LIMIT = 15.0
 
 
 def made_up(env: str, n: int, state: str = "Running") -> dict[str, str]:
     return {"application": "whitehall", "environment": env, "state": state, "imageTag": f"vflood{n:04d}"}
+
+
+def flood_posts_before(calls: list[SlackCall], is_real: Callable[[dict[str, Any]], bool]) -> set[str]:
+    """The made-up releases whose cards Slack took (not refused with a 429) before the first post `is_real` picks out."""
+    ahead: set[str] = set()
+    for call in calls:
+        params = call.params
+        if call.method != "chat.postMessage" or call.error is not None:
+            continue
+        if is_real(params):
+            return ahead
+        ahead.update(re.findall(r"vflood\d{4}", params.get("text", "")))
+    raise AssertionError("the real message was never sent")
 
 
 def keys(bot: BotHarness) -> set[str]:
@@ -154,18 +172,30 @@ def test_a_flood_never_delays_a_real_deploys_card_or_failure_reply_by_more_than_
 
         bot.slash("router v9400 integration", user=MEMBER, response_url=slack.response_url("real"))
         assert "Committed" in slack.wait_for_response("real", timeout=30)[-1]["text"]
-        committed = time.monotonic()
+        committed, seen = time.monotonic(), len(slack.call_log)
         assert slack.wait_until(lambda: any("`v9400`" in m.text for m in slack.roots()), timeout=30)
         card_delay = time.monotonic() - committed
-        assert card_delay <= REAL_DEPLOY_LIMIT, f"the real card took {card_delay:.1f}s behind the flood"
+        # What the flood costs the real card is the flood's posts Slack took first: at Slack's pace each
+        # is a second, so at most four keeps it within the contract's 5 s, whatever the machine's load
+        # adds to the card's own time (bounded loosely below; bench.flood measures it against an idle run).
+        ahead = flood_posts_before(
+            slack.call_log[seen:], lambda p: "`v9400`" in p.get("text", "") and not p.get("thread_ts")
+        )
+        assert len(ahead) <= 4, f"{len(ahead)} flood cards went out before the real card: {sorted(ahead)}"
+        assert card_delay <= LOADED_MACHINE_LIMIT, f"the real card took {card_delay:.1f}s behind the flood"
 
         failed = {"application": "router", "environment": "integration", "state": "Failed", "imageTag": "v9400"}
         assert bot.webhook("/webhooks/argocd", failed).status_code == 202
-        told = time.monotonic()
+        told, seen = time.monotonic(), len(slack.call_log)
         card = next(m for m in slack.roots() if "`v9400`" in m.text)
         assert slack.wait_until(lambda: any(r.reply_broadcast for r in slack.replies(card.ts)), timeout=30)
         reply_delay = time.monotonic() - told
-        assert reply_delay <= REAL_DEPLOY_LIMIT, f"the failure reply took {reply_delay:.1f}s behind the flood"
+        ahead = flood_posts_before(
+            slack.call_log[seen:],
+            lambda p: p.get("thread_ts") == card.ts and p.get("reply_broadcast") in (True, "true"),
+        )
+        assert len(ahead) <= 4, f"{len(ahead)} flood cards went out before the failure reply: {sorted(ahead)}"
+        assert reply_delay <= LOADED_MACHINE_LIMIT, f"the failure reply took {reply_delay:.1f}s behind the flood"
         assert len(slack.roots()) < 60  # the flood's cards were still waiting their turn
     finally:
         bot.stop()

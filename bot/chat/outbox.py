@@ -35,6 +35,14 @@ MAX_BACKOFF = 30.0
 RENDER_LOCK_SECONDS = 60
 
 
+class TurnNotYet(Exception):
+    """A post must wait for the channel's next turn (pacing, or a 429 on chat.postMessage)."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"next post turn in {wait:.2f}s")
+        self.wait = wait
+
+
 class Outbox:
     def __init__(
         self,
@@ -139,7 +147,14 @@ class Outbox:
         try:
             retry_in = self._reconcile(key)
             self._failures.pop(key, None)
+        except TurnNotYet as waiting:
+            self.queue.wait_for_turn(key, waiting.wait)
+            return
         except RateLimited as limited:
+            posts_paused = self.pacer.paused_for("chat.postMessage")
+            if posts_paused > 0:  # every post waits this out: in order, with the rest
+                self.queue.wait_for_turn(key, posts_paused)
+                return
             retry_in = limited.retry_after
         except (ChatUnavailable, StoreError) as error:
             retry_in = self._backoff(key)
@@ -189,9 +204,7 @@ class Outbox:
         blocks = self.render_reply(notice.text, notice.buttons)
         version = notice.version
         if notice.posted is None:
-            wait = self.pacer.post_wait(notice.channel)
-            if wait > 0:
-                return wait
+            self._take_post_turn(notice.channel)
             key = ("notice", notice_id)
             posted = self.posts.post(
                 key, notice.channel, None, f"notice {notice_id}", notice.text, blocks, broadcast=False
@@ -217,9 +230,7 @@ class Outbox:
             self.book.give_up_on_slack(app, tag)  # expired: nothing left to show
             return None
         if release.card is None:
-            wait = self.pacer.post_wait(self.channel)
-            if wait > 0:
-                return wait
+            self._take_post_turn(self.channel)
             release = self._post_card(release)
         elif release.rendered < release.version:
             wait = self.pacer.paused_for("chat.update")
@@ -230,9 +241,7 @@ class Outbox:
             return None
         for reply in release.unposted_replies:
             card = release.card
-            wait = self.pacer.post_wait(card.channel)
-            if wait > 0:
-                return wait
+            self._take_post_turn(card.channel)
             key = (app, tag, reply.id)
             blocks = self.render_reply(reply.text, reply.buttons)
             self.posts.post(key, card.channel, card.ts, reply.id, reply.text, blocks, broadcast=reply.broadcast)
@@ -241,6 +250,12 @@ class Outbox:
             if release is None:
                 return None
         return 0.0 if release.rendered < release.version else None
+
+    def _take_post_turn(self, channel: str) -> None:
+        """Take the channel's post turn, or raise TurnNotYet to wait for it with every other card."""
+        wait = self.pacer.post_wait(channel)
+        if wait > 0:
+            raise TurnNotYet(wait)
 
     def _post_card(self, release: Release) -> Release | None:
         app, tag = release.app, release.tag

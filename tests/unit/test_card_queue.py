@@ -86,3 +86,22 @@ def test_a_card_heard_of_stays_behind_through_retries_until_the_bot_deploys_it()
     queue.touch(("release", "whitehall", "later"))
     clock.now += 1.0
     assert take(queue)[0] == ("release", "made-up", "v1")
+
+
+def test_cards_waiting_for_the_post_turn_take_it_in_order_not_by_who_asked_first() -> None:
+    clock = Clock()
+    queue = CardQueue(clock)
+    for n in range(3):
+        queue.touch(("release", "whitehall", f"v{n}"), background=True)
+    for _ in range(3):  # each finds the channel's turn taken until 101.0
+        queue.wait_for_turn(take(queue)[0], 101.0 - clock.now)
+        clock.now += 0.01
+    clock.now = 100.5
+    queue.touch(("release", "router", "v1"), urgent=True)
+    assert take(queue)[0] == ("release", "router", "v1")
+    queue.wait_for_turn(("release", "router", "v1"), 0.501)  # the same turn, a millisecond later by its reckoning
+    clock.now = 101.0
+    assert take(queue)[0] is None
+    clock.now = 101.001
+    assert take(queue)[0] == ("release", "router", "v1")
+    assert take(queue)[0] == ("release", "whitehall", "v0")  # finds the turn gone, and waits again with the rest
