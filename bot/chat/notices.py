@@ -70,15 +70,6 @@ class Notice:
         )
 
 
-_POST_ONCE = """
-if redis.call("SET", KEYS[1], ARGV[1], "NX", "EX", ARGV[2]) then
-  redis.call("ZADD", KEYS[2], "NX", ARGV[4], ARGV[3])
-  return 1
-end
-return 0
-"""
-
-
 class NoticeBoard:
     def __init__(self, store: Store, clock: Callable[[], float], on_change: OnChange) -> None:
         self.store = store
@@ -107,9 +98,7 @@ class NoticeBoard:
         notice_id = f"once-{once}" if once else uuid.uuid4().hex
         notice = Notice(id=notice_id, channel=channel, text=text, buttons=list(buttons or []))
         if once:
-            encoded = json.dumps(notice.to_json(), separators=(",", ":"))
-            keys = [self._key(notice.id), self._dirty_key]
-            if not self.store.client.eval(_POST_ONCE, 2, *keys, encoded, NOTICE_TTL_SECONDS, notice.id, self.clock()):
+            if not self._queue_once(notice):
                 return notice.id
         else:
             self._save(notice, dirty=True)
@@ -118,13 +107,16 @@ class NoticeBoard:
 
     def post_once(self, notice_id: str, channel: str, text: str) -> bool:
         """Queue a message under a chosen id unless one has that id already; True if this call queued it."""
-        notice = Notice(id=notice_id, channel=channel, text=text)
-        body = json.dumps(notice.to_json(), separators=(",", ":"))
-        keys = (self._key(notice_id), self._dirty_key)
-        if not self.store.client.eval(_POST_ONCE, 2, *keys, body, NOTICE_TTL_SECONDS, self.clock(), notice_id):
+        if not self._queue_once(Notice(id=notice_id, channel=channel, text=text)):
             return False
         self.on_change(notice_id, False)
         return True
+
+    def _queue_once(self, notice: Notice) -> bool:
+        """Save and queue `notice` unless one has its id already (one script: claimed and queued, or neither)."""
+        body = json.dumps(notice.to_json(), separators=(",", ":"))
+        keys = (self._key(notice.id), self._dirty_key)
+        return bool(self.store.client.eval(_POST_ONCE, 2, *keys, body, NOTICE_TTL_SECONDS, self.clock(), notice.id))
 
     def edit(self, notice_id: str, text: str, buttons: list[Button] | None = None) -> bool:
         """Change what a notice says (buttons gone unless given); False when it no longer exists."""
